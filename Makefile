@@ -1,0 +1,36 @@
+# Every target sets itself up from a fresh clone: the venv is made and the package installed
+# on first use. torch 2.14.1 / torchvision 0.29.1 are pinned here because those wheels lie on
+# this kind of machine's disk (other versions download several GB); pyproject admits ranges.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= demo-results
+
+.PHONY: install test lint demo bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check raybench problems tuning rl tests benchmarks
+
+demo: $(STAMP)
+	$(BIN)/raybench run --suite quick --out $(OUT) --resume
+	$(BIN)/raybench report $(OUT)
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/loop_overhead.py
+	$(BIN)/python benchmarks/suite_throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache $(OUT)

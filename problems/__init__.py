@@ -1,0 +1,27 @@
+"""The raybench problem suite: pure PyTorch problems looked up by name.
+
+    >>> import problems
+    >>> inst = problems.get("quadratic").instance(seed=0)
+    >>> inst.evaluate()["suboptimality"] > 0
+    True
+"""
+
+from problems.base import (
+    REGISTRY,
+    Batch,
+    Budget,
+    Instance,
+    Problem,
+    ProblemError,
+    Target,
+    generator,
+    get,
+    names,
+    register,
+)
+from problems import quadratic  # noqa: F401  (registers)
+
+__all__ = [
+    "REGISTRY", "Batch", "Budget", "Instance", "Problem", "ProblemError", "Target",
+    "generator", "get", "names", "register",
+]

@@ -1,0 +1,178 @@
+"""The Problem contract: what every benchmark problem gives the training loop.
+
+A problem is pure PyTorch plus data. It knows nothing of Ray, optimizers or the CLI.
+
+``Problem.instance(seed, **options)`` is fully determined by ``seed``: the initial
+parameters, the data, the order of the batches and (for problem families such as
+``quadratic``) which random instance is drawn. So the same seed gives every optimizer the
+same start and the same batches, and comparisons are paired by seed.
+
+Batches are a pure function of ``(seed, step)`` (``Instance.batch(step)``), never an
+iterator with hidden position: a run can be checkpointed and restored at any step and
+still see exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+Batch = Any  # whatever ``Instance.loss`` accepts; ``None`` for deterministic full-batch problems
+
+
+class ProblemError(ValueError):
+    """A user-facing problem error (unknown name, bad option, missing data)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """A problem's default training budget."""
+
+    steps: int
+    """Optimizer steps in one run."""
+    batch_size: int | None
+    """Examples per step; ``None`` means the full (deterministic) objective."""
+    eval_every: int
+    """Steps between evaluations (curve points)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What "converged" means for time-to-target: ``metric`` on validation reaches ``threshold``."""
+
+    metric: str
+    threshold: float
+    mode: str = "min"  # "min": metric <= threshold; "max": metric >= threshold
+
+    def reached(self, metrics: dict[str, float]) -> bool:
+        value = metrics.get(self.metric)
+        if value is None or not math.isfinite(value):
+            return False
+        return value <= self.threshold if self.mode == "min" else value >= self.threshold
+
+
+def generator(seed: int, *salt: int) -> torch.Generator:
+    """The one seeding helper: a CPU generator for ``seed`` and a salt (purpose) tuple."""
+    g = torch.Generator()
+    # Mix the salt in so that e.g. data and initial weights of one seed are independent.
+    mixed = int(seed)
+    for s in salt:
+        mixed = (mixed * 1_000_003 + int(s)) % (2**63 - 1)
+    g.manual_seed(mixed)
+    return g
+
+
+class Instance(abc.ABC):
+    """One concrete optimisation problem drawn from a seed.
+
+    Subclasses set ``model`` (a ``torch.nn.Module`` holding every trainable parameter),
+    ``budget``, ``target``, ``f_star`` (or ``None``) and ``dataset`` (a name recorded in
+    the results), and implement ``batch``, ``loss`` and ``evaluate``.
+    """
+
+    model: torch.nn.Module
+    budget: Budget
+    target: Target
+    f_star: float | None = None
+    dataset: str = "synthetic"
+    seed: int = 0
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def to(self, device: str | torch.device) -> Instance:
+        """Move parameters and data to ``device``; returns ``self``."""
+        self.model.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @abc.abstractmethod
+    def batch(self, step: int) -> Batch:
+        """The training batch for optimizer step ``step`` (0-based); pure in (seed, step)."""
+
+    @abc.abstractmethod
+    def loss(self, batch: Batch) -> torch.Tensor:
+        """Scalar training loss on ``batch``; differentiable w.r.t. ``parameters()``."""
+
+    def closure(self, batch: Batch, on_eval: Callable[[], None] | None = None) -> Callable[[], torch.Tensor]:
+        """An L-BFGS-style closure: zero grads, compute loss, backward, return loss."""
+        params = self.parameters()
+
+        def _closure() -> torch.Tensor:
+            for p in params:
+                p.grad = None
+            value = self.loss(batch)
+            value.backward()
+            if on_eval is not None:
+                on_eval()
+            return value
+
+        return _closure
+
+    @abc.abstractmethod
+    def evaluate(self, split: str = "val") -> dict[str, float]:
+        """Named metrics on ``split`` ("val" or "test"); always includes ``loss``.
+
+        Includes ``suboptimality`` (f - f*) where ``f_star`` is known and ``accuracy``
+        for classifiers.
+        """
+
+    def train_mode(self, training: bool) -> None:
+        self.model.train(training)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """A registry entry: a named factory of seeded instances."""
+
+    name: str
+    description: str
+    make: Callable[..., Instance]
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Accepted options and their defaults (documented in the README)."""
+    family: bool = False
+    """True when each seed draws a different random instance (usable by the RL env)."""
+    needs_data: bool = False
+
+    def instance(self, seed: int, **options: Any) -> Instance:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            accepted = ", ".join(sorted(self.options)) or "none"
+            raise ProblemError(
+                f"unknown option {unknown[0]!r} for problem {self.name!r}; accepted: {accepted}"
+            )
+        merged = {**self.options, **options}
+        inst = self.make(int(seed), **merged)
+        inst.seed = int(seed)
+        return inst
+
+
+REGISTRY: dict[str, Problem] = {}
+
+
+def register(problem: Problem) -> Problem:
+    if problem.name in REGISTRY:
+        raise ValueError(f"problem {problem.name!r} registered twice")
+    REGISTRY[problem.name] = problem
+    return problem
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get(name: str) -> Problem:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ProblemError(
+            f"unknown problem {name!r}; accepted: {', '.join(REGISTRY)}"
+        ) from None

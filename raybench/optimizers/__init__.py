@@ -1,0 +1,149 @@
+"""The optimizer registry: name -> factory, default hyperparameters, learning-rate search space.
+
+    >>> from raybench import optimizers
+    >>> opt = optimizers.make("modified_adam", model.parameters(), lr=3e-4)
+
+Every entry's hyperparameters become columns of the results (``hp_<name>``). Search spaces
+are plain data in AlgoPerf's shape: ``{"lr": {"min": 1e-4, "max": 1e-1, "scaling": "log"}}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from raybench.optimizers.modified_adam import ModifiedAdam
+
+
+class OptimizerError(ValueError):
+    """A user-facing optimizer error (unknown name or bad hyperparameter)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerSpec:
+    name: str
+    description: str
+    factory: Callable[..., torch.optim.Optimizer]
+    defaults: dict[str, Any]
+    search_space: dict[str, dict[str, Any]]
+    needs_closure: bool = False
+    """True when ``step`` must be given a closure (it may call it several times)."""
+
+
+REGISTRY: dict[str, OptimizerSpec] = {}
+
+
+def register(spec: OptimizerSpec) -> OptimizerSpec:
+    if spec.name in REGISTRY:
+        raise ValueError(f"optimizer {spec.name!r} registered twice")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get(name: str) -> OptimizerSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise OptimizerError(f"unknown optimizer {name!r}; accepted: {', '.join(REGISTRY)}") from None
+
+
+def _coerce(name: str, key: str, value: Any, default: Any) -> Any:
+    """Turn a CLI/YAML value into the default's type (``"0.9,0.99"`` -> tuple, ``"true"`` -> bool)."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                if value.lower() in ("true", "1", "yes"):
+                    return True
+                if value.lower() in ("false", "0", "no"):
+                    return False
+                raise ValueError
+            return bool(value)
+        if isinstance(default, tuple):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            out = tuple(type(d)(v) for d, v in zip(default, items, strict=True))
+            return out
+        if isinstance(default, int) and not isinstance(value, bool):
+            f = float(value)
+            if f != int(f):
+                raise ValueError
+            return int(f)
+        if isinstance(default, float):
+            return float(value)
+        if default is None or isinstance(default, str):
+            return value
+    except (TypeError, ValueError):
+        pass
+    raise OptimizerError(
+        f"bad value {value!r} for {name}.{key}: expected {type(default).__name__} like {default!r}"
+    )
+
+
+def resolve_hparams(name: str, hparams: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Defaults merged with ``hparams``, coerced and validated; raises ``OptimizerError``."""
+    spec = get(name)
+    hparams = dict(hparams or {})
+    unknown = sorted(set(hparams) - set(spec.defaults))
+    if unknown:
+        raise OptimizerError(
+            f"unknown hyperparameter {name}.{unknown[0]}; accepted: {', '.join(sorted(spec.defaults))}"
+        )
+    merged = dict(spec.defaults)
+    for key, value in hparams.items():
+        merged[key] = _coerce(name, key, value, spec.defaults[key])
+    probe = torch.nn.Parameter(torch.zeros(1))
+    try:
+        spec.factory([probe], **merged)
+    except (ValueError, TypeError, FileNotFoundError) as exc:
+        raise OptimizerError(f"invalid hyperparameters for {name}: {exc}") from None
+    return merged
+
+
+def make(name: str, params: Iterable[torch.Tensor] | Iterable[dict], **hparams: Any) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` over ``params`` with defaults overridden by ``hparams``."""
+    merged = resolve_hparams(name, hparams)
+    return get(name).factory(params, **merged)
+
+
+def _lr_space(lo: float, hi: float) -> dict[str, dict[str, Any]]:
+    return {"lr": {"min": lo, "max": hi, "scaling": "log"}}
+
+
+register(OptimizerSpec(
+    "adam", "Adam (Kingma & Ba), the baseline", torch.optim.Adam,
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "sgd", "plain stochastic gradient descent", torch.optim.SGD,
+    {"lr": 1e-2, "weight_decay": 0.0}, _lr_space(1e-4, 1.0)))
+register(OptimizerSpec(
+    "momentum", "SGD with Nesterov momentum 0.9",
+    torch.optim.SGD,
+    {"lr": 1e-2, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0}, _lr_space(1e-4, 1.0)))
+register(OptimizerSpec(
+    "adagrad", "AdaGrad (Duchi et al.)", torch.optim.Adagrad,
+    {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0}, _lr_space(1e-3, 1.0)))
+register(OptimizerSpec(
+    "rmsprop", "RMSprop (Tieleman & Hinton), alpha 0.99", torch.optim.RMSprop,
+    {"lr": 1e-3, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}, _lr_space(1e-5, 1e-1)))
+register(OptimizerSpec(
+    "adamw", "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter)", torch.optim.AdamW,
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}, _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "lbfgs", "L-BFGS with strong-Wolfe line search, one iteration per step (counts every closure call)",
+    torch.optim.LBFGS,
+    {"lr": 1.0, "max_iter": 1, "history_size": 10, "line_search_fn": "strong_wolfe"},
+    _lr_space(1e-2, 1.0), needs_closure=True))
+register(OptimizerSpec(
+    "modified_adam", "Adam with the second-moment update scaled by variance_scale (default 1.1)",
+    ModifiedAdam,
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "variance_scale": 1.1},
+    _lr_space(1e-4, 1e-1)))
+
+__all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "get", "make", "names",
+           "register", "resolve_hparams"]

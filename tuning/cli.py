@@ -1,0 +1,16 @@
+"""Placeholder until its issue lands: registers the subcommand so --help lists it."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("multi-init", help="(not yet available)")
+    p.set_defaults(handler=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from raybench.errors import UsageError
+
+    raise UsageError("this command is not implemented yet")
