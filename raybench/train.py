@@ -29,11 +29,16 @@ CANONICAL_METRICS = ("loss", "accuracy", "suboptimality", "param_error")
 """Metrics with their own columns; any other metric a problem reports goes to ``extra_metrics``."""
 
 
-def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, steps: int,
+def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, steps: int | None,
            options: dict[str, Any] | None = None) -> str:
-    """A stable id for one run configuration (what ``--resume`` matches on)."""
+    """A stable id for one run configuration (what ``--resume`` matches on).
+
+    ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
+    problem's default budget, so an id never needs the problem instantiated.
+    """
     key = json.dumps(
-        {"p": problem, "o": optimizer, "h": _jsonable(hparams), "s": int(seed), "n": int(steps),
+        {"p": problem, "o": optimizer, "h": _jsonable(hparams), "s": int(seed),
+         "n": None if steps is None else int(steps),
          "x": _jsonable(options or {})},
         sort_keys=True,
     )
@@ -75,7 +80,7 @@ class Run:
         self.patience = patience
         self.device = str(device)
         self.optimizer = optimizers.make(optimizer, self.instance.parameters(), **self.hparams)
-        self.run_id = run_id(problem, optimizer, self.hparams, self.seed, self.steps, self.options)
+        self.run_id = run_id(problem, optimizer, self.hparams, self.seed, steps, self.options)
         self.started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
         self.step = 0
