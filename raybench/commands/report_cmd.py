@@ -1,4 +1,4 @@
-"""Being written (issue 3)."""
+"""``raybench report DIR``: the results table (Markdown, CSV) and plots (PNG) of a results folder."""
 
 from __future__ import annotations
 
@@ -6,11 +6,24 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="(being written)")
+    p = sub.add_parser("report", help="tables and plots from a results folder")
+    p.add_argument("folder", help="results folder written by raybench run")
+    p.add_argument("--baseline", default="adam", help="optimizer to compare speeds against (default: adam)")
+    p.add_argument("--no-plots", action="store_true", help="tables only")
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from raybench.errors import UsageError
+    from pathlib import Path
 
-    raise UsageError("this command is not implemented yet")
+    from raybench.errors import UsageError
+    from raybench.report import make_report
+
+    if not Path(args.folder).is_dir():
+        raise UsageError(f"results folder {args.folder} does not exist")
+    rep = make_report(args.folder, baseline=args.baseline, plots=not args.no_plots)
+    print(rep["markdown"])
+    print(f"table: {rep['md_path']}  {rep['csv_path']}")
+    for p in rep["plots"]:
+        print(f"plot:  {p}")
+    return 0

@@ -1,16 +1,101 @@
-"""Being written (issue 3)."""
+"""``raybench run``: a suite of problems x optimizers x seeds on Ray, to Parquet.
+
+    raybench run --suite quick --out results/
+    raybench run --problems quadratic,logistic --optimizers adam,sgd --seeds 5 --steps 200 --out r/
+    raybench run --config suite.yaml --out r/ --address ray://head:10001
+    raybench run ... --resume          # complete an interrupted run, never duplicating a row
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="(being written)")
+    p = sub.add_parser("run", help="run a benchmark suite on Ray and write Parquet results",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    what = p.add_argument_group("what to run (one of --suite, --config, --problems)")
+    what.add_argument("--suite", help="a built-in suite: quick, seed")
+    what.add_argument("--config", help="a YAML suite file")
+    what.add_argument("--problems", help="comma-separated problem names")
+    what.add_argument("--optimizers", help="comma-separated optimizer names (default: all baselines)")
+    what.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
+    what.add_argument("--steps", type=int, help="steps per run (default: each problem's budget)")
+    what.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                      help="problem option for --problems, e.g. dataset=mnist_subset (repeatable)")
+    what.add_argument("--hparam", action="append", default=[], metavar="OPT.NAME=VALUE",
+                      help="hyperparameter, e.g. adam.lr=0.01 (repeatable)")
+    p.add_argument("--out", required=True, help="results folder (or s3://, gs:// URI)")
+    p.add_argument("--address", help="join this Ray cluster (default: start an embedded local Ray)")
+    p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs per run (fractions allowed)")
+    p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs per run (fractions allowed)")
+    p.add_argument("--resume", action="store_true", help="skip runs already in --out")
+    p.add_argument("--tune-lr", action="store_true",
+                   help="first search each (problem, optimizer) learning rate on validation, same budget for all")
+    p.add_argument("--tune-samples", type=int, default=6, help="learning rates tried per pair with --tune-lr")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=main)
 
 
-def main(args: argparse.Namespace) -> int:
+def build_specs(args: argparse.Namespace) -> list:
+    from raybench import suites
     from raybench.errors import UsageError
 
-    raise UsageError("this command is not implemented yet")
+    chosen = [n for n in ("suite", "config", "problems") if getattr(args, n)]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one of --suite NAME, --config FILE or --problems LIST")
+    if args.suite:
+        suite = dict(suites.builtin(args.suite))
+    elif args.config:
+        suite = suites.load_file(args.config)
+    else:
+        options = suites.parse_option_flags(args.option)
+        suite = {"name": "cli", "problems": _problem_entries(args.problems, options),
+                 "optimizers": _split(args.optimizers) if args.optimizers else suites.BASELINES}
+    if args.optimizers and not args.problems:
+        suite["optimizers"] = _split(args.optimizers)
+    if args.option and not args.problems:
+        raise UsageError("--option applies to --problems; in a suite file put options under the problem")
+    return suites.expand(suite, hparam_overrides=suites.parse_hparam_flags(args.hparam),
+                         steps=args.steps, seeds=args.seeds)
+
+
+def _split(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _problem_entries(text: str, options: dict) -> list[dict]:
+    import problems
+    from raybench.errors import UsageError
+
+    entries = []
+    names = _split(text)
+    for name in names:
+        accepted = problems.get(name).options
+        entries.append({"name": name, "options": {k: v for k, v in options.items() if k in accepted}})
+    for key in options:
+        if not any(key in problems.get(n).options for n in names):
+            raise UsageError(f"option {key!r} is accepted by none of {', '.join(names)}")
+    return entries
+
+
+def main(args: argparse.Namespace) -> int:
+    from raybench import runner
+
+    specs = build_specs(args)
+    runner.validate(specs)
+    if args.tune_lr:
+        from raybench import lr_search
+
+        specs = lr_search.tune_specs(specs, args.out, address=args.address,
+                                     samples=args.tune_samples, cpus_per_run=args.cpus_per_run,
+                                     gpus_per_run=args.gpus_per_run, resume=args.resume)
+    runs, _ = runner.run_suite(specs, args.out, address=args.address, cpus_per_run=args.cpus_per_run,
+                               gpus_per_run=args.gpus_per_run, resume=args.resume,
+                               progress=not args.no_progress)
+    counts = runs["status"].value_counts().to_dict() if "status" in runs else {}
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    print(f"{len(runs)} runs in {args.out} ({summary}); report: raybench report {args.out}",
+          file=sys.stderr)
+    return 0

@@ -1,0 +1,196 @@
+"""The report: the research summary's kind of results table, with plots, from a results folder.
+
+For each problem x optimizer:
+- the final metric (test accuracy where the problem has one, else test suboptimality f - f*
+  where f* is known, else test loss; parameter error for robust regression) as mean +- std
+  over the runs that finished ``ok``;
+- convergence speed against the baseline (Adam), paired by seed: Adam's steps-to-target over
+  the optimizer's, median over seeds with a 95% bootstrap CI (seeds where neither reached the
+  target carry no information and are counted as ``both_missed``);
+- how many runs were ok / diverged / failed, and how many reached the target.
+
+Writes ``report.md``, ``report.csv``, ``curves_<problem>.png`` (median and interquartile band
+over seeds) and ``performance_profile.png`` (Dolan-Moré, on steps to target) into the folder.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from raybench import results, stats
+
+BASELINE = "adam"
+
+
+def primary_metric(runs: pd.DataFrame) -> tuple[str, str]:
+    """(column, label) of the headline metric for one problem's runs."""
+    for col, label in (("test_accuracy", "test accuracy"), ("test_suboptimality", "test f - f*"),
+                       ("test_param_error", "test param error"), ("test_loss", "test loss")):
+        if col in runs and runs[col].notna().any():
+            return col, label
+    return "final_val_loss", "val loss"
+
+
+def curve_metric(curves: pd.DataFrame) -> str:
+    for col in ("val_suboptimality", "val_loss"):
+        if col in curves and curves[col].notna().any():
+            return col
+    return "train_loss"
+
+
+def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -> pd.DataFrame:
+    """One row per (problem, optimizer); see the module docstring for the columns."""
+    rows: list[dict[str, Any]] = []
+    for problem, prun in runs.groupby("problem", sort=False):
+        col, label = primary_metric(prun)
+        base = prun[prun["optimizer"] == baseline].set_index("seed")["steps_to_target"]
+        for opt, orun in prun.groupby("optimizer", sort=False):
+            ok = orun[orun["status"] == "ok"]
+            vals = ok[col].astype(float) if col in ok else pd.Series(dtype=float)
+            row: dict[str, Any] = {
+                "problem": problem, "optimizer": opt, "metric": label,
+                "mean": float(vals.mean()) if len(vals) else math.nan,
+                "std": float(vals.std(ddof=1)) if len(vals) > 1 else math.nan,
+                "runs": len(orun), "ok": int((orun["status"] == "ok").sum()),
+                "diverged": int((orun["status"] == "diverged").sum()),
+                "failed": int((orun["status"] == "failed").sum()),
+                "reached_target": int(orun["converged"].fillna(False).astype(bool).sum()),
+                "median_steps_to_target": float(orun["steps_to_target"].median()),
+                "median_grad_evals_to_target": float(orun["grad_evals_to_target"].median()),
+                "median_wall_seconds": float(orun["wall_seconds"].median()) if "wall_seconds" in orun else math.nan,
+            }
+            ratios = []
+            both_missed = 0
+            for seed, steps in orun.set_index("seed")["steps_to_target"].items():
+                if seed in base.index:
+                    r = stats.speed_ratio(float(base[seed]), float(steps))
+                    if math.isnan(r):
+                        both_missed += 1
+                    else:
+                        ratios.append(r)
+            med, lo, hi = stats.bootstrap_median_ci(ratios, n_boot=n_boot)
+            row.update({f"speed_vs_{baseline}": med, "ci_low": lo, "ci_high": hi,
+                        "paired_seeds": len(ratios), "both_missed": both_missed})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _fmt(x: float, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
+        return f"{x:.2e}"
+    return f"{x:.{digits}g}"
+
+
+def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
+    speed = f"speed_vs_{baseline}"
+    lines = [
+        f"| problem | optimizer | metric | mean +- std | speed vs {baseline} [95% CI] (paired seeds) "
+        "| reached target | ok / diverged / failed |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in tbl.itertuples(index=False):
+        d = r._asdict()
+        sp = (f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
+              if d["paired_seeds"] else f"- ({d['both_missed']} both missed)")
+        lines.append(
+            f"| {d['problem']} | {d['optimizer']} | {d['metric']} | {_fmt(d['mean'])} +- {_fmt(d['std'], 2)} "
+            f"| {sp} | {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_curves(curves: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[Path]:
+    """One PNG per problem: median and interquartile band over seeds of the curve metric."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    meta = runs[["run_id", "problem", "optimizer", "seed"]]
+    merged = curves.merge(meta, on="run_id", how="inner")
+    for problem, pc in merged.groupby("problem", sort=False):
+        metric = curve_metric(pc)
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        positive = True
+        for opt, oc in pc.groupby("optimizer", sort=False):
+            pivot = oc.pivot_table(index="step", columns="seed", values=metric, aggfunc="last").sort_index()
+            pivot = pivot.ffill()
+            q = pivot.quantile([0.25, 0.5, 0.75], axis=1).T
+            positive &= bool((q > 0).all().all())
+            (line,) = ax.plot(q.index, q[0.5], label=opt, lw=1.5)
+            ax.fill_between(q.index, q[0.25], q[0.75], color=line.get_color(), alpha=0.2, lw=0)
+        if positive:
+            ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.set_ylabel(metric.replace("_", " "))
+        n_seeds = pc["seed"].nunique()
+        ax.set_title(f"{problem}: median and IQR over {n_seeds} seeds")
+        ax.legend(fontsize=8, ncol=2)
+        fig.tight_layout()
+        path = folder / f"curves_{problem}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def plot_profile(runs: pd.DataFrame, folder: Path, *, cost: str = "steps_to_target") -> Path | None:
+    """Dolan-Moré performance profile over every (problem, seed) instance."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wide = runs.pivot_table(index=["problem", "seed"], columns="optimizer", values=cost, aggfunc="first")
+    wide = wide.dropna()  # instances every optimizer ran (inf = never reached, kept)
+    if wide.empty:
+        return None
+    taus = np.logspace(0, 3, 200)
+    prof = stats.performance_profile({o: wide[o].tolist() for o in wide.columns}, taus)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for opt, ys in prof.items():
+        ax.step(taus, ys, where="post", label=opt)
+    ax.set_xscale("log")
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(f"tau (within a factor tau of the best {cost.replace('_', ' ')})")
+    ax.set_ylabel("fraction of instances")
+    ax.set_title(f"Performance profile over {len(wide)} (problem, seed) instances")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    path = folder / "performance_profile.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True) -> dict[str, Any]:
+    """Build the table and plots for a local results folder; returns paths and the table."""
+    runs, curves = results.read(folder)
+    if runs.empty:
+        raise results.ResultsError(f"{folder} holds no runs (expected {folder}/runs/*.parquet)")
+    out = Path(folder)
+    tbl = table(runs, baseline=baseline)
+    md = markdown(tbl, baseline=baseline)
+    header = (f"# raybench report\n\n{len(runs)} runs, {runs['problem'].nunique()} problems, "
+              f"{runs['optimizer'].nunique()} optimizers, seeds {sorted(runs['seed'].unique().tolist())}.\n"
+              f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
+              f"optimizer's, paired by seed, median with 95% bootstrap CI.\n\n")
+    (out / "report.md").write_text(header + md)
+    tbl.to_csv(out / "report.csv", index=False)
+    pngs: list[Path] = []
+    if plots and not curves.empty:
+        pngs = plot_curves(curves, runs, out)
+        prof = plot_profile(runs, out)
+        if prof is not None:
+            pngs.append(prof)
+    return {"table": tbl, "markdown": md, "md_path": out / "report.md", "csv_path": out / "report.csv",
+            "plots": pngs}

@@ -1,0 +1,211 @@
+"""The benchmark runner: problems x optimizers x seeds as Ray tasks, Parquet out.
+
+Each run is one Ray task that builds a ``raybench.train.Run`` and advances it to the end
+(no Ray inside the loop). The driver collects finished runs as they come and writes them in
+batches (curves first, then runs; each part written whole and renamed), so a crash or Ctrl-C
+loses at most the runs still in flight, and ``resume=True`` skips every run already written.
+A task whose worker process or node dies is retried by Ray (``max_retries``); a run that
+raises is recorded ``failed`` with its error text; a run whose loss turns non-finite is
+recorded ``diverged``. The suite always goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from raybench import optimizers, results
+from raybench.errors import UsageError
+from raybench.train import Run, run_id
+
+FLUSH_EVERY_RUNS = 16
+FLUSH_EVERY_SECONDS = 10.0
+MAX_RETRIES = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run to do: what ``Run`` needs, as plain data that travels to a Ray worker."""
+
+    problem: str
+    optimizer: str
+    seed: int
+    hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
+    steps: int | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    eval_every: int | None = None
+    patience: int | None = None
+    hparam_source: str = "default"
+    """How the hyperparameters were chosen: "default", "config" or "tuned" (recorded)."""
+
+    @property
+    def run_id(self) -> str:
+        resolved = optimizers.resolve_hparams(self.optimizer, self.hparams)
+        return run_id(self.problem, self.optimizer, resolved, self.seed, self.steps, self.options)
+
+
+def execute(spec: RunSpec, device: str = "cpu") -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Do one run in this process: ``(run row, curve rows)``. Never raises for a run's own fault."""
+    run = None
+    curves: list[dict[str, Any]] = []
+    try:
+        run = Run(spec.problem, spec.optimizer, spec.hparams, spec.seed, steps=spec.steps,
+                  options=spec.options, eval_every=spec.eval_every, patience=spec.patience,
+                  device=device)
+        curves = run.advance()
+        row = run.summary()
+    except Exception as exc:  # noqa: BLE001 - a failing run is a result, not a crash
+        row = _failed_row(spec, run, exc)
+    row["hparam_source"] = spec.hparam_source
+    return row, curves
+
+
+def _failed_row(spec: RunSpec, run: Run | None, exc: BaseException) -> dict[str, Any]:
+    if run is not None:
+        run.fail(exc)
+        try:
+            return run.summary(test=False)
+        except Exception:  # noqa: BLE001 - fall back to the minimal row below
+            pass
+    from raybench.provenance import provenance
+
+    return {"run_id": spec.run_id, "problem": spec.problem, "optimizer": spec.optimizer,
+            "seed": spec.seed, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000],
+            "steps": 0, "grad_evals": 0, "converged": False, "steps_to_target": math.inf,
+            "grad_evals_to_target": math.inf, "seconds_to_target": math.inf, **provenance("cpu")}
+
+
+def validate(specs: Sequence[RunSpec]) -> None:
+    """Check every spec before anything runs (names, options, hyperparameters)."""
+    import problems
+
+    for spec in specs:
+        prob = problems.get(spec.problem)
+        unknown = sorted(set(spec.options) - set(prob.options))
+        if unknown:
+            raise UsageError(f"unknown option {unknown[0]!r} for problem {spec.problem!r}; "
+                             f"accepted: {', '.join(sorted(prob.options)) or 'none'}")
+        optimizers.resolve_hparams(spec.optimizer, spec.hparams)
+        if spec.steps is not None and spec.steps < 1:
+            raise UsageError(f"steps must be >= 1, got {spec.steps}")
+
+
+def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
+              cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False,
+              progress: bool = True, num_cpus: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every spec on Ray and write the results to ``out``; returns ``results.read(out)``.
+
+    ``resume`` skips runs already in ``out``; without it, a folder that already holds runs
+    is refused (so results are never mixed by accident).
+    """
+    validate(specs)
+    if cpus_per_run <= 0 or gpus_per_run < 0:
+        raise UsageError(f"--cpus-per-run must be > 0 and --gpus-per-run >= 0, "
+                         f"got {cpus_per_run} and {gpus_per_run}")
+    results.init(out)
+    done = results.finished_run_ids(out)
+    if done and not resume:
+        raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
+                         "or choose another --out")
+    by_id: dict[str, RunSpec] = {}
+    for spec in specs:
+        by_id.setdefault(spec.run_id, spec)  # a spec listed twice is one run
+    todo = [s for rid, s in by_id.items() if rid not in done]
+    skipped = len(by_id) - len(todo)
+    if skipped:
+        print(f"resume: {skipped} of {len(by_id)} runs already in {out}", file=sys.stderr)
+    if todo:
+        _fan_out(todo, out, address=address, cpus_per_run=cpus_per_run,
+                 gpus_per_run=gpus_per_run, progress=progress, num_cpus=num_cpus)
+    return results.read(out)
+
+
+def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run: float,
+             gpus_per_run: float, progress: bool, num_cpus: int | None) -> None:
+    import ray
+
+    from raybench.ray_utils import init_ray
+
+    init_ray(address, num_cpus=num_cpus)
+    device = "cuda" if gpus_per_run > 0 else "cpu"
+    remote = ray.remote(execute).options(
+        num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES,
+        retry_exceptions=False, scheduling_strategy="SPREAD")
+    pending = {remote.remote(spec, device): spec for spec in todo}
+    bar = _Progress(len(todo), cpus_per_run, enabled=progress)
+    buffer_runs: list[dict[str, Any]] = []
+    buffer_curves: list[dict[str, Any]] = []
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal buffer_runs, buffer_curves, last_flush
+        results.write_runs(out, buffer_runs, buffer_curves)
+        buffer_runs, buffer_curves, last_flush = [], [], time.monotonic()
+
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0.5)
+            for ref in ready:
+                spec = pending.pop(ref)
+                try:
+                    row, curves = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - e.g. the worker died MAX_RETRIES times
+                    row, curves = _failed_row(spec, None, exc), []
+                    row["hparam_source"] = spec.hparam_source
+                buffer_runs.append(row)
+                buffer_curves.extend(curves)
+                bar.update(row["status"])
+            if buffer_runs and (len(buffer_runs) >= FLUSH_EVERY_RUNS
+                                or time.monotonic() - last_flush > FLUSH_EVERY_SECONDS):
+                flush()
+            bar.refresh(len(pending))
+    finally:
+        # On Ctrl-C or any error: keep every finished run, drop the ones in flight.
+        if buffer_runs:
+            flush()
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        bar.close()
+
+
+class _Progress:
+    """A progress bar: completed / running / failed runs and ETA (tqdm on stderr)."""
+
+    def __init__(self, total: int, cpus_per_run: float, *, enabled: bool) -> None:
+        self.counts: Counter[str] = Counter()
+        self.enabled = enabled
+        self.cpus_per_run = cpus_per_run
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True,
+                            smoothing=0.1, mininterval=0.5)
+
+    def update(self, status: str) -> None:
+        self.counts[status] += 1
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def refresh(self, n_pending: int) -> None:
+        if self.bar is None:
+            return
+        import ray
+
+        slots = ray.available_resources().get("CPU", 0.0) if n_pending else 0.0
+        total_cpu = ray.cluster_resources().get("CPU", 0.0)
+        running = min(n_pending, int(round((total_cpu - slots) / self.cpus_per_run))) if n_pending else 0
+        self.bar.set_postfix_str(
+            f"ok={self.counts['ok']} diverged={self.counts['diverged']} "
+            f"failed={self.counts['failed']} running={max(running, 0)}", refresh=False)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,173 @@
+"""Suites: which problems, optimizers, seeds and hyperparameters one benchmark runs.
+
+A suite is plain data, built in (``BUILTIN``) or read from a YAML file (safe loader)::
+
+    name: my-suite
+    seeds: 5                 # or a list of seeds: [0, 1, 2]
+    steps: 300               # optional: overrides every problem's default budget
+    problems:
+      - quadratic
+      - {name: mnist_mlp, options: {dataset: mnist_subset}, steps: 300}
+    optimizers: [adam, sgd, momentum, modified_adam]
+    hparams:                 # optional, per optimizer
+      sgd: {lr: 0.05}
+
+Every name, option and hyperparameter is checked before any run starts; a fault is one
+``UsageError`` line naming it and what is accepted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from raybench import optimizers
+from raybench.errors import UsageError
+from raybench.runner import RunSpec
+
+SYNTHETIC = ["quadratic", "logistic", "robust_regression", "rosenbrock", "mlp"]
+BASELINES = ["adam", "sgd", "momentum", "adagrad", "rmsprop", "adamw", "lbfgs", "modified_adam"]
+
+BUILTIN: dict[str, dict[str, Any]] = {
+    # Every synthetic problem plus the offline MNIST subset, every optimizer, 5 seeds:
+    # a few minutes on a 2-core laptop.
+    "quick": {
+        "name": "quick",
+        "seeds": 5,
+        "problems": [*SYNTHETIC, {"name": "mnist_mlp", "options": {"dataset": "mnist_subset"}, "steps": 300}],
+        "optimizers": BASELINES,
+    },
+    # The research summary's table: MNIST CNN, CIFAR-100, quadratic, logistic regression.
+    # Sized for a GPU cluster (full datasets, default budgets).
+    "seed": {
+        "name": "seed",
+        "seeds": 5,
+        "problems": ["mnist_cnn", "cifar100_cnn", "quadratic", "logistic"],
+        "optimizers": BASELINES,
+    },
+}
+
+_SUITE_KEYS = {"name", "seeds", "steps", "problems", "optimizers", "hparams", "eval_every", "patience"}
+_PROBLEM_KEYS = {"name", "options", "steps", "eval_every"}
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a suite YAML file with the safe loader (no Python objects, ever)."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"suite file {path} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "syntax error"
+        raise UsageError(f"suite file {path} is not valid YAML: {first}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"suite file {path} must be a mapping with keys: {', '.join(sorted(_SUITE_KEYS))}")
+    return data
+
+
+def builtin(name: str) -> dict[str, Any]:
+    if name not in BUILTIN:
+        raise UsageError(f"unknown suite {name!r}; accepted: {', '.join(BUILTIN)}")
+    return BUILTIN[name]
+
+
+def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]] | None = None,
+           steps: int | None = None, seeds: int | None = None) -> list[RunSpec]:
+    """The suite's runs: problems x optimizers x seeds, validated."""
+    import problems
+
+    unknown = sorted(set(suite) - _SUITE_KEYS)
+    if unknown:
+        raise UsageError(f"unknown suite key {unknown[0]!r}; accepted: {', '.join(sorted(_SUITE_KEYS))}")
+    for key in ("problems", "optimizers"):
+        if not isinstance(suite.get(key), list) or not suite[key]:
+            raise UsageError(f"suite needs a non-empty list {key!r}")
+    seed_list = _seeds(seeds if seeds is not None else suite.get("seeds", 1))
+    hparams: dict[str, dict[str, Any]] = {}
+    raw_hparams = suite.get("hparams") or {}
+    if not isinstance(raw_hparams, dict):
+        raise UsageError("suite key 'hparams' must map optimizer -> {name: value}")
+    for source in (raw_hparams, hparam_overrides or {}):
+        for opt, values in source.items():
+            if not isinstance(values, dict):
+                raise UsageError(f"hparams for {opt!r} must be a mapping name -> value")
+            hparams.setdefault(opt, {}).update(values)
+    opt_names = [str(o) for o in suite["optimizers"]]
+    for opt in opt_names:
+        optimizers.get(opt)
+    for opt in hparams:
+        if opt not in opt_names:
+            raise UsageError(f"hyperparameters given for {opt!r}, which is not in this suite's "
+                             f"optimizers: {', '.join(opt_names)}")
+        optimizers.resolve_hparams(opt, hparams[opt])
+    specs = []
+    for entry in suite["problems"]:
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise UsageError(f"a problem entry must be a name or a mapping with 'name', got {entry!r}")
+        bad = sorted(set(entry) - _PROBLEM_KEYS)
+        if bad:
+            raise UsageError(f"unknown problem key {bad[0]!r}; accepted: {', '.join(sorted(_PROBLEM_KEYS))}")
+        problems.get(entry["name"])
+        # --steps beats the problem entry's steps, which beats the suite's.
+        p_steps = steps if steps is not None else entry.get("steps", suite.get("steps"))
+        for opt in opt_names:
+            for seed in seed_list:
+                specs.append(RunSpec(
+                    problem=entry["name"], optimizer=opt, seed=seed, hparams=dict(hparams.get(opt, {})),
+                    steps=_positive_int("steps", p_steps), options=dict(entry.get("options") or {}),
+                    eval_every=_positive_int("eval_every", entry.get("eval_every", suite.get("eval_every"))),
+                    patience=_positive_int("patience", suite.get("patience")),
+                    hparam_source="config" if opt in hparams else "default",
+                ))
+    return specs
+
+
+def _seeds(value: Any) -> list[int]:
+    if isinstance(value, bool):
+        raise UsageError(f"seeds must be a count or a list of integers, got {value!r}")
+    if isinstance(value, int):
+        if value < 1:
+            raise UsageError(f"seeds must be >= 1, got {value}")
+        return list(range(value))
+    if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return [int(v) for v in value]
+    raise UsageError(f"seeds must be a count or a list of integers, got {value!r}")
+
+
+def _positive_int(name: str, value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def parse_hparam_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
+    """``["adam.lr=0.01", "sgd.momentum=0.5"]`` -> ``{"adam": {"lr": "0.01"}, ...}`` (coerced later)."""
+    out: dict[str, dict[str, Any]] = {}
+    for flag in flags:
+        key, sep, value = flag.partition("=")
+        opt, dot, name = key.partition(".")
+        if not sep or not dot or not opt or not name:
+            raise UsageError(f"bad --hparam {flag!r}: expected OPTIMIZER.NAME=VALUE, e.g. adam.lr=0.01")
+        optimizers.get(opt)
+        out.setdefault(opt, {})[name] = value
+    return out
+
+
+def parse_option_flags(flags: list[str]) -> dict[str, Any]:
+    """``["dim=20", "dataset=mnist_subset"]`` -> problem options (YAML scalars: ints, floats, bools)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for flag in flags:
+        key, sep, value = flag.partition("=")
+        if not sep or not key:
+            raise UsageError(f"bad --option {flag!r}: expected NAME=VALUE, e.g. dim=20")
+        out[key] = yaml.safe_load(value) if value else value
+    return out
