@@ -111,6 +111,20 @@ def make(name: str, params: Iterable[torch.Tensor] | Iterable[dict], **hparams: 
     return get(name).factory(params, **merged)
 
 
+def _lbfgs(params: Iterable[torch.Tensor] | Iterable[dict], *, line_search_fn: str | None = "strong_wolfe",
+           history_size: int = 10, max_iter: int = 1, max_eval: int = 25, **kwargs: Any) -> torch.optim.LBFGS:
+    """``torch.optim.LBFGS`` with the arguments it only checks at its first step checked up front."""
+    # torch accepts these at construction and fails (or silently misbehaves) at the first step,
+    # which would turn a typo into a "failed" run instead of a one-line error.
+    if line_search_fn not in (None, "strong_wolfe"):
+        raise ValueError(f"Invalid line_search_fn: {line_search_fn!r}; accepted: 'strong_wolfe' or None")
+    for key, value in (("history_size", history_size), ("max_iter", max_iter), ("max_eval", max_eval)):
+        if value < 1:
+            raise ValueError(f"Invalid {key} value: {value}; accepted: an integer >= 1")
+    return torch.optim.LBFGS(params, line_search_fn=line_search_fn, history_size=history_size,
+                             max_iter=max_iter, max_eval=max_eval, **kwargs)
+
+
 def _lr_space(lo: float, hi: float) -> dict[str, dict[str, Any]]:
     return {"lr": {"min": lo, "max": hi, "scaling": "log"}}
 
@@ -136,7 +150,7 @@ register(OptimizerSpec(
     {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}, _lr_space(1e-4, 1e-1)))
 register(OptimizerSpec(
     "lbfgs", "L-BFGS with strong-Wolfe line search, one iteration per step (counts every closure call)",
-    torch.optim.LBFGS,
+    _lbfgs,
     # max_eval must be given: torch's default (max_iter * 5 // 4 = 1 at max_iter=1) leaves the
     # strong-Wolfe search no evaluation to spend, and L-BFGS then stalls (quadratic: stuck at
     # suboptimality 0.16 from step 10 on). 25 is torch's own ratio at its default max_iter=20.
