@@ -20,6 +20,7 @@ from problems.base import (
     register,
 )
 from problems import quadratic  # noqa: F401  (registers)
+from problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
 
 __all__ = [
     "REGISTRY", "Batch", "Budget", "Instance", "Problem", "ProblemError", "Target",
