@@ -12,12 +12,12 @@ import math
 import numpy as np
 import pytest
 import torch
-from datafiles import write_cifar100, write_mnist
 
 import problems
 from problems import data
 from problems.vision import random_crop_flip
 from raybench.train import Run
+from tests.datafiles import write_cifar100, write_mnist
 
 
 @pytest.fixture(autouse=True)
