@@ -7,6 +7,8 @@ Layout of a results folder (``SCHEMA_VERSION`` 1)::
       runs/part-*.parquet    # one row per run           (RUN_COLUMNS)
       curves/part-*.parquet  # one row per evaluation    (CURVE_COLUMNS)
       rungs/part-*.parquet   # multi-init only: one row per (trial, rung)
+      lr_search/part-*.parquet  # --tune-lr only: one row per learning rate tried
+      rl_curves/part-*.parquet  # raybench rl train only: one row per PPO iteration
 
 Read it with ``raybench.results.read(OUT)`` or straight with pandas:
 ``pandas.read_parquet(f"{OUT}/runs")``. Every part is written to a temporary name in the same
@@ -30,7 +32,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 SCHEMA_VERSION = 1
-TABLES = ("runs", "curves", "rungs")
+TABLES = ("runs", "curves", "rungs", "lr_search", "rl_curves")
 MARKER = "raybench.json"
 
 
@@ -188,6 +190,37 @@ def read_table(folder: str, table: str) -> pd.DataFrame:
 def read(folder: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``(runs, curves)`` of a results folder."""
     return read_table(folder, "runs"), read_table(folder, "curves")
+
+
+def drop_orphan_curves(folder: str) -> int:
+    """Remove curve rows of runs that have no run row (a crash between the two writes).
+
+    Such a run is redone on resume and writes its curve again; without this its points
+    would appear twice. Affected parts are rewritten whole (new part first, then the old
+    one removed). Returns the number of rows dropped.
+    """
+    fs, root = _fs(folder)
+    finished = finished_run_ids(folder)
+    directory = posixpath.join(root, "curves")
+    if fs.get_file_info(directory).type != pafs.FileType.Directory:
+        return 0
+    dropped = 0
+    for info in fs.get_file_info(pafs.FileSelector(directory)):
+        if not info.path.endswith(".parquet") or posixpath.basename(info.path).startswith(".tmp-"):
+            continue
+        try:
+            with fs.open_input_file(info.path) as f:
+                df = pq.read_table(f).to_pandas()
+        except (pa.ArrowException, OSError) as exc:
+            raise ResultsError(f"corrupt results file {info.path}: {exc}") from None
+        keep = df["run_id"].isin(finished)
+        if keep.all():
+            continue
+        dropped += int((~keep).sum())
+        if keep.any():
+            write(folder, "curves", df[keep].to_dict("records"))
+        fs.delete_file(info.path)
+    return dropped
 
 
 def finished_run_ids(folder: str) -> set[str]:

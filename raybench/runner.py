@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import time
 from collections import Counter
@@ -25,8 +26,9 @@ from raybench import optimizers, results
 from raybench.errors import UsageError
 from raybench.train import Run, run_id
 
-FLUSH_EVERY_RUNS = 16
-FLUSH_EVERY_SECONDS = 10.0
+# How often finished runs are written: after this many runs or seconds, whichever is first.
+FLUSH_EVERY_RUNS = int(os.environ.get("RAYBENCH_FLUSH_EVERY_RUNS", "16"))
+FLUSH_EVERY_SECONDS = float(os.environ.get("RAYBENCH_FLUSH_EVERY_SECONDS", "10"))
 MAX_RETRIES = 3
 
 
@@ -114,6 +116,8 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
     if done and not resume:
         raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
                          "or choose another --out")
+    if resume:
+        results.drop_orphan_curves(out)
     by_id: dict[str, RunSpec] = {}
     for spec in specs:
         by_id.setdefault(spec.run_id, spec)  # a spec listed twice is one run

@@ -1,0 +1,140 @@
+"""Fair learning-rate tuning (``raybench run --tune-lr``): the same budget for every optimizer.
+
+For every (problem, optimizer) pair of a suite, a Ray Tune grid search tries ``samples``
+learning rates spaced evenly (log) over the optimizer's registry search space, each a full
+run on a *tuning seed* that is not an evaluation seed (``TUNING_SEED``; for problem families
+it is also a different instance). The winner is the best final value of the problem's target
+metric on the validation split (never test), a diverged run being the worst. The seeds are
+then run with that learning rate (``hparam_source = "tuned"``), and every trial is recorded in
+the ``lr_search`` table of the results folder with ``chosen`` marking the winner, so how a
+setting was chosen is in the data. With ``--resume`` a finished search is reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from raybench import optimizers, results
+from raybench.runner import RunSpec
+
+TUNING_SEED = 1_000_003
+"""Seed of the runs that choose learning rates; evaluation seeds must not use it."""
+
+
+def grid(optimizer: str, samples: int) -> list[float]:
+    """``samples`` learning rates log-spaced over ``optimizer``'s registry search space."""
+    space = optimizers.get(optimizer).search_space["lr"]
+    if space.get("scaling", "log") == "log":
+        return [float(x) for x in np.geomspace(space["min"], space["max"], samples)]
+    return [float(x) for x in np.linspace(space["min"], space["max"], samples)]
+
+
+def _pair_key(spec: RunSpec) -> tuple:
+    return (spec.problem, spec.optimizer, spec.steps, repr(sorted(spec.options.items())), spec.eval_every)
+
+
+def _score(row: dict[str, Any]) -> float:
+    """Lower is better: the target metric on validation (negated if maximised); inf if not ok."""
+    if row.get("status") != "ok":
+        return math.inf
+    value = row.get(f"final_val_{row['target_metric']}", math.nan)
+    if value is None or not math.isfinite(value):
+        return math.inf
+    return -value if row["target_metric"] == "accuracy" else value
+
+
+def _trainable(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    from raybench.runner import execute
+
+    spec = RunSpec(**config["spec"])
+    row, _ = execute(spec, config["device"])
+    tune.report({"score": _score(row), "status": row.get("status"), "target_metric": row.get("target_metric"),
+                 "final_val": row.get(f"final_val_{row.get('target_metric')}", math.nan)})
+
+
+def tune_specs(specs: list[RunSpec], out: str, *, address: str | None = None, samples: int = 6,
+               cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False) -> list[RunSpec]:
+    """Search each pair's learning rate, record it in ``out``, and return the specs with it set."""
+    from raybench.errors import UsageError
+
+    if samples < 2:
+        raise UsageError(f"--tune-samples must be >= 2, got {samples}")
+    pairs: dict[tuple, RunSpec] = {}
+    for spec in specs:
+        if spec.seed == TUNING_SEED:
+            raise UsageError(f"seed {TUNING_SEED} is reserved for learning-rate tuning")
+        if "lr" not in optimizers.get(spec.optimizer).search_space:
+            raise UsageError(f"optimizer {spec.optimizer!r} has no learning-rate search space")
+        pairs.setdefault(_pair_key(spec), spec)
+    results.init(out)
+    chosen = _previous_choices(out) if resume else {}
+    missing = {k: s for k, s in pairs.items() if k not in chosen}
+    if missing:
+        chosen.update(_search(out, missing, address=address, samples=samples,
+                              cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run))
+    return [dataclasses.replace(s, hparams={**s.hparams, "lr": chosen[_pair_key(s)]}, hparam_source="tuned")
+            for s in specs]
+
+
+def _previous_choices(out: str) -> dict[tuple, float]:
+    table = results.read_table(out, "lr_search")
+    if table.empty:
+        return {}
+    done = table[table["chosen"]]
+    return {tuple(k): float(lr) for k, lr in zip(done["pair_key"].map(eval_key), done["lr"], strict=True)}
+
+
+def eval_key(text: str) -> tuple:
+    import ast
+
+    return tuple(ast.literal_eval(text))
+
+
+def _search(out: str, pairs: dict[tuple, RunSpec], *, address: str | None, samples: int,
+            cpus_per_run: float, gpus_per_run: float) -> dict[tuple, float]:
+    from ray import tune
+
+    from raybench.ray_utils import init_ray
+
+    init_ray(address)
+    trials = []
+    for key, spec in pairs.items():
+        for lr in grid(spec.optimizer, samples):
+            base = dataclasses.replace(spec, seed=TUNING_SEED, hparams={**spec.hparams, "lr": lr},
+                                       hparam_source="tuning")
+            trials.append((key, lr, dataclasses.asdict(base)))
+    device = "cuda" if gpus_per_run > 0 else "cpu"
+    print(f"tune-lr: {len(trials)} trials ({len(pairs)} pairs x {samples} learning rates) "
+          f"on seed {TUNING_SEED}, chosen on validation")
+    tuner = tune.Tuner(
+        tune.with_resources(_trainable, {"cpu": cpus_per_run, "gpu": gpus_per_run}),
+        param_space={"spec": tune.grid_search([t[2] for t in trials]), "device": device},
+        tune_config=tune.TuneConfig(reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="raybench-tune-lr-"), verbose=0),
+    )
+    grid_results = tuner.fit()
+    scores: dict[tuple[tuple, float], float] = {}
+    for res in grid_results:
+        spec = res.config["spec"]
+        key = _pair_key(RunSpec(**spec))
+        score = res.metrics.get("score", math.inf) if res.metrics and res.error is None else math.inf
+        scores[(key, spec["hparams"]["lr"])] = float(score)
+    rows, chosen = [], {}
+    for key, spec in pairs.items():
+        cands = [(scores.get((key, lr), math.inf), lr) for lr in grid(spec.optimizer, samples)]
+        best_score, best_lr = min(cands)  # ties -> the smaller learning rate
+        chosen[key] = best_lr
+        for score, lr in cands:
+            rows.append({"pair_key": repr(key), "problem": spec.problem, "optimizer": spec.optimizer,
+                         "lr": lr, "score": score, "chosen": lr == best_lr, "tuning_seed": TUNING_SEED,
+                         "selection": "final validation target metric (lower is better; accuracy negated)"})
+        print(f"tune-lr: {spec.problem}/{spec.optimizer}: lr={best_lr:.3g} (val score {best_score:.4g})")
+    results.write(out, "lr_search", rows)
+    return chosen
