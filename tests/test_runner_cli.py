@@ -195,3 +195,23 @@ def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_pat
     assert (per_run.apply(lambda s: s.is_unique)).all()
     assert set(curves["run_id"]) == set(runs["run_id"])
     assert not list(out.rglob(".tmp-*"))
+
+
+def test_tune_lr_chooses_on_validation_and_records_every_trial(tmp_path: Path) -> None:
+    from raybench.lr_search import TUNING_SEED, grid
+
+    out = tmp_path / "r"
+    proc = raybench("run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2",
+                    "--steps", "40", "--tune-lr", "--tune-samples", "3", "--out", str(out), "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    search = results.read_table(str(out), "lr_search")
+    assert len(search) == 6 and (search["tuning_seed"] == TUNING_SEED).all()
+    runs = pd.read_parquet(out / "runs")
+    assert TUNING_SEED not in set(runs["seed"]) and len(runs) == 4
+    for opt, group in search.groupby("optimizer"):
+        assert sorted(group["lr"]) == pytest.approx(grid(opt, 3))
+        assert group["chosen"].sum() == 1
+        best = group.loc[group["score"].idxmin(), "lr"]
+        assert group.loc[group["chosen"], "lr"].item() == best
+        assert (runs.loc[runs.optimizer == opt, "hp_lr"] == best).all()
+    assert (runs["hparam_source"] == "tuned").all()

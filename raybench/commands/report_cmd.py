@@ -23,6 +23,7 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"results folder {args.folder} does not exist")
     rep = make_report(args.folder, baseline=args.baseline, plots=not args.no_plots)
     print(rep["markdown"])
+    print(f"parquet: {args.folder}/runs  {args.folder}/curves  (pandas.read_parquet)")
     print(f"table: {rep['md_path']}  {rep['csv_path']}")
     for p in rep["plots"]:
         print(f"plot:  {p}")
