@@ -1,16 +1,116 @@
-"""Placeholder until its issue lands: registers the subcommand so --help lists it."""
+"""``raybench multi-init``: N seeds, progressive elimination, one survivor (Ray Tune).
+
+    raybench multi-init --problem mnist_cnn --optimizer adam --option dataset=mnist_subset \\
+        --num-models 16 --reduce-factor 0.5 --steps-per-round 50 --steps 600 --out mi/
+    raybench multi-init ... --compare-single --repeats 5   # against single init, with CI
+
+Prints one line per rung while it runs (which rung, how many alive), then the survivor, its
+metrics and the rung-by-rung table. Results: ``OUT/runs``, ``OUT/curves``, ``OUT/rungs``
+(Parquet); with ``--compare-single`` also ``OUT/single/`` (the single-init runs) and
+``OUT/multi_init_comparison.json``. Ctrl-C keeps what ran; ``--resume`` continues it.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("multi-init", help="(not yet available)")
+    p = sub.add_parser(
+        "multi-init", help="N seed trials with progressive elimination (synchronous successive halving on Ray Tune)",
+        description="Start --num-models seeds, judge all every --steps-per-round steps on the "
+                    "validation --metric, keep the best max(1, ceil(n * r)), repeat until one is "
+                    "left, train it to --steps.")
+    p.add_argument("--problem", required=True, help="problem name (raybench list)")
+    p.add_argument("--optimizer", required=True, help="optimizer name (raybench list)")
+    p.add_argument("--num-models", type=int, default=16, help="seed trials (default 16)")
+    p.add_argument("--reduce-factor", type=float, default=0.5,
+                   help="fraction of trials kept at each rung, in (0, 1) (default 0.5)")
+    p.add_argument("--steps-per-round", type=int, default=100, help="steps between rungs (default 100)")
+    p.add_argument("--steps", type=int, help="full budget of the survivor (default: the problem's)")
+    p.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
+    p.add_argument("--metric", default="loss",
+                   help="validation metric to rank on: loss (default), accuracy (maximised), suboptimality")
+    p.add_argument("--eval-every", type=int, help="steps between curve points (a divisor of --steps-per-round)")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
+                   help="problem option, e.g. dataset=mnist_subset (repeatable)")
+    p.add_argument("--hparam", action="append", default=[], metavar="OPT.NAME=VALUE",
+                   help="optimizer hyperparameter, e.g. adam.lr=0.003 (repeatable)")
+    p.add_argument("--out", required=True, help="results folder (local or shared filesystem)")
+    p.add_argument("--address", help="join this Ray cluster (default: start an embedded local Ray)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted experiment in --out")
+    p.add_argument("--gpus-per-trial", type=float,
+                   help="GPU share per trial (default 1/num-models where the cluster has GPUs, else 0)")
+    p.add_argument("--cpus-per-trial", type=float,
+                   help="CPUs per trial (default 1 without GPUs: 2 trials at once on 2 CPUs)")
+    p.add_argument("--compare-single", action="store_true",
+                   help="also train every seed alone to --steps and compare (speed and compute)")
+    p.add_argument("--repeats", type=int, default=1,
+                   help="multi-init experiments on disjoint seed blocks (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no per-rung progress lines")
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
     from raybench.errors import UsageError
+    from tuning import multi_init as mi
 
-    raise UsageError("this command is not implemented yet")
+    # Cheap checks first: a bad number is an answer in milliseconds, before torch or Ray load.
+    mi.check_arguments(args.num_models, args.reduce_factor, args.steps_per_round)
+    if args.repeats < 1:
+        raise UsageError(f"bad --repeats {args.repeats}: accepted: an integer >= 1")
+    if "://" in args.out:
+        raise UsageError(f"--out {args.out}: multi-init keeps Tune's experiment state there, so it "
+                         "must be a local or shared-filesystem folder (not a URI)")
+    from raybench import results, suites
+
+    options = suites.parse_option_flags(args.option)
+    hparam_flags = suites.parse_hparam_flags(args.hparam)
+    others = sorted(set(hparam_flags) - {args.optimizer})
+    if others:
+        raise UsageError(f"--hparam {others[0]}.*: this experiment's optimizer is {args.optimizer}")
+    spec = mi.prepare(mi.MultiInitSpec(
+        problem=args.problem, optimizer=args.optimizer, hparams=hparam_flags.get(args.optimizer, {}),
+        options=options, num_models=args.num_models, reduce_factor=args.reduce_factor,
+        steps_per_round=args.steps_per_round, steps=args.steps, seed_offset=args.seed_offset,
+        metric=args.metric, eval_every=args.eval_every))
+    results.init(args.out, kind="multi-init")
+    done = mi.done_repeats(args.out)
+    if done and not args.resume:
+        raise UsageError(f"{args.out} already holds a multi-init experiment; pass --resume to "
+                         "complete it, or choose another --out")
+
+    from raybench.ray_utils import init_ray
+
+    init_ray(args.address)
+    resources = mi.default_resources(spec.num_models, gpus_per_trial=args.gpus_per_trial,
+                                     cpus_per_trial=args.cpus_per_trial)
+    progress = not args.no_progress
+    for b in range(args.repeats):
+        if b in done:
+            print(f"resume: seed block {b} already in {args.out}", file=sys.stderr)
+        else:
+            outcome = mi.run_experiment(spec, args.out, repeat=b, resources=resources,
+                                        resume=args.resume, progress=progress)
+            if outcome is None:
+                print(f"raybench: interrupted; what ran is saved: rerun with --resume --out {args.out}",
+                      file=sys.stderr)
+                return 130
+        print(mi.describe(args.out, b))
+    if args.compare_single:
+        import os
+
+        from raybench.runner import run_suite
+
+        single_out = os.path.join(args.out, "single")
+        print(f"single initialization: {spec.num_models * args.repeats} runs to {spec.steps} steps "
+              f"-> {single_out}", flush=True)
+        single_runs, _ = run_suite(mi.single_specs(spec, args.repeats), single_out, address=args.address,
+                                   cpus_per_run=resources["cpu"], gpus_per_run=resources["gpu"],
+                                   resume=args.resume, progress=progress)
+        comparison = mi.compare(spec, args.out, single_runs, args.repeats)
+        mi.write_comparison(args.out, comparison)
+        print(mi.comparison_text(comparison))
+    print(f"results: {args.out} (runs, curves, rungs as Parquet)")
+    return 0
