@@ -29,10 +29,21 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
                   logging_level="ERROR" if quiet else "INFO", **kwargs)
     if address:
         return ray.init(address=address, **common)
-    return ray.init(
-        address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
-        _node_ip_address="127.0.0.1", **common,
-    )
+    from ray._private import ray_constants
+
+    # Ray swaps a loopback node IP for the machine's routable one (so that other nodes could
+    # join), and then its GCS, raylet and worker gRPC servers listen on every interface. With
+    # its cluster mode off, as on macOS and Windows, the node IP stays 127.0.0.1 and every
+    # server binds loopback only. Only for this call: a later --address join is unaffected.
+    cluster_mode = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        return ray.init(
+            address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
+            _node_ip_address="127.0.0.1", **common,
+        )
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
 def _src_root() -> str:
