@@ -1,0 +1,244 @@
+"""A real multi-node Ray cluster on 127.0.0.1 for tests and benchmarks/chaos.py.
+
+The head and each worker node are separate ``ray start --block`` processes, each in its own
+session (process group), with its own ``--temp-dir`` and its own ports, so that several
+clusters (other tests, other users' Ray) can live on one machine. ``ray stop`` is global (it
+kills every Ray on the machine), so it is never used: a node is stopped by killing its process
+group and then every process whose command line names its temp folder (raylet, GCS, workers
+and agents all carry it).
+
+Ray 2.60 turns token authentication on for clusters it starts. The cluster gets a fresh token
+through ``RAY_AUTH_MODE=token`` and ``RAY_AUTH_TOKEN``; a driver (``raybench run --address``)
+joins with the same two variables in its environment: ``LocalCluster.env()``.
+
+    with LocalCluster(worker_nodes=1) as cluster:
+        subprocess.run(["raybench", "run", ..., "--address", cluster.address], env=cluster.env())
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+RAY = str(BIN / "ray")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _free_range(width: int = 40) -> tuple[int, int]:
+    """A block of ports nothing listens on now (for the node's worker processes)."""
+    for _ in range(200):
+        start = 20000 + secrets.randbelow(35000)
+        ok = True
+        for port in range(start, start + width):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return start, start + width - 1
+    raise RuntimeError("no free block of ports for Ray workers")
+
+
+class Node:
+    """One ``ray start --block`` process and everything it spawned."""
+
+    def __init__(self, name: str, temp_dir: Path, args: list[str], env: dict[str, str],
+                 log: Path) -> None:
+        self.name = name
+        self.temp_dir = temp_dir
+        self.log = log
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        lo, hi = _free_range()
+        cmd = [RAY, "start", "--block", "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}",
+               "--disable-usage-stats", f"--node-manager-port={free_port()}",
+               f"--object-manager-port={free_port()}", f"--min-worker-port={lo}",
+               f"--max-worker-port={hi}", f"--metrics-export-port={free_port()}",
+               f"--dashboard-agent-listen-port={free_port()}",
+               f"--dashboard-agent-grpc-port={free_port()}",
+               f"--runtime-env-agent-port={free_port()}", *args]
+        self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        # Own session: the node's process tree can be signalled as one group.
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def pids(self) -> list[int]:
+        """Every live process of this node (found by its temp folder or its process group)."""
+        marker = str(self.temp_dir).encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            try:
+                with open(f"/proc/{pid}/stat", "rb") as f:
+                    if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                        continue  # a zombie is dead already; its parent reaps it
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+                if marker in cmd or os.getpgid(pid) == self.proc.pid:
+                    found.append(pid)
+            except (OSError, ProcessLookupError):
+                continue  # exited while we looked
+        return found
+
+    def raylet_pid(self) -> int | None:
+        for pid in self.pids():
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    if f.read().strip().startswith("raylet"):
+                        return pid
+            except OSError:
+                continue
+        return None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Kill this node at once (as a machine loss would): its whole process tree."""
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        for pid in self.pids():
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM the node, then SIGKILL whatever is left after ``timeout`` seconds."""
+        self.kill(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.proc.poll()  # reap our own child, so it does not linger as a zombie
+            if not self.pids():
+                break
+            time.sleep(0.2)
+        self.kill(signal.SIGKILL)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self._log_file.close()
+
+
+class LocalCluster:
+    """A head node plus ``worker_nodes`` worker nodes on 127.0.0.1; a context manager."""
+
+    def __init__(self, worker_nodes: int = 1, *, head_cpus: int = 1, worker_cpus: int = 1,
+                 root: str | os.PathLike | None = None, start_timeout: float = 60.0) -> None:
+        # Short paths: Ray puts unix sockets under the temp folder (108-byte limit).
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="rbc-", dir="/tmp"))
+        self._own_root = root is None
+        self.token = secrets.token_hex(32)
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.head_cpus = head_cpus
+        self.worker_cpus = worker_cpus
+        self.n_workers = worker_nodes
+        self.start_timeout = start_timeout
+        self.head: Node | None = None
+        self.workers: list[Node] = []
+
+    def env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment for any process that joins this cluster (nodes and drivers)."""
+        env = dict(os.environ if base is None else base)
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token, RAY_USAGE_STATS_ENABLED="0")
+        env.pop("RAY_ADDRESS", None)
+        return env
+
+    def start(self) -> LocalCluster:
+        try:
+            self.head = Node("head", self.root / "h", [
+                "--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}", "--num-gpus=0",
+                "--include-dashboard=false",
+            ], self.env(), self.root / "head.log")
+            self._wait_port(self.port, self.head)
+            for _ in range(self.n_workers):
+                self.add_worker()
+            self.wait_nodes(1 + self.n_workers)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def add_worker(self) -> Node:
+        i = len(self.workers)
+        node = Node(f"worker{i}", self.root / f"w{i}", [
+            f"--address={self.address}", f"--num-cpus={self.worker_cpus}", "--num-gpus=0",
+        ], self.env(), self.root / f"worker{i}.log")
+        self.workers.append(node)
+        return node
+
+    def _wait_port(self, port: int, node: Node) -> None:
+        deadline = time.monotonic() + self.start_timeout
+        while time.monotonic() < deadline:
+            if node.proc.poll() is not None:
+                raise RuntimeError(f"ray {node.name} exited: {node.log.read_text()[-2000:]}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    return
+            time.sleep(0.2)
+        raise TimeoutError(f"ray {node.name} did not listen on {port}: {node.log.read_text()[-2000:]}")
+
+    def alive_nodes(self) -> list[str]:
+        """Node ids of the alive nodes, asked from the cluster by a separate driver process."""
+        code = ("import ray, sys; ray.init(address=sys.argv[1], logging_level='ERROR', "
+                "log_to_driver=False); print(' '.join(n['NodeID'] for n in ray.nodes() if n['Alive']))")
+        out = subprocess.run([sys.executable, "-c", code, self.address], env=self.env(),
+                             capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f"cannot reach cluster {self.address}: {out.stderr[-2000:]}")
+        return out.stdout.split()
+
+    def wait_nodes(self, n: int) -> list[str]:
+        deadline = time.monotonic() + self.start_timeout
+        nodes: list[str] = []
+        while time.monotonic() < deadline:
+            nodes = self.alive_nodes()
+            if len(nodes) >= n:
+                return nodes
+            time.sleep(0.5)
+        raise TimeoutError(f"cluster {self.address} has {len(nodes)} alive nodes, expected {n}")
+
+    def node_id(self, node: Node) -> str:
+        """The Ray node id of ``node`` (from the raylet's own session files)."""
+        import glob
+
+        for path in glob.glob(str(node.temp_dir / "session_*" / "logs" / "raylet.out")):
+            text = Path(path).read_text(errors="replace")
+            for token in text.split():
+                if token.startswith("node_id=") or token.startswith("NodeID="):
+                    return token.split("=", 1)[1].strip(",")
+        raise LookupError(f"no node id for {node.name}")
+
+    def stop(self) -> None:
+        """Stop every node of this cluster (and only this cluster); remove its folder."""
+        for node in [*self.workers, *( [self.head] if self.head else [])]:
+            try:
+                node.stop()
+            except Exception:  # noqa: BLE001 - keep stopping the others
+                node.kill()
+        self.workers, self.head = [], None
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> LocalCluster:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,169 @@
+"""Security: what raybench exposes and what a hostile input file can make it do.
+
+- The embedded Ray listens on loopback only (every process it starts, the driver included)
+  and runs no dashboard.
+- A suite file is read with YAML's safe loader: a Python-object tag is refused, not run.
+- Nothing in a suite or a table name can make raybench write outside ``--out``.
+- No shell command is built anywhere (no ``shell=True``, ``os.system``, ``os.popen``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from raybench import results
+
+ROOT = Path(__file__).resolve().parents[1]
+RAYBENCH = str(Path(sys.executable).parent / "raybench")
+
+_PROBE = """
+import json, os
+import ray
+import psutil  # vendored by ray
+from raybench.ray_utils import init_ray
+
+init_ray(num_cpus=1)
+
+@ray.remote
+def where():
+    return os.getpid()
+
+worker_pid = ray.get(where.remote())
+ctx = ray.get_runtime_context()
+me = psutil.Process()
+listening = []
+for proc in [me, *me.children(recursive=True)]:
+    try:
+        for conn in proc.net_connections(kind="inet"):
+            if conn.status == psutil.CONN_LISTEN:
+                listening.append([proc.name(), conn.laddr.ip, conn.laddr.port,
+                                  " ".join(proc.cmdline())])
+    except psutil.Error:
+        pass
+names = []
+for proc in me.children(recursive=True):
+    try:
+        names.append(" ".join(proc.cmdline()))
+    except psutil.Error:
+        pass
+print(json.dumps({"listening": listening, "gcs": ctx.gcs_address, "worker_pid": worker_pid,
+                  "nodes": [n["NodeManagerAddress"] for n in ray.nodes()], "cmdlines": names}))
+ray.shutdown()
+"""
+
+_LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
+
+
+def test_embedded_ray_listens_on_loopback_only_and_has_no_dashboard() -> None:
+    proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    names = {name.split("::")[0] for name, *_ in info["listening"]}
+    # The GCS, the raylet and the workers all serve gRPC: they must have been seen.
+    assert {"gcs_server", "raylet"} <= names, info["listening"]
+    exposed = [entry for entry in info["listening"] if entry[1] not in _LOOPBACK]
+    assert exposed == [], f"listening beyond loopback: {exposed}"
+    assert info["gcs"].startswith("127.0.0.1:")
+    assert info["nodes"] == ["127.0.0.1"]
+    # Ray keeps a head process named dashboard.py even without a dashboard: it must be the
+    # minimal one (no web UI, no HTTP or job API) and listen on nothing.
+    heads = [c for c in info["cmdlines"] if "dashboard/dashboard.py" in c]
+    assert all("--minimal" in c for c in heads), heads
+    assert not any("ray/dashboard/dashboard.py" in cmd for *_, cmd in info["listening"]), info["listening"]
+
+
+def _bad_suite(tmp_path: Path) -> tuple[Path, Path]:
+    canary = tmp_path / "pwned"
+    suite = tmp_path / "evil.yaml"
+    suite.write_text(
+        f"name: !!python/object/apply:os.system ['touch {canary}']\n"
+        "problems: [quadratic]\noptimizers: [sgd]\nseeds: 1\n")
+    return suite, canary
+
+
+def test_suite_yaml_with_python_tag_is_refused_and_not_run(tmp_path: Path) -> None:
+    suite, canary = _bad_suite(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.run([RAYBENCH, "run", "--config", str(suite), "--out", str(out), "--no-progress"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("raybench: error:") and str(suite) in last
+    assert not canary.exists(), "the YAML tag ran a command"
+    assert not (out / "runs").exists()
+
+
+@pytest.mark.parametrize("table", ["../escape", "runs/../../escape", "/tmp/escape", "runs/x", ".."])
+def test_table_names_cannot_leave_the_results_folder(tmp_path: Path, table: str) -> None:
+    out = tmp_path / "nest" / "out"
+    results.init(str(out))
+    with pytest.raises(ValueError, match="unknown table"):
+        results.write(str(out), table, [{"run_id": "a"}])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["nest", "out", results.MARKER]
+
+
+def test_hostile_names_in_a_suite_stay_inside_out(tmp_path: Path) -> None:
+    """Suite name, seeds and hyperparameter values with ../ become data, never paths."""
+    suite = tmp_path / "s.yaml"
+    suite.write_text(
+        "name: ../../escape\nproblems: [quadratic]\noptimizers: [sgd]\nseeds: 1\nsteps: 3\n")
+    box = tmp_path / "box"
+    out = box / "out"
+    box.mkdir()
+    proc = subprocess.run(
+        [RAYBENCH, "run", "--config", str(suite), "--out", str(out), "--no-progress",
+         "--cpus-per-run", "1"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outside = [p for p in tmp_path.rglob("*") if out not in p.parents and p not in (out, box, suite)]
+    assert outside == []
+    runs, _ = results.read(str(out))
+    assert len(runs) == 1
+
+
+def _shell_calls(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = ast.unparse(node.func)
+        if func in ("os.system", "os.popen", "subprocess.getoutput", "subprocess.getstatusoutput"):
+            found.append(func)
+        for kw in node.keywords:
+            if kw.arg == "shell" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                found.append(f"{func}(shell=...)")
+    return found
+
+
+def test_no_shell_commands_in_the_package() -> None:
+    offenders = {}
+    files = [p for d in ("raybench", "problems", "tuning", "rl") for p in (ROOT / d).rglob("*.py")]
+    assert files
+    for path in files:
+        calls = _shell_calls(ast.parse(path.read_text(), filename=str(path)))
+        if calls:
+            offenders[str(path.relative_to(ROOT))] = calls
+    assert offenders == {}
+    # The checker itself must see a shell call when there is one.
+    assert _shell_calls(ast.parse("import subprocess\nsubprocess.run('ls', shell=True)"))
+
+
+def test_yaml_is_only_read_with_the_safe_loader() -> None:
+    """Every yaml.load-family call in the package uses a safe loader (AST, not grep)."""
+    unsafe = []
+    for d in ("raybench", "problems", "tuning", "rl"):
+        for path in (ROOT / d).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call):
+                    func = ast.unparse(node.func)
+                    if func in ("yaml.load", "yaml.load_all", "yaml.unsafe_load", "yaml.full_load",
+                                "yaml.unsafe_load_all", "yaml.full_load_all"):
+                        loader = " ".join(ast.unparse(k.value) for k in node.keywords if k.arg == "Loader")
+                        if "Safe" not in loader and "BaseLoader" not in loader:
+                            unsafe.append(f"{path.relative_to(ROOT)}:{node.lineno} {func}")
+    assert unsafe == []
