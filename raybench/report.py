@@ -45,8 +45,13 @@ def curve_metric(curves: pd.DataFrame) -> str:
 
 def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -> pd.DataFrame:
     """One row per (problem, optimizer); see the module docstring for the columns."""
+    from raybench import optimizers
+
+    order = {name: i for i, name in enumerate([baseline, *optimizers.names()])}
+    runs = runs.assign(_order=runs["optimizer"].map(lambda o: order.get(o, len(order))))
+    runs = runs.sort_values(["_order", "optimizer"], kind="stable")
     rows: list[dict[str, Any]] = []
-    for problem, prun in runs.groupby("problem", sort=False):
+    for problem, prun in runs.groupby("problem", sort=True):
         col, label = primary_metric(prun)
         base = prun[prun["optimizer"] == baseline].set_index("seed")["steps_to_target"]
         for opt, orun in prun.groupby("optimizer", sort=False):
@@ -99,8 +104,12 @@ def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
     ]
     for r in tbl.itertuples(index=False):
         d = r._asdict()
-        sp = (f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
-              if d["paired_seeds"] else f"- ({d['both_missed']} both missed)")
+        if not d["paired_seeds"]:
+            sp = f"- ({d['both_missed']} both missed)"
+        elif math.isinf(d[speed]):
+            sp = f"inf: {baseline} missed ({d['paired_seeds']})"
+        else:
+            sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
         lines.append(
             f"| {d['problem']} | {d['optimizer']} | {d['metric']} | {_fmt(d['mean'])} +- {_fmt(d['std'], 2)} "
             f"| {sp} | {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
@@ -143,28 +152,40 @@ def plot_curves(curves: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[
     return paths
 
 
-def plot_profile(runs: pd.DataFrame, folder: Path, *, cost: str = "steps_to_target") -> Path | None:
-    """Dolan-Moré performance profile over every (problem, seed) instance."""
+def plot_profile(runs: pd.DataFrame, folder: Path) -> Path | None:
+    """Dolan-Moré performance profiles over every (problem, seed) instance.
+
+    Two panels: cost in steps to target and in gradient evaluations to target (the fair one
+    for L-BFGS, whose steps call the gradient several times).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    wide = runs.pivot_table(index=["problem", "seed"], columns="optimizer", values=cost, aggfunc="first")
-    wide = wide.dropna()  # instances every optimizer ran (inf = never reached, kept)
-    if wide.empty:
-        return None
+    costs = ("steps_to_target", "grad_evals_to_target")
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     taus = np.logspace(0, 3, 200)
-    prof = stats.performance_profile({o: wide[o].tolist() for o in wide.columns}, taus)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for opt, ys in prof.items():
-        ax.step(taus, ys, where="post", label=opt)
-    ax.set_xscale("log")
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel(f"tau (within a factor tau of the best {cost.replace('_', ' ')})")
-    ax.set_ylabel("fraction of instances")
-    ax.set_title(f"Performance profile over {len(wide)} (problem, seed) instances")
-    ax.legend(fontsize=8, ncol=2)
+    drawn = False
+    for ax, cost in zip(axes, costs, strict=True):
+        wide = runs.pivot_table(index=["problem", "seed"], columns="optimizer", values=cost, aggfunc="first")
+        wide = wide.dropna()  # instances every optimizer ran (inf = never reached, kept)
+        if wide.empty:
+            continue
+        drawn = True
+        prof = stats.performance_profile({o: wide[o].tolist() for o in wide.columns}, taus)
+        for opt, ys in prof.items():
+            ax.step(taus, ys, where="post", label=opt)
+        ax.set_xscale("log")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel(f"tau: within a factor tau of the best {cost.replace('_', ' ')}")
+        ax.set_title(f"{cost.replace('_', ' ')}, {len(wide)} (problem, seed) instances", fontsize=10)
+    if not drawn:
+        plt.close(fig)
+        return None
+    axes[0].set_ylabel("fraction of instances")
+    axes[1].legend(fontsize=8, ncol=2)
+    fig.suptitle("Performance profiles (never reaching the target counts as infinite cost)")
     fig.tight_layout()
     path = folder / "performance_profile.png"
     fig.savefig(path, dpi=110)
