@@ -7,6 +7,8 @@ For each problem x optimizer:
 - convergence speed against the baseline (Adam), paired by seed: Adam's steps-to-target over
   the optimizer's, median over seeds with a 95% bootstrap CI (seeds where neither reached the
   target carry no information and are counted as ``both_missed``);
+- the headline metric's paired difference from the baseline (same seed, both ok), median with
+  a 95% bootstrap CI: how "within x% of Adam" is measured;
 - how many runs were ok / diverged / failed, and how many reached the target.
 
 Writes ``report.md``, ``report.csv``, ``curves_<problem>.png`` (median and interquartile band
@@ -54,6 +56,7 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
     for problem, prun in runs.groupby("problem", sort=True):
         col, label = primary_metric(prun)
         base = prun[prun["optimizer"] == baseline].set_index("seed")["steps_to_target"]
+        base_ok = prun[(prun["optimizer"] == baseline) & (prun["status"] == "ok")].set_index("seed")
         for opt, orun in prun.groupby("optimizer", sort=False):
             ok = orun[orun["status"] == "ok"]
             vals = ok[col].astype(float) if col in ok else pd.Series(dtype=float)
@@ -81,6 +84,11 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
             med, lo, hi = stats.bootstrap_median_ci(ratios, n_boot=n_boot)
             row.update({f"speed_vs_{baseline}": med, "ci_low": lo, "ci_high": hi,
                         "paired_seeds": len(ratios), "both_missed": both_missed})
+            # Headline metric minus the baseline's on the same seed (both ok): "within x% of Adam".
+            diffs = [float(v) - float(base_ok.at[seed, col]) for seed, v in ok.set_index("seed")[col].items()
+                     if seed in base_ok.index and col in base_ok]
+            dmed, dlo, dhi = stats.bootstrap_median_ci(diffs, n_boot=n_boot)
+            row.update({f"diff_vs_{baseline}": dmed, "diff_ci_low": dlo, "diff_ci_high": dhi})
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -99,8 +107,8 @@ def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
     speed = f"speed_vs_{baseline}"
     lines = [
         f"| problem | optimizer | metric | mean +- std | speed vs {baseline} [95% CI] (paired seeds) "
-        "| reached target | ok / diverged / failed |",
-        "|---|---|---|---|---|---|---|",
+        f"| {baseline} paired diff [95% CI] | reached target | ok / diverged / failed |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in tbl.itertuples(index=False):
         d = r._asdict()
@@ -112,7 +120,8 @@ def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
             sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
         lines.append(
             f"| {d['problem']} | {d['optimizer']} | {d['metric']} | {_fmt(d['mean'])} +- {_fmt(d['std'], 2)} "
-            f"| {sp} | {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
+            f"| {sp} | {_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}] "
+            f"| {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -69,6 +69,7 @@ def test_report_prints_table_and_writes_plots(small_suite: Path) -> None:
     assert "| problem | optimizer |" in proc.stdout
     assert "speed vs adam" in proc.stdout
     md = (small_suite / "report.md").read_text()
+    assert "adam paired diff" in md
     assert md.count("| quadratic |") == 3 and md.count("| logistic |") == 3
     csv = pd.read_csv(small_suite / "report.csv")
     assert len(csv) == 6
