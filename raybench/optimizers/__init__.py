@@ -164,3 +164,16 @@ register(OptimizerSpec(
 
 __all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "get", "make", "names",
            "register", "resolve_hparams"]
+
+
+def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], **hparams: Any) -> torch.optim.Optimizer:
+    # Imported here so the registry does not load the policy machinery until it is used.
+    from raybench.optimizers.autonomous import AutonomousOptimizer
+
+    return AutonomousOptimizer(params, **hparams)
+
+
+register(OptimizerSpec(
+    "autonomous", "learned coordinate-wise policy (raybench rl train); needs policy=<file>", _autonomous,
+    {"policy": "", "lr_scale": 1.0}, {"lr_scale": {"min": 0.1, "max": 10.0, "scaling": "log"}},
+    needs_closure=True))

@@ -1,0 +1,212 @@
+"""Optimisation as a sequential decision problem: a ``gymnasium.Env`` over a problem family.
+
+Each episode draws one instance of a problem family (``quadratic``, ``logistic``,
+``robust_regression``, ``mlp``) from a seeded pool and lets the agent optimise it for
+``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
+
+    OptimizationEnv({"family": "quadratic", "dim": 10, "history": 25, "episode_steps": 40,
+                     "update_scale": 0.1, "pool": "train", "num_problems": 90})
+
+Observation: ``raybench.optimizers.autonomous.observation``, the last ``history`` steps of
+[change in objective, gradient] as an ``(H, 1 + n)`` matrix in ``[-1, 1]`` (each column
+divided by its largest magnitude in the window; rows before the first step are zeros).
+The optimizer computes exactly the same matrix, so a trained policy sees at test time what
+it saw in training.
+
+Action: one number per parameter; the env clips it to ``[-10, 10]`` and moves the
+parameters by ``update_scale * action``.
+
+Reward: ``r_t = clip(log(gap_t + eps) - log(gap_{t+1} + eps), -5, 5)`` where
+``gap = f - f_lower`` (``f_lower`` is the instance's ``f_star`` when known, else 0, a lower
+bound of every loss in the families) and ``eps = 1e-6 * gap_0``. Why this form: it is
+unchanged when an instance's objective is multiplied by any constant, so instances of
+different scale weigh the same; an episode's return telescopes to ``log(gap_0 / gap_T)``,
+the orders of magnitude of suboptimality removed; halving the gap is worth the same early
+and late, which is what "final objective" comparisons reward. The clip and ``eps`` keep
+single steps (a divergence, an exact hit) from dominating PPO's value targets. A
+non-finite objective ends the episode (``terminated``) with reward -5.
+
+Pools: the training pool is instance seeds ``TRAIN_SEED_BASE + i`` (``i < num_problems``),
+the held-out pool is seeds ``i`` (``i < num_heldout``), i.e. the ordinary seeds that
+``raybench run`` benchmarks on. They are disjoint by construction (see ``pool_seeds``).
+Everything is determined by ``reset(seed=...)``: which instance is drawn and its start.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from raybench.optimizers.autonomous import ACTION_CLIP, DEFAULT_HISTORY, observation
+
+FAMILIES = ("quadratic", "logistic", "robust_regression", "mlp")
+TRAIN_SEED_BASE = 1_000_000
+"""Training instance seeds start here; held-out (evaluation) seeds are 0, 1, 2, ..."""
+MAX_POOL = TRAIN_SEED_BASE
+REWARD_CLIP = 5.0
+GAP_EPS = 1e-6
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "family": "quadratic",
+    "dim": None,          # problem default (10 for quadratic/logistic/robust_regression)
+    "options": {},        # further problem options, e.g. {"batch_size": None}
+    "history": DEFAULT_HISTORY,
+    "episode_steps": 40,
+    "update_scale": 0.1,
+    "pool": "train",      # "train" or "heldout"
+    "num_problems": 90,   # size of the training pool
+    "num_heldout": 100,   # size of the held-out pool
+}
+
+
+def pool_seeds(pool: str, size: int) -> list[int]:
+    """Instance seeds of the ``"train"`` or ``"heldout"`` pool: the one place pools are defined."""
+    if pool not in ("train", "heldout"):
+        raise ValueError(f"unknown pool {pool!r}; accepted: train, heldout")
+    if isinstance(size, bool) or int(size) != size or not 1 <= int(size) <= MAX_POOL:
+        raise ValueError(f"bad pool size {size!r}; accepted: an integer in [1, {MAX_POOL}]")
+    base = TRAIN_SEED_BASE if pool == "train" else 0
+    return [base + i for i in range(int(size))]
+
+
+def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults merged with ``config``, checked; raises ``ValueError`` naming the bad key."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(DEFAULT_CONFIG))
+    if unknown:
+        raise ValueError(f"unknown env config key {unknown[0]!r}; accepted: {', '.join(DEFAULT_CONFIG)}")
+    cfg = {**DEFAULT_CONFIG, **config}
+    if cfg["family"] not in FAMILIES:
+        raise ValueError(f"unknown family {cfg['family']!r}; accepted: {', '.join(FAMILIES)}")
+    for key in ("history", "episode_steps"):
+        if int(cfg[key]) != cfg[key] or int(cfg[key]) < 1:
+            raise ValueError(f"bad {key} {cfg[key]!r}; accepted: a positive integer")
+        cfg[key] = int(cfg[key])
+    if not (math.isfinite(float(cfg["update_scale"])) and float(cfg["update_scale"]) > 0):
+        raise ValueError(f"bad update_scale {cfg['update_scale']!r}; accepted: a number > 0")
+    cfg["update_scale"] = float(cfg["update_scale"])
+    pool_seeds("train", cfg["num_problems"])
+    pool_seeds("heldout", cfg["num_heldout"])
+    pool_seeds(cfg["pool"], 1)
+    return cfg
+
+
+def problem_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The problem options an env config implies (``dim`` only when set)."""
+    options = dict(cfg.get("options") or {})
+    if cfg.get("dim") is not None:
+        options["dim"] = int(cfg["dim"])
+    return options
+
+
+class OptimizationEnv(gym.Env):
+    """Optimise one instance of a problem family per episode; see the module docstring."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        import problems
+
+        self.config = resolve_config(dict(config or {}))
+        self.family = problems.get(self.config["family"])
+        self.options = problem_options(self.config)
+        size = self.config["num_problems"] if self.config["pool"] == "train" else self.config["num_heldout"]
+        self.seeds = pool_seeds(self.config["pool"], size)
+        self._cache: dict[int, tuple[Any, list[torch.Tensor]]] = {}
+        probe, _ = self._instance(self.seeds[0])
+        self.n_params = sum(p.numel() for p in probe.parameters())
+        self.history = self.config["history"]
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (self.history, 1 + self.n_params), np.float32)
+        self.action_space = gym.spaces.Box(-ACTION_CLIP, ACTION_CLIP, (self.n_params,), np.float32)
+        self._inst: Any = None
+
+    def _instance(self, seed: int) -> tuple[Any, list[torch.Tensor]]:
+        # Instances are cached with their initial parameters: building one (data, QR) costs
+        # more than an episode of a 10-dimensional problem.
+        if seed not in self._cache:
+            inst = self.family.instance(seed, **self.options)
+            self._cache[seed] = (inst, [p.detach().clone() for p in inst.parameters()])
+        return self._cache[seed]
+
+    # -- objective and gradient at the current point ---------------------------------------
+    def _evaluate(self) -> tuple[float, torch.Tensor]:
+        inst = self._inst
+        loss = inst.closure(inst.batch(self._t))()
+        grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self._params]
+        return float(loss.detach()), torch.cat(grads).detach().float()
+
+    def _push(self, f: float, g: torch.Tensor) -> None:
+        self._f_hist = torch.roll(self._f_hist, -1)
+        self._f_hist[-1] = f
+        self._g_hist = torch.roll(self._g_hist, -1, dims=0)
+        self._g_hist[-1] = g
+        self._count += 1
+
+    def _obs(self) -> np.ndarray:
+        return observation(self._f_hist, self._g_hist, self._count).numpy()
+
+    def _gap(self, f: float) -> float:
+        return max(f - self._f_lower, 0.0)
+
+    # -- gymnasium API ---------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Draw an instance from the pool (or ``options={"instance_seed": s}``) and restart it."""
+        super().reset(seed=seed)
+        options = options or {}
+        if "instance_seed" in options:
+            instance_seed = int(options["instance_seed"])
+        else:
+            instance_seed = self.seeds[int(self.np_random.integers(len(self.seeds)))]
+        self._inst, init = self._instance(instance_seed)
+        self._inst.train_mode(True)
+        self._params = self._inst.parameters()
+        if sum(p.numel() for p in self._params) != self.n_params:
+            raise ValueError(f"instance {instance_seed} has a different parameter count than the pool's")
+        with torch.no_grad():
+            for p, p0 in zip(self._params, init):
+                p.copy_(p0)
+        self._instance_seed = instance_seed
+        self._f_lower = float(self._inst.f_star) if self._inst.f_star is not None else 0.0
+        self._t = 0
+        self._count = 0
+        self._f_hist = torch.zeros(self.history, dtype=torch.float32)
+        self._g_hist = torch.zeros(self.history, self.n_params, dtype=torch.float32)
+        f, g = self._evaluate()
+        self._push(f, g)
+        self._f0, self._f = f, f
+        self._eps = GAP_EPS * max(self._gap(f), 1e-12)
+        return self._obs(), self._info()
+
+    def _info(self) -> dict[str, Any]:
+        return {"instance_seed": self._instance_seed, "objective": self._f, "step": self._t}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._inst is None:
+            raise RuntimeError("call reset() before step()")
+        a = np.clip(np.asarray(action, dtype=np.float32).reshape(-1), -ACTION_CLIP, ACTION_CLIP)
+        if a.shape[0] != self.n_params:
+            raise ValueError(f"action has {a.shape[0]} entries; this env has {self.n_params} parameters")
+        delta = torch.from_numpy(a) * self.config["update_scale"]
+        with torch.no_grad():
+            offset = 0
+            for p in self._params:
+                k = p.numel()
+                p.add_(delta[offset:offset + k].reshape(p.shape).to(p.dtype))
+                offset += k
+        self._t += 1
+        f_prev = self._f
+        f, g = self._evaluate()
+        truncated = self._t >= self.config["episode_steps"]
+        if not (math.isfinite(f) and bool(torch.isfinite(g).all())):
+            self._f = f
+            return self._obs(), -REWARD_CLIP, True, False, self._info()
+        reward = math.log(self._gap(f_prev) + self._eps) - math.log(self._gap(f) + self._eps)
+        reward = float(np.clip(reward, -REWARD_CLIP, REWARD_CLIP))
+        self._f = f
+        self._push(f, g)
+        return self._obs(), reward, False, truncated, self._info()
