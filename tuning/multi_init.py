@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from raybench.errors import UsageError
-from tuning.scheduler import rung_sizes
+from tuning.rungs import rung_sizes
 
 TIME_ATTR = "step"
 """Reported by every trial: optimizer steps scheduled so far (the rung clock)."""
