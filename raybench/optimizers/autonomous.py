@@ -289,12 +289,13 @@ class AutonomousOptimizer(torch.optim.Optimizer):
             # and the RL environment records float32 histories of float32 parameters alike.
             state["f_hist"] = torch.zeros(self.history, dtype=p.dtype, device=p.device)
             state["g_hist"] = torch.zeros(self.history, p.numel(), dtype=p.dtype, device=p.device)
-        f_hist, g_hist = state["f_hist"], state["g_hist"]
-        # Shift the window one row up and write the newest point last (oldest-first order).
-        f_hist.copy_(torch.roll(f_hist, -1))
-        f_hist[-1] = f
-        g_hist.copy_(torch.roll(g_hist, -1, dims=0))
-        g_hist[-1].copy_(p.grad.detach().reshape(-1))
+        # Shift the window one row up and append the newest point (oldest-first order). New
+        # tensors rather than in-place writes: a state_dict loaded into another optimizer
+        # shares these tensors with its source, and must not change when the source steps.
+        f_new = torch.full((1,), f, dtype=state["f_hist"].dtype, device=p.device)
+        f_hist = state["f_hist"] = torch.cat([state["f_hist"][1:], f_new])
+        g_new = p.grad.detach().reshape(1, -1).to(state["g_hist"].dtype)
+        g_hist = state["g_hist"] = torch.cat([state["g_hist"][1:], g_new])
         state["step"] += 1
         net = self.policy_net
         if next(net.parameters()).device != p.device:

@@ -1,0 +1,70 @@
+"""Evaluate a trained policy on the held-out pool against the standard optimizers.
+
+    raybench rl eval --policy policy/policy.safetensors --family quadratic --seeds 20 --out eval/
+
+Each (optimizer, held-out seed) is one ordinary raybench run: ``autonomous`` with
+``policy=FILE`` beside Adam, SGD, momentum and L-BFGS at their registry defaults, all through
+``raybench.runner.run_suite`` (Ray tasks, Parquet out, ``--resume``), then the standard
+``raybench report`` table: final metric mean +- std, paired speed and paired difference
+from Adam with 95% bootstrap CIs over seeds. Held-out seeds are ``rl.env.pool_seeds("heldout",
+N)``, disjoint from every training pool.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from raybench.errors import UsageError
+
+DEFAULT_BASELINES = ("adam", "sgd", "momentum", "lbfgs")
+
+
+def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str] = DEFAULT_BASELINES,
+               steps: int | None = None, dim: int | None = None, lr_scale: float = 1.0) -> list[Any]:
+    """The runner specs of an evaluation: (autonomous + baselines) x held-out seeds."""
+    import problems
+    from raybench.optimizers.autonomous import PolicyError, load_policy
+    from raybench.runner import RunSpec
+    from rl.env import FAMILIES, pool_seeds
+
+    if family not in FAMILIES:
+        raise UsageError(f"unknown family {family!r}; accepted: {', '.join(FAMILIES)}")
+    try:
+        _, meta = load_policy(policy)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        seed_list = pool_seeds("heldout", seeds)
+    except ValueError as exc:
+        raise UsageError(f"--seeds: {exc}") from None
+    if steps is not None and steps < 1:
+        raise UsageError(f"bad --steps {steps}; accepted: a positive integer")
+    options: dict[str, Any] = {}
+    trained = meta.get("training", {})
+    if dim is None and trained.get("family") == family and trained.get("dim") is not None:
+        dim = int(trained["dim"])
+    if dim is not None:
+        if "dim" not in problems.get(family).options:
+            raise UsageError(f"--dim does not apply to family {family!r} (it has no 'dim' option)")
+        options["dim"] = int(dim)
+    policy_path = os.path.abspath(policy)
+    runs = [("autonomous", {"policy": policy_path, "lr_scale": lr_scale})]
+    runs += [(name, {}) for name in baselines]
+    return [RunSpec(family, name, seed, hparams=hp, steps=steps, options=options)
+            for seed in seed_list for name, hp in runs]
+
+
+def evaluate(policy: str, family: str, seeds: int, out: str, *, baselines: Sequence[str] = DEFAULT_BASELINES,
+             steps: int | None = None, dim: int | None = None, lr_scale: float = 1.0,
+             address: str | None = None, resume: bool = False, progress: bool = True,
+             report: bool = True) -> dict[str, Any]:
+    """Run the evaluation into ``out``; returns ``{"runs", "curves", "report"}``."""
+    from raybench.report import make_report
+    from raybench.runner import run_suite
+
+    specs = eval_specs(policy, family, seeds, baselines=baselines, steps=steps, dim=dim, lr_scale=lr_scale)
+    runs, curves = run_suite(specs, out, address=address, resume=resume, progress=progress)
+    rep = make_report(out, plots=True) if report else None
+    return {"runs": runs, "curves": curves, "report": rep}
