@@ -20,6 +20,10 @@ from problems.base import (
     register,
 )
 from problems import quadratic  # noqa: F401  (registers)
+from problems import logistic  # noqa: F401  (registers)
+from problems import robust_regression  # noqa: F401  (registers)
+from problems import rosenbrock  # noqa: F401  (registers)
+from problems import mlp  # noqa: F401  (registers)
 from problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
 
 __all__ = [
