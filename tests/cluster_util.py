@@ -55,6 +55,25 @@ def _free_range(width: int = 40) -> tuple[int, int]:
     raise RuntimeError("no free block of ports for Ray workers")
 
 
+def _process_table() -> dict[int, tuple[int, int, bytes]]:
+    """pid -> (parent pid, process group, command line) of every live, non-zombie process."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            if fields[0] == b"Z":
+                continue  # a zombie is dead already; its parent reaps it
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmd = f.read()
+        except OSError:
+            continue  # exited while we looked
+        table[int(entry)] = (int(fields[1]), int(fields[2]), cmd)
+    return table
+
+
 class Node:
     """One ``ray start --block`` process and everything it spawned."""
 
@@ -78,24 +97,27 @@ class Node:
                                      start_new_session=True)
 
     def pids(self) -> list[int]:
-        """Every live process of this node (found by its temp folder or its process group)."""
+        """Every live process of this node: those naming its temp folder or in its process
+        group, and all their descendants (Ray workers rename themselves ``ray::...``)."""
         marker = str(self.temp_dir).encode()
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            pid = int(entry)
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as f:
-                    if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
-                        continue  # a zombie is dead already; its parent reaps it
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-                if marker in cmd or os.getpgid(pid) == self.proc.pid:
-                    found.append(pid)
-            except (OSError, ProcessLookupError):
-                continue  # exited while we looked
-        return found
+        table = _process_table()
+        roots = {pid for pid, (_, pgid, cmd) in table.items() if marker in cmd or pgid == self.proc.pid}
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        found, stack = set(), list(roots)
+        while stack:
+            pid = stack.pop()
+            if pid not in found:
+                found.add(pid)
+                stack.extend(children.get(pid, []))
+        return sorted(found)
+
+    def task_pids(self, task: str) -> list[int]:
+        """Worker processes of this node now executing the Ray task named ``task``."""
+        table = _process_table()
+        return [pid for pid in self.pids()
+                if pid in table and table[pid][2].split(b"\0")[0].strip() == f"ray::{task}".encode()]
 
     def raylet_pid(self) -> int | None:
         for pid in self.pids():
@@ -216,15 +238,14 @@ class LocalCluster:
         raise TimeoutError(f"cluster {self.address} has {len(nodes)} alive nodes, expected {n}")
 
     def node_id(self, node: Node) -> str:
-        """The Ray node id of ``node`` (from the raylet's own session files)."""
-        import glob
-
-        for path in glob.glob(str(node.temp_dir / "session_*" / "logs" / "raylet.out")):
-            text = Path(path).read_text(errors="replace")
-            for token in text.split():
-                if token.startswith("node_id=") or token.startswith("NodeID="):
-                    return token.split("=", 1)[1].strip(",")
-        raise LookupError(f"no node id for {node.name}")
+        """The Ray node id of ``node`` (its raylet is started with ``--node_id=...``)."""
+        pid = node.raylet_pid()
+        if pid is not None:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                for arg in f.read().split(b"\0"):
+                    if arg.startswith(b"--node_id="):
+                        return arg.split(b"=", 1)[1].decode()
+        raise LookupError(f"no raylet (so no node id) for {node.name}")
 
     def stop(self) -> None:
         """Stop every node of this cluster (and only this cluster); remove its folder."""

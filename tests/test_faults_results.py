@@ -91,17 +91,6 @@ def test_newer_schema_version_is_refused(folder: Path) -> None:
             action()
 
 
-def test_cli_refuses_newer_schema_with_exit_2(folder: Path) -> None:
-    marker = folder / results.MARKER
-    marker.write_text(json.dumps({"schema_version": 99}))
-    proc = subprocess.run(
-        [RAYBENCH, "run", "--problems", "quadratic", "--optimizers", "sgd", "--seeds", "1",
-         "--steps", "5", "--out", str(folder), "--resume", "--no-progress"],
-        capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    assert "schema version 99" in proc.stderr and "Traceback" not in proc.stderr
-
-
 def test_unreadable_marker_is_named(folder: Path) -> None:
     (folder / results.MARKER).write_text("{not json")
     with pytest.raises(ResultsError, match="raybench.json"):

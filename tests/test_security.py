@@ -2,8 +2,10 @@
 
 - The embedded Ray listens on loopback only (every process it starts, the driver included)
   and runs no dashboard.
-- A suite file is read with YAML's safe loader: a Python-object tag is refused, not run.
-- Nothing in a suite or a table name can make raybench write outside ``--out``.
+- YAML is only ever read with a safe loader (the CLI refusing a ``!!python/object`` suite
+  file with exit 2 is tested in test_runner_cli.py).
+- A table name cannot make raybench write outside ``--out`` (a hostile suite name is tested
+  on the cluster in test_cluster_run.py).
 - No shell command is built anywhere (no ``shell=True``, ``os.system``, ``os.popen``).
 """
 
@@ -20,7 +22,6 @@ import pytest
 from raybench import results
 
 ROOT = Path(__file__).resolve().parents[1]
-RAYBENCH = str(Path(sys.executable).parent / "raybench")
 
 _PROBE = """
 import json, os
@@ -78,27 +79,6 @@ def test_embedded_ray_listens_on_loopback_only_and_has_no_dashboard() -> None:
     assert not any("ray/dashboard/dashboard.py" in cmd for *_, cmd in info["listening"]), info["listening"]
 
 
-def _bad_suite(tmp_path: Path) -> tuple[Path, Path]:
-    canary = tmp_path / "pwned"
-    suite = tmp_path / "evil.yaml"
-    suite.write_text(
-        f"name: !!python/object/apply:os.system ['touch {canary}']\n"
-        "problems: [quadratic]\noptimizers: [sgd]\nseeds: 1\n")
-    return suite, canary
-
-
-def test_suite_yaml_with_python_tag_is_refused_and_not_run(tmp_path: Path) -> None:
-    suite, canary = _bad_suite(tmp_path)
-    out = tmp_path / "out"
-    proc = subprocess.run([RAYBENCH, "run", "--config", str(suite), "--out", str(out), "--no-progress"],
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2, proc.stderr
-    last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("raybench: error:") and str(suite) in last
-    assert not canary.exists(), "the YAML tag ran a command"
-    assert not (out / "runs").exists()
-
-
 @pytest.mark.parametrize("table", ["../escape", "runs/../../escape", "/tmp/escape", "runs/x", ".."])
 def test_table_names_cannot_leave_the_results_folder(tmp_path: Path, table: str) -> None:
     out = tmp_path / "nest" / "out"
@@ -106,24 +86,6 @@ def test_table_names_cannot_leave_the_results_folder(tmp_path: Path, table: str)
     with pytest.raises(ValueError, match="unknown table"):
         results.write(str(out), table, [{"run_id": "a"}])
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["nest", "out", results.MARKER]
-
-
-def test_hostile_names_in_a_suite_stay_inside_out(tmp_path: Path) -> None:
-    """Suite name, seeds and hyperparameter values with ../ become data, never paths."""
-    suite = tmp_path / "s.yaml"
-    suite.write_text(
-        "name: ../../escape\nproblems: [quadratic]\noptimizers: [sgd]\nseeds: 1\nsteps: 3\n")
-    box = tmp_path / "box"
-    out = box / "out"
-    box.mkdir()
-    proc = subprocess.run(
-        [RAYBENCH, "run", "--config", str(suite), "--out", str(out), "--no-progress",
-         "--cpus-per-run", "1"], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    outside = [p for p in tmp_path.rglob("*") if out not in p.parents and p not in (out, box, suite)]
-    assert outside == []
-    runs, _ = results.read(str(out))
-    assert len(runs) == 1
 
 
 def _shell_calls(tree: ast.AST) -> list[str]:

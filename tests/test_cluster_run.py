@@ -1,0 +1,159 @@
+"""``raybench run --address`` on a real two-node Ray cluster, and the faults it must survive.
+
+One cluster for the module (tests/cluster_util.py): a head and a worker node, each a
+separate ``ray start`` process with its own temp folder and ports on this machine, 1 CPU
+each, token auth on. Every check reads the Parquet results back:
+
+- runs execute on both nodes (each run row records its ``node_id``), ``--out`` takes a
+  ``file://`` URI (the pyarrow filesystem path that ``s3://`` and ``gs://`` also take), and a
+  suite name with ``../`` writes nothing outside ``--out``;
+- a worker process SIGKILLed mid-run: Ray retries the run, the suite completes, every run
+  exactly once and ``ok``;
+- the driver SIGKILLed mid-suite: ``--resume`` completes it, no duplicate run or curve row,
+  every file readable;
+- the worker node killed mid-suite (raylet and all its processes): its runs are redone on
+  the head, every run exactly once. This one runs last: it takes the worker away.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from raybench import results
+from tests.cluster_util import LocalCluster
+from tests.conftest import ROOT, cli_env
+
+pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with LocalCluster(worker_nodes=1, head_cpus=1, worker_cpus=1) as c:
+        yield c
+
+
+def _run_args(cluster: LocalCluster, out: str, *, problems: str, optimizers: str, seeds: int,
+              steps: int) -> list[str]:
+    return [sys.executable, "-m", "raybench.cli", "run", "--problems", problems,
+            "--optimizers", optimizers, "--seeds", str(seeds), "--steps", str(steps),
+            "--out", out, "--address", cluster.address, "--no-progress"]
+
+
+def _env(cluster: LocalCluster, **extra: str) -> dict[str, str]:
+    return cluster.env(cli_env(**extra))
+
+
+def _check_complete(out: Path, n_runs: int) -> pd.DataFrame:
+    """Every run exactly once, ok; every curve row once; every file whole."""
+    runs, curves = results.read(str(out))  # raises ResultsError on any corrupt part
+    assert len(runs) == n_runs and runs["run_id"].is_unique, runs[["run_id", "status"]]
+    assert (runs["status"] == "ok").all(), runs[["run_id", "status", "error"]]
+    assert set(curves["run_id"]) == set(runs["run_id"])
+    assert not curves.duplicated(["run_id", "step"]).any()
+    return runs
+
+
+def _wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc.poll() is not None:
+            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: "
+                                 f"{proc.communicate()[1][-3000:]}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_suite_runs_on_both_nodes_and_writes_to_a_uri(cluster: LocalCluster, tmp_path: Path) -> None:
+    box = tmp_path / "box"
+    out = box / "both"
+    uri = out.as_uri()  # file:///...
+    assert uri.startswith("file:///")
+    # A suite whose name tries to climb out of --out: names are data, never paths.
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: ../../../escape\nproblems: [quadratic, logistic]\n"
+                     "optimizers: [adam, sgd]\nseeds: 2\nsteps: 40\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "raybench.cli", "run", "--config", str(suite), "--out", uri,
+         "--address", cluster.address, "--no-progress"],
+        capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _check_complete(out, 8)
+    nodes = {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
+    assert set(runs["node_id"]) == nodes, runs["node_id"].value_counts()
+    # The same dataset through the URI and through pandas on the plain path.
+    assert len(results.read_table(uri, "runs")) == 8
+    assert len(pd.read_parquet(out / "runs")) == 8
+    outside = [p for p in tmp_path.rglob("*") if p not in (box, out, suite) and out not in p.parents]
+    assert outside == []
+
+
+def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:
+    out = tmp_path / "wkill"
+    proc = subprocess.Popen(_run_args(cluster, str(out), problems="quadratic", optimizers="adam,sgd",
+                                      seeds=2, steps=300),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(cluster), cwd=ROOT)
+    try:
+        worker = cluster.workers[0]
+        victims = _wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
+        time.sleep(0.2)  # inside the run (a run here takes seconds)
+        for pid in victims:
+            subprocess.run(["kill", "-9", str(pid)], check=False)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    _check_complete(out, 4)
+
+
+def test_driver_sigkill_then_resume_completes_exactly_once(cluster: LocalCluster, tmp_path: Path) -> None:
+    out = tmp_path / "dkill"
+    args = _run_args(cluster, str(out), problems="quadratic,logistic", optimizers="adam,sgd",
+                     seeds=2, steps=150)
+    env = _env(cluster, RAYBENCH_FLUSH_EVERY_RUNS="1")
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        _wait_for(lambda: list((out / "runs").glob("part-*.parquet")), 180, proc, "the first finished run")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    partial = results.read_table(str(out), "runs")
+    assert 0 < len(partial) < 8
+    done = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"resume: {len(partial)} of 8 runs already" in done.stderr
+    runs = _check_complete(out, 8)
+    assert set(partial["run_id"]) <= set(runs["run_id"])
+
+
+def test_killed_worker_node_runs_are_redone_on_the_head(cluster: LocalCluster, tmp_path: Path) -> None:
+    out = tmp_path / "nkill"
+    worker = cluster.workers[0]
+    lost_node = cluster.node_id(worker)
+    proc = subprocess.Popen(_run_args(cluster, str(out), problems="quadratic", optimizers="adam,sgd",
+                                      seeds=2, steps=300),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(cluster), cwd=ROOT)
+    try:
+        _wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
+        time.sleep(0.2)
+        worker.kill(signal.SIGKILL)  # the whole node at once, as a lost machine
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    runs = _check_complete(out, 4)
+    # The run that was on the lost node was not recorded there: it was redone on the head.
+    head = cluster.node_id(cluster.head)
+    assert (runs["node_id"] == head).sum() >= 1
+    assert set(runs["node_id"]) <= {head, lost_node}
