@@ -1,0 +1,322 @@
+"""The optimizer registry: a table of entries with valid and invalid hyperparameters, one
+parameterised descent test over the whole registry, and Modified Adam held against
+``torch.optim.Adam`` step for step.
+
+Adding an optimizer to the registry means adding a line to ``OPTIM_DB`` (the coverage test
+fails until it is there) and, if its defaults need something from outside (a file), a line
+to ``EXTRA_HPARAMS``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import torch
+
+from raybench import optimizers
+from raybench.optimizers import ModifiedAdam, OptimizerError
+from raybench.train import Run
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """Tiny tensors: a second intra-op thread only adds contention on a shared 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# name -> (valid hyperparameter overrides, [(invalid overrides, words the one-line error must contain)])
+OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
+    "adam": ([{}, {"lr": 0.1, "betas": "0.8,0.99"}], [
+        ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
+        ({"betas": (1.0, 0.999)}, ["beta", "1.0"]),
+        ({"momentum": 0.9}, ["adam.momentum", "accepted: betas, eps, lr, weight_decay"]),
+        ({"lr": "fast"}, ["'fast'", "adam.lr", "float"]),
+    ]),
+    "sgd": ([{}, {"lr": 1.0, "weight_decay": 1e-4}], [
+        ({"lr": -0.5}, ["Invalid learning rate: -0.5"]),
+        ({"weight_decay": -1.0}, ["weight_decay", "-1.0"]),
+    ]),
+    "momentum": ([{}, {"nesterov": "false", "momentum": 0.5}], [
+        ({"momentum": -0.1}, ["Invalid momentum value: -0.1"]),
+        ({"momentum": 0.0}, ["Nesterov momentum requires a momentum"]),
+        ({"nesterov": "maybe"}, ["'maybe'", "momentum.nesterov", "bool"]),
+    ]),
+    "adagrad": ([{}, {"lr": 0.5}], [
+        ({"eps": -1.0}, ["Invalid epsilon value: -1.0"]),
+    ]),
+    "rmsprop": ([{}, {"alpha": 0.9, "momentum": 0.5}], [
+        ({"alpha": -0.5}, ["Invalid alpha value: -0.5"]),
+    ]),
+    "adamw": ([{}, {"weight_decay": 0.0}], [
+        ({"weight_decay": -0.1}, ["Invalid weight_decay value: -0.1"]),
+    ]),
+    "lbfgs": ([{}, {"history_size": 5, "max_iter": 3}], [
+        ({"line_search_fn": "bogus"}, ["'bogus'", "strong_wolfe"]),
+        ({"history_size": 0}, ["history_size value: 0"]),
+        ({"max_iter": 1.5}, ["1.5", "lbfgs.max_iter", "int"]),
+    ]),
+    "modified_adam": ([{}, {"variance_scale": 1.0}, {"variance_scale": "2"}], [
+        ({"variance_scale": 0.0}, ["Invalid variance_scale value: 0.0"]),
+        ({"eps": -1e-8}, ["Invalid epsilon value: -1e-08"]),
+        ({"variance": 1.1}, ["modified_adam.variance", "variance_scale"]),
+    ]),
+    "autonomous": ([{}, {"lr_scale": "0.5"}], [
+        ({"policy": ""}, ["autonomous needs policy="]),
+        ({"policy": "missing.safetensors"}, ["missing.safetensors", "not found"]),
+        ({"lr_scale": -1.0}, ["Invalid lr_scale: -1.0"]),
+    ]),
+}
+
+# Hyperparameters an entry cannot be built without, given the test's tmp folder: its defaults
+# point at nothing. The learned optimizer needs a policy file; an untrained one (random
+# weights, saved the way `raybench rl train` saves) is enough to build and step it.
+EXTRA_HPARAMS: dict[str, Callable[[Path], dict]] = {
+    "autonomous": lambda tmp: {"policy": _random_policy_file(tmp)},
+}
+
+# What the descent test may demand of an entry; every other entry must lower the objective.
+DESCENT_EXPECTATION: dict[str, str] = {
+    # An untrained policy has no reason to descend: here it must only build, step through Run
+    # and move the parameters. Whether a trained policy descends is the RL tests' question.
+    "autonomous": "runs",
+}
+
+
+def _random_policy_file(tmp: Path) -> str:
+    from raybench.optimizers.autonomous import CoordinatewisePolicy, save_policy
+
+    torch.manual_seed(0)
+    weights, _ = save_policy(CoordinatewisePolicy(), tmp / "random_policy", update_scale=0.01,
+                             info={"family": "none: random weights for tests"})
+    return weights
+
+
+@pytest.fixture(scope="module")
+def extra(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict]:
+    tmp = tmp_path_factory.mktemp("optimizers")
+    return lambda name: EXTRA_HPARAMS[name](tmp) if name in EXTRA_HPARAMS else {}
+
+NAMES = optimizers.names()
+
+
+def test_every_registered_optimizer_has_a_table_entry() -> None:
+    missing = sorted(set(NAMES) - set(OPTIM_DB))
+    assert not missing, f"add a line to OPTIM_DB in tests/test_optimizers.py for: {missing}"
+
+
+def test_unknown_optimizer_lists_the_accepted_names() -> None:
+    with pytest.raises(OptimizerError) as info:
+        optimizers.get("adamax")
+    message = str(info.value)
+    assert "'adamax'" in message and all(name in message for name in NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_entry(name: str, extra: Callable[[str], dict]) -> None:
+    spec = optimizers.get(name)
+    valid, invalid = OPTIM_DB[name]
+    assert spec.search_space and set(spec.search_space) <= set(spec.defaults)
+    for key, space in spec.search_space.items():  # plain data, the default inside it
+        assert space["scaling"] in ("log", "linear")
+        assert space["min"] < space["max"] and space["min"] <= spec.defaults[key] <= space["max"]
+    for overrides in valid:
+        params = [torch.nn.Parameter(torch.ones(3))]
+        opt = optimizers.make(name, params, **{**extra(name), **overrides})
+        assert isinstance(opt, torch.optim.Optimizer)
+        resolved = optimizers.resolve_hparams(name, {**extra(name), **overrides})
+        assert set(resolved) == set(spec.defaults)
+        for key, default in spec.defaults.items():
+            assert type(resolved[key]) is type(default)  # CLI strings coerced to the default's type
+    for overrides, words in invalid:
+        with pytest.raises(OptimizerError) as info:
+            optimizers.make(name, [torch.nn.Parameter(torch.ones(3))], **{**extra(name), **overrides})
+        message = str(info.value)
+        assert "\n" not in message
+        for word in words:
+            assert word in message, f"{word!r} not in {message!r}"
+
+
+# Per-(optimizer, problem) learning rates where the default does not descend, and why.
+LR_OVERRIDES: dict[tuple[str, str], float] = {
+    # Rosenbrock's gradient at the start is ~1e3: SGD at its default 1e-2 jumps out of the valley
+    # and overflows within 4 steps; 1e-3 descends.
+    ("sgd", "rosenbrock"): 1e-3,
+    # Nesterov momentum 0.9 multiplies the effective step by ~10: needs 10x smaller than SGD.
+    ("momentum", "rosenbrock"): 1e-4,
+}
+DESCENT_STEPS = 150
+
+
+@pytest.mark.parametrize("problem", ["quadratic", "rosenbrock"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_optimizer_descends(name: str, problem: str, extra: Callable[[str], dict]) -> None:
+    hparams = extra(name)
+    if (name, problem) in LR_OVERRIDES:
+        hparams["lr"] = LR_OVERRIDES[(name, problem)]
+    run = Run(problem, name, hparams, seed=0, steps=DESCENT_STEPS, eval_every=DESCENT_STEPS)
+    x0 = [p.detach().clone() for p in run.instance.parameters()]
+    rows = run.advance()
+    start, end = rows[0]["val_suboptimality"], rows[-1]["val_suboptimality"]
+    reference = Run(problem, "sgd", seed=0).evaluate()["suboptimality"]
+    assert start == reference  # the same start for every optimizer
+    assert run.status == "ok" and math.isfinite(end)
+    expectation = DESCENT_EXPECTATION.get(name, "descends")
+    if expectation == "descends":
+        assert end < 0.9 * start
+    else:
+        assert expectation == "runs"
+        assert run.grad_evals == DESCENT_STEPS
+        assert not all(torch.equal(a, b) for a, b in zip(x0, run.instance.parameters()))
+
+
+def test_descent_exceptions_name_registered_optimizers() -> None:
+    assert set(DESCENT_EXPECTATION) <= set(NAMES) and set(EXTRA_HPARAMS) <= set(NAMES)
+    assert {problem for _, problem in LR_OVERRIDES} <= {"quadratic", "rosenbrock"}
+
+
+# -- Modified Adam against torch.optim.Adam ----------------------------------------------------
+
+def _groups(seed: int) -> tuple[list[torch.nn.Parameter], list[dict]]:
+    g = torch.Generator().manual_seed(seed)
+    params = [torch.nn.Parameter(torch.randn(5, 3, generator=g)), torch.nn.Parameter(torch.randn(4, generator=g))]
+    groups = [{"params": [params[0]], "lr": 1e-2, "weight_decay": 0.1},
+              {"params": [params[1]], "lr": 3e-3, "betas": (0.8, 0.99)}]
+    return params, groups
+
+
+def _loss(params: list[torch.Tensor]) -> torch.Tensor:
+    # Non-quadratic so that gradients change shape along the path.
+    return (params[0].sin() ** 2).sum() + (params[1] ** 4).sum() + params[0].sum() * params[1].sum()
+
+
+def _train(opt_cls: type, steps: int, **kwargs) -> list[torch.Tensor]:
+    params, groups = _groups(0)
+    opt = opt_cls(groups, **kwargs)
+    for _ in range(steps):
+        opt.zero_grad()
+        _loss(params).backward()
+        opt.step()
+    return [p.detach() for p in params]
+
+
+def test_modified_adam_with_scale_one_is_adam() -> None:
+    ours = _train(ModifiedAdam, 50, variance_scale=1.0)
+    adam = _train(torch.optim.Adam, 50, foreach=False)
+    for a, b in zip(ours, adam):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+    scaled = _train(ModifiedAdam, 50, variance_scale=1.1)
+    assert max(float((a - b).abs().max()) for a, b in zip(scaled, adam)) > 1e-4
+
+
+def test_modified_adam_scale_is_lr_over_sqrt_scale() -> None:
+    """With eps = 0 and gradients that do not depend on the parameters, v scales by s exactly,
+    so Modified Adam with (lr, s) is Adam with lr / sqrt(s) (float64, to rounding)."""
+    g = torch.Generator().manual_seed(1)
+    grads = [torch.randn(6, generator=g, dtype=torch.float64) for _ in range(30)]
+    out = []
+    for cls, kwargs in ((ModifiedAdam, {"lr": 1e-2, "variance_scale": 1.1}),
+                        (torch.optim.Adam, {"lr": 1e-2 / math.sqrt(1.1)})):
+        p = torch.nn.Parameter(torch.zeros(6, dtype=torch.float64))
+        opt = cls([p], eps=0.0, **kwargs)
+        for grad in grads:
+            p.grad = grad.clone()
+            opt.step()
+        out.append(p.detach())
+    torch.testing.assert_close(out[0], out[1], rtol=1e-12, atol=1e-14)
+
+
+def test_modified_adam_state_dict_round_trip_continues_identically() -> None:
+    params, groups = _groups(0)
+    opt = ModifiedAdam(groups)
+
+    def steps(ps: list[torch.nn.Parameter], o: torch.optim.Optimizer, n: int) -> None:
+        for _ in range(n):
+            o.zero_grad()
+            _loss(ps).backward()
+            o.step()
+
+    steps(params, opt, 10)
+    saved_params = [p.detach().clone() for p in params]
+    saved_state = copy.deepcopy(opt.state_dict())  # state_dict() shares the live state tensors
+    steps(params, opt, 10)
+
+    params2, groups2 = _groups(99)  # different values, overwritten below
+    with torch.no_grad():
+        for p, v in zip(params2, saved_params):
+            p.copy_(v)
+    opt2 = ModifiedAdam(groups2)
+    opt2.load_state_dict(saved_state)
+    steps(params2, opt2, 10)
+    for a, b in zip(params, params2):
+        assert torch.equal(a, b)
+
+
+def test_run_checkpoint_with_modified_adam_continues_identically() -> None:
+    whole = Run("logistic", "modified_adam", {"lr": 1e-2}, seed=0, steps=40, options={"batch_size": 50})
+    whole.advance()
+    first = Run("logistic", "modified_adam", {"lr": 1e-2}, seed=0, steps=40, options={"batch_size": 50})
+    first.advance(17)
+    resumed = Run("logistic", "modified_adam", {"lr": 1e-2}, seed=0, steps=40, options={"batch_size": 50})
+    resumed.load_state_dict(first.state_dict())
+    resumed.advance()
+    for a, b in zip(whole.instance.parameters(), resumed.instance.parameters()):
+        assert torch.equal(a, b)
+    assert whole.grad_evals == resumed.grad_evals == 40
+
+
+def test_modified_adam_closure() -> None:
+    params, groups = _groups(0)
+    calls = []
+
+    def closure() -> torch.Tensor:
+        calls.append(1)
+        for p in params:
+            p.grad = None
+        loss = _loss(params)
+        loss.backward()
+        return loss
+
+    expected = _train(ModifiedAdam, 1)
+    loss = ModifiedAdam(groups).step(closure)
+    assert len(calls) == 1 and loss.item() == _loss(_groups(0)[0]).item()
+    for a, b in zip(params, expected):
+        assert torch.equal(a.detach(), b)
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"lr": -1.0}, "Invalid learning rate: -1.0"),
+    ({"eps": -0.5}, "Invalid epsilon value: -0.5"),
+    ({"betas": (1.0, 0.999)}, "Invalid beta parameter at index 0: 1.0"),
+    ({"betas": (0.9, -0.1)}, "Invalid beta parameter at index 1: -0.1"),
+    ({"weight_decay": -2.0}, "Invalid weight_decay value: -2.0"),
+    ({"variance_scale": -1.1}, "Invalid variance_scale value: -1.1"),
+])
+def test_modified_adam_rejects_bad_arguments(kwargs: dict, words: str) -> None:
+    with pytest.raises(ValueError, match=words):
+        ModifiedAdam([torch.nn.Parameter(torch.zeros(2))], **kwargs)
+
+
+# -- L-BFGS ----------------------------------------------------------------------------------
+
+def test_lbfgs_counts_every_closure_call() -> None:
+    run = Run("rosenbrock", "lbfgs", seed=0, steps=20)
+    run.advance()
+    first = run.optimizer.param_groups[0]["params"][0]
+    assert run.grad_evals == run.optimizer.state[first]["func_evals"]  # torch's own count
+    assert run.grad_evals > run.step == 20  # the line search evaluates more than once per step
+    assert run.summary(test=False)["grad_evals"] == run.grad_evals
+
+
+def test_lbfgs_line_search_has_evaluations_to_spend() -> None:
+    # With torch's default max_eval (1 at max_iter=1) the strong-Wolfe search got no evaluation
+    # and L-BFGS stalled at suboptimality 0.16 on this quadratic from step 10 on.
+    run = Run("quadratic", "lbfgs", seed=0, steps=100)
+    run.advance()
+    assert run.evaluate()["suboptimality"] < 1e-6
