@@ -8,6 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+# In-process training shares 2 cores with Ray workers and CLI subprocesses: one torch thread
+# each avoids oversubscription (measured ~5x slower MLP runs with 2 threads under load).
+torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parent.parent
 
