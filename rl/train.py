@@ -186,15 +186,20 @@ def policy_of(algo: Any) -> Any:
     return policy
 
 
+def _info(s: TrainSettings, extra: dict[str, Any]) -> dict[str, Any]:
+    """Training facts recorded in the policy's metadata."""
+    info = {"family": s.family, "dim": s.dim, "num_problems": s.num_problems, "passes": s.passes,
+            "episode_steps": s.episode_steps, "env_runners": s.env_runners, "seed": s.seed,
+            "train_batch": s.train_batch, "lr": s.lr, "clip": s.clip, **extra}
+    info.update(_versions())
+    return info
+
+
 def export(algo: Any, s: TrainSettings, path: str, extra: dict[str, Any] | None = None) -> tuple[str, str]:
     """Write the learner's policy as ``path`` (.safetensors + .json)."""
     from raybench.optimizers.autonomous import save_policy
 
-    info = {"family": s.family, "dim": s.dim, "num_problems": s.num_problems, "passes": s.passes,
-            "episode_steps": s.episode_steps, "env_runners": s.env_runners, "seed": s.seed,
-            "train_batch": s.train_batch, "lr": s.lr, "clip": s.clip, **(extra or {})}
-    info.update(_versions())
-    return save_policy(policy_of(algo), path, update_scale=s.update_scale, info=info)
+    return save_policy(policy_of(algo), path, update_scale=s.update_scale, info=_info(s, extra or {}))
 
 
 def _versions() -> dict[str, Any]:
@@ -326,8 +331,14 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
 
 
 def export_checkpoint(out: str, path: str) -> tuple[str, str]:
-    """Export the policy of ``out``'s last checkpoint to ``path`` (``raybench rl export``)."""
-    from raybench.ray_utils import init_ray
+    """Export the policy of ``out``'s last checkpoint to ``path`` (``raybench rl export``).
+
+    Reads only the learner's module from the checkpoint (RLlib's own format: a pickle this
+    tool wrote itself), so it needs neither Ray nor the environment.
+    """
+    from ray.rllib.core.rl_module.rl_module import RLModule
+
+    from raybench.optimizers.autonomous import save_policy
 
     s = load_settings(out)
     checkpoint = _latest_checkpoint(out)
@@ -335,17 +346,10 @@ def export_checkpoint(out: str, path: str) -> tuple[str, str]:
         raise UsageError(f"no checkpoint in {out}/checkpoints; train first (raybench rl train)")
     with open(os.path.join(out, "checkpoints", "latest.json")) as f:
         iteration = int(json.load(f)["iteration"])
-    s.env_runners = 0
-    init_ray(None, num_cpus=1)
-    import ray
-
-    algo = ppo_config(s).build_algo()
-    try:
-        algo.restore_from_path(checkpoint)
-        return export(algo, s, path, {"iterations": iteration, "checkpoint": os.path.abspath(checkpoint)})
-    finally:
-        algo.stop()
-        ray.shutdown()
+    module = RLModule.from_checkpoint(
+        os.path.join(checkpoint, "learner_group", "learner", "rl_module", "default_policy"))
+    info = _info(s, {"iterations": iteration, "checkpoint": os.path.abspath(checkpoint)})
+    return save_policy(module.policy, path, update_scale=s.update_scale, info=info)
 
 
 def _say(enabled: bool, line: str) -> None:
