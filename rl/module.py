@@ -55,8 +55,7 @@ class CoordinatewisePolicyModule(TorchRLModule, ValueFunctionAPI):
         self.value_head = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
 
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        feats = coordinate_features(batch[Columns.OBS])  # (B, n, 2H)
-        mean = self.policy(feats)  # (B, n)
+        mean = self.policy.from_observation(batch[Columns.OBS])  # (B, n)
         log_std = self.log_std.expand_as(mean)
         return {Columns.ACTION_DIST_INPUTS: torch.cat([mean, log_std], dim=-1)}
 

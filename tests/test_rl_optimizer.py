@@ -149,3 +149,14 @@ def test_drives_the_mnist_mlp_it_was_not_trained_on(policy_file: Path) -> None:
     assert summary["status"] == "ok", summary["error"]
     assert summary["steps"] == 5 and summary["grad_evals"] == 5
     assert sum(p.numel() for p in run.instance.parameters()) > 50_000
+
+
+def test_fast_first_layer_equals_the_plain_network() -> None:
+    """``from_observation`` (used by the optimizer and the RLModule) is ``forward`` on the features."""
+    from raybench.optimizers.autonomous import coordinate_features
+
+    torch.manual_seed(1)
+    policy = CoordinatewisePolicy(history=25, hidden=(32, 32))
+    torch.nn.init.normal_(policy.net[-1].weight)
+    obs = torch.rand(4, 25, 13) * 2 - 1
+    torch.testing.assert_close(policy.from_observation(obs), policy(coordinate_features(obs)))
