@@ -160,6 +160,9 @@ class SynchronousHalvingScheduler(TrialScheduler):
             return
         # A trial seen before: we are restoring an experiment.
         if tid in self.eliminated or tid not in self.live:
+            if trial.status == Trial.PENDING:
+                # Eliminated after Tune last saved its experiment state: do not run it again.
+                trial.set_status(Trial.TERMINATED)
             return
         if tid in self.pending and tid not in self.to_resume and trial.status == Trial.PENDING:
             # It already reported at this rung; Tune would start every PENDING trial, which
@@ -282,8 +285,6 @@ class SynchronousHalvingScheduler(TrialScheduler):
                 entry = previous[tid]
                 if len(self.live) > 1 and entry["time"] is not None and entry["time"] >= self.milestone:
                     self.pending[tid] = entry
-            if len(self.live) == 1 and current is not None and current != self.live[0]:
-                pass
         return decisions
 
     def choose_trial_to_run(self, tune_controller: Any) -> Trial | None:
