@@ -7,6 +7,8 @@ kills every Ray on the machine), so it is never used: a node is stopped by killi
 group and then every process whose command line names its temp folder (raylet, GCS, workers
 and agents all carry it).
 
+Ray maps a 127.0.0.1 node address to the machine's routable IP for ``ray start`` (a worker node
+cannot join otherwise), so these nodes listen beyond loopback; the token below guards them.
 Ray 2.60 turns token authentication on for clusters it starts. The cluster gets a fresh token
 through ``RAY_AUTH_MODE=token`` and ``RAY_AUTH_TOKEN``; a driver (``raybench run --address``)
 joins with the same two variables in its environment: ``LocalCluster.env()``.
@@ -249,14 +251,16 @@ class LocalCluster:
 
     def stop(self) -> None:
         """Stop every node of this cluster (and only this cluster); remove its folder."""
-        for node in [*self.workers, *( [self.head] if self.head else [])]:
-            try:
-                node.stop()
-            except Exception:  # noqa: BLE001 - keep stopping the others
-                node.kill()
-        self.workers, self.head = [], None
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
+        try:
+            for node in [*self.workers, *([self.head] if self.head else [])]:
+                try:
+                    node.stop()
+                except Exception:  # noqa: BLE001 - keep stopping the others
+                    node.kill()
+        finally:
+            self.workers, self.head = [], None
+            if self._own_root:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> LocalCluster:
         return self.start()
