@@ -57,7 +57,7 @@ def bench_ppo(runners: list[int], iterations: int) -> None:
         algo = ppo_config(s).build_algo()
         try:
             algo.train()  # warm-up: actors, first forward passes
-            start_steps = algo.metrics.peek("num_env_steps_sampled_lifetime", default=0)
+            start_steps = algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"), default=0)
             t0 = time.perf_counter()
             for _ in range(iterations):
                 result = algo.train()

@@ -291,7 +291,7 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
             algo.restore_from_path(checkpoint)
             with open(os.path.join(s.out, "checkpoints", "latest.json")) as f:
                 iteration = int(json.load(f)["iteration"])
-            steps = int(algo.metrics.peek("num_env_steps_sampled_lifetime", default=0) or 0)
+            steps = int(algo.metrics.peek(("env_runners", "num_env_steps_sampled_lifetime"), default=0) or 0)
             _say(progress, f"resumed from {checkpoint} (iteration {iteration}, {steps} env steps)")
         else:
             export(algo, s, os.path.join(s.out, "policy_init"), {"iterations": 0, "env_steps": 0})
