@@ -1,0 +1,86 @@
+"""The driver SIGKILLed mid-experiment, then ``--resume``: multi-init and RL training.
+
+Each command runs as a real subprocess on its own embedded Ray (which dies with its driver),
+is SIGKILLed once it has saved some progress, and is then resumed to completion; the Parquet
+results must be complete, with no duplicate rows. ``raybench run`` is covered the same way on
+the two-node cluster in test_cluster_run.py.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from raybench import results
+from tests.conftest import ROOT, cli_env
+
+
+def _wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc.poll() is not None:
+            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: "
+                                 f"{proc.communicate()[1][-3000:]}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None:
+    """Tune's experiment restore: the driver killed while trials checkpoint the first rung."""
+    out = tmp_path / "mi"
+    args = [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "quadratic",
+            "--optimizer", "adam", "--num-models", "4", "--reduce-factor", "0.5",
+            "--steps-per-round", "10", "--steps", "40", "--out", str(out),
+            "--no-progress"]
+    env = cli_env()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    try:
+        # Killed once most trials have checkpointed rung 0, while the scheduler is judging it.
+        _wait_for(lambda: len(list(out.glob("tune/*/*/checkpoint_*"))) >= 3, 180, proc,
+                  "trial checkpoints")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    assert not (out / "runs").exists(), "killed before the end: nothing final may be written yet"
+    done = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs, curves = results.read(str(out))
+    rungs = results.read_table(str(out), "rungs")
+    assert len(runs) == 4 and runs["run_id"].is_unique and set(runs["seed"]) == {0, 1, 2, 3}
+    assert (runs["status"] == "ok").all(), runs[["seed", "status", "error"]]
+    assert rungs.groupby("rung").size().tolist() == [4, 2, 1]
+    assert sorted(runs["steps"]) == [10, 10, 20, 40]
+    assert not curves.duplicated(["run_id", "step"]).any()
+
+
+def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "rl"
+    args = [sys.executable, "-m", "raybench.cli", "rl", "train", "--family", "quadratic",
+            "--num-problems", "8", "--episode-steps", "20", "--env-runners", "0",
+            "--train-batch", "200", "--minibatch", "100", "--epochs", "1", "--iterations", "3",
+            "--checkpoint-every", "1", "--seed", "0", "--out", str(out), "--quiet"]
+    env = cli_env()
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    latest = out / "checkpoints" / "latest.json"
+    try:
+        _wait_for(latest.exists, 300, proc, "the first RLlib checkpoint")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate()
+    killed_at = json.loads(latest.read_text())["iteration"]
+    assert 1 <= killed_at < 3 and not (out / "policy.safetensors").exists()
+    done = subprocess.run([*args[:-1], "--resume"], capture_output=True,
+                          text=True, timeout=400, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"iteration {killed_at}" in done.stderr, done.stderr[-2000:]
+    curves = results.read_table(str(out), "rl_curves")
+    assert sorted(curves["iteration"]) == [1, 2, 3]  # every iteration once, none twice
+    assert json.loads(latest.read_text())["iteration"] == 3
+    assert (out / "policy.safetensors").exists() and (out / "policy.json").exists()
