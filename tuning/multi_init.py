@@ -321,12 +321,17 @@ def collect(spec: MultiInitSpec, grid: Any, state: dict[str, Any], repeat: int) 
     seed_of: dict[str, int] = {}
     run_of: dict[int, str] = {}
     for result in grid:
-        seed = int(result.config["seed"])
+        # A trial restored after the driver was killed, and stopped by the scheduler before it
+        # reported again, comes back without config, last result or checkpoint: read them from
+        # its folder (seed in the name Tune gives it, newest checkpoint_* inside).
+        config = result.config or {}
+        seed = int(config["seed"]) if "seed" in config else _seed_from_path(result.path)
         tid = (result.metrics or {}).get("trial_id") or _trial_id_from_path(result.path)
         seed_of[tid] = seed
         saved = None
-        if result.checkpoint is not None:
-            with result.checkpoint.as_directory() as d:
+        checkpoint = result.checkpoint or _newest_checkpoint(result.path)
+        if checkpoint is not None:
+            with checkpoint.as_directory() as d:
                 saved = torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu",
                                    weights_only=False)
         if saved is not None:
@@ -353,6 +358,22 @@ def collect(spec: MultiInitSpec, grid: Any, state: dict[str, Any], repeat: int) 
         })
     survivors = [r["seed"] for r in rungs if r["decision"] == "survivor"]
     return Outcome(repeat, runs, curves, rungs, survivors[0] if survivors else None)
+
+
+def _seed_from_path(path: str) -> int:
+    import re
+
+    found = re.search(r"seed=(\d+)", os.path.basename(path))
+    if found is None:
+        raise RuntimeError(f"cannot tell the seed of trial folder {path}")
+    return int(found.group(1))
+
+
+def _newest_checkpoint(path: str) -> Any:
+    from ray.tune import Checkpoint
+
+    found = sorted(d for d in os.listdir(path) if d.startswith("checkpoint_")) if os.path.isdir(path) else []
+    return Checkpoint.from_directory(os.path.join(path, found[-1])) if found else None
 
 
 def _trial_id_from_path(path: str) -> str:
