@@ -59,6 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, user_errors()):
             print(f"raybench: error: {exc}", file=sys.stderr)
             return 2
+        from raybench.runner import IncompleteSuite
+
+        if isinstance(exc, IncompleteSuite):
+            print(f"raybench: {exc}", file=sys.stderr)
+            return 1
         raise
 
 

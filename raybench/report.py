@@ -202,12 +202,15 @@ def plot_profile(runs: pd.DataFrame, folder: Path) -> Path | None:
     return path
 
 
-def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True) -> dict[str, Any]:
-    """Build the table and plots for a local results folder; returns paths and the table."""
+def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True,
+                out_dir: str | None = None) -> dict[str, Any]:
+    """Build the table and plots of a results folder (local or URI) into ``out_dir``
+    (default: the folder itself); returns the table and the paths written."""
     runs, curves = results.read(folder)
     if runs.empty:
         raise results.ResultsError(f"{folder} holds no runs (expected {folder}/runs/*.parquet)")
-    out = Path(folder)
+    out = Path(out_dir or folder.removeprefix("file://"))
+    out.mkdir(parents=True, exist_ok=True)
     tbl = table(runs, baseline=baseline)
     md = markdown(tbl, baseline=baseline)
     header = (f"# raybench report\n\n{len(runs)} runs, {runs['problem'].nunique()} problems, "

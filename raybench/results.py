@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -196,30 +197,37 @@ def drop_orphan_curves(folder: str) -> int:
     """Remove curve rows of runs that have no run row (a crash between the two writes).
 
     Such a run is redone on resume and writes its curve again; without this its points
-    would appear twice. Affected parts are rewritten whole (new part first, then the old
-    one removed). Returns the number of rows dropped.
+    would appear twice. Affected parts are rewritten whole: the new part is written first,
+    then the old one removed, and rows already present in another part are not copied, so a
+    crash between those two steps cannot duplicate points either. Returns the rows dropped.
     """
     fs, root = _fs(folder)
     finished = finished_run_ids(folder)
     directory = posixpath.join(root, "curves")
     if fs.get_file_info(directory).type != pafs.FileType.Directory:
         return 0
-    dropped = 0
-    for info in fs.get_file_info(pafs.FileSelector(directory)):
+    parts = {}
+    for info in sorted(fs.get_file_info(pafs.FileSelector(directory)), key=lambda i: i.path):
         if not info.path.endswith(".parquet") or posixpath.basename(info.path).startswith(".tmp-"):
             continue
         try:
             with fs.open_input_file(info.path) as f:
-                df = pq.read_table(f).to_pandas()
+                parts[info.path] = pq.read_table(f).to_pandas()
         except (pa.ArrowException, OSError) as exc:
             raise ResultsError(f"corrupt results file {info.path}: {exc}") from None
-        keep = df["run_id"].isin(finished)
-        if keep.all():
-            continue
+    dirty = {p for p, df in parts.items() if not df["run_id"].isin(finished).all()}
+    seen = {key for p, df in parts.items() if p not in dirty
+            for key in zip(df["run_id"], df["step"], strict=True)}
+    dropped = 0
+    for path in sorted(dirty):
+        df = parts[path]
+        keys = list(zip(df["run_id"], df["step"], strict=True))
+        keep = df["run_id"].isin(finished).to_numpy() & np.array([k not in seen for k in keys], dtype=bool)
+        seen.update(k for k, kept in zip(keys, keep, strict=True) if kept)
         dropped += int((~keep).sum())
         if keep.any():
             write(folder, "curves", df[keep].to_dict("records"))
-        fs.delete_file(info.path)
+        fs.delete_file(path)
     return dropped
 
 

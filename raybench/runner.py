@@ -32,6 +32,10 @@ FLUSH_EVERY_SECONDS = float(os.environ.get("RAYBENCH_FLUSH_EVERY_SECONDS", "10")
 MAX_RETRIES = 3
 
 
+class IncompleteSuite(RuntimeError):
+    """Some runs were lost to infrastructure failures; the rest are written (exit 1)."""
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSpec:
     """One run to do: what ``Run`` needs, as plain data that travels to a Ray worker."""
@@ -146,6 +150,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run
     bar = _Progress(len(todo), cpus_per_run, enabled=progress)
     buffer_runs: list[dict[str, Any]] = []
     buffer_curves: list[dict[str, Any]] = []
+    lost: list[str] = []
     last_flush = time.monotonic()
 
     def flush() -> None:
@@ -160,9 +165,12 @@ def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run
                 spec = pending.pop(ref)
                 try:
                     row, curves = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - e.g. the worker died MAX_RETRIES times
-                    row, curves = _failed_row(spec, None, exc), []
-                    row["hparam_source"] = spec.hparam_source
+                except ray.exceptions.RayError as exc:
+                    # execute() never raises, so this is the system's fault (its worker or node
+                    # died MAX_RETRIES + 1 times): no row is written, so --resume retries it.
+                    lost.append(f"{spec.problem}/{spec.optimizer}/seed {spec.seed}: {type(exc).__name__}")
+                    bar.update("lost")
+                    continue
                 buffer_runs.append(row)
                 buffer_curves.extend(curves)
                 bar.update(row["status"])
@@ -177,6 +185,10 @@ def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run
         for ref in pending:
             ray.cancel(ref, force=True)
         bar.close()
+    if lost:
+        raise IncompleteSuite(
+            f"{len(lost)} runs lost to worker or node failures after {MAX_RETRIES} retries "
+            f"(first: {lost[0]}); every other run is in {out}: rerun with --resume to complete")
 
 
 class _Progress:
@@ -206,9 +218,10 @@ class _Progress:
         slots = ray.available_resources().get("CPU", 0.0) if n_pending else 0.0
         total_cpu = ray.cluster_resources().get("CPU", 0.0)
         running = min(n_pending, int(round((total_cpu - slots) / self.cpus_per_run))) if n_pending else 0
+        lost = f" lost={self.counts['lost']}" if self.counts["lost"] else ""
         self.bar.set_postfix_str(
             f"ok={self.counts['ok']} diverged={self.counts['diverged']} "
-            f"failed={self.counts['failed']} running={max(running, 0)}", refresh=False)
+            f"failed={self.counts['failed']}{lost} running={max(running, 0)}", refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:

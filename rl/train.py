@@ -265,9 +265,12 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
     if not resume and (_latest_checkpoint(s.out) or os.path.isfile(_settings_path(s.out))):
         raise UsageError(f"{s.out} already holds a training run; pass --resume to continue it "
                          f"or choose another --out")
-    with open(_settings_path(s.out), "w") as f:
+    # Written whole then renamed, like every other file raybench writes.
+    tmp = _settings_path(s.out) + ".tmp"
+    with open(tmp, "w") as f:
         json.dump({k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(s).items()},
                   f, indent=1)
+    os.replace(tmp, _settings_path(s.out))
     results.init(s.out, kind="rl_train")
     done_iterations: set[int] = set()
     if resume:

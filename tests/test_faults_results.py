@@ -144,3 +144,23 @@ def test_writer_killed_mid_write_leaves_only_whole_parts(tmp_path: Path) -> None
     # A temporary left by the kill is invisible to readers and to resume.
     (out / "runs" / ".tmp-deadbeef-part-x.parquet").write_bytes(b"half a file")
     assert len(results.read_table(str(out), "runs")) == 400 * n_parts
+
+
+def test_orphan_curve_rows_are_dropped_and_a_crash_mid_rewrite_cannot_duplicate(tmp_path) -> None:
+    """Curves of a run without a run row (crash between the two writes) go before --resume.
+
+    The state a crash inside ``drop_orphan_curves`` itself leaves (its rewritten part written,
+    the old part not yet removed) must also end with every point exactly once.
+    """
+    from raybench import results
+
+    folder = str(tmp_path)
+    results.init(folder)
+    points = [{"run_id": "a", "step": 0, "val_loss": 1.0}, {"run_id": "a", "step": 1, "val_loss": 0.5}]
+    results.write(folder, "curves", [*points, {"run_id": "orphan", "step": 0, "val_loss": 2.0}])
+    results.write(folder, "runs", [{"run_id": "a", "status": "ok"}])
+    results.write(folder, "curves", points)  # the rewritten part of an interrupted earlier drop
+    assert results.drop_orphan_curves(folder) == 3
+    curves = results.read_table(folder, "curves").sort_values("step")
+    assert list(curves["run_id"]) == ["a", "a"] and list(curves["step"]) == [0, 1]
+    assert results.drop_orphan_curves(folder) == 0

@@ -10,6 +10,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", help="results folder written by raybench run")
     p.add_argument("--baseline", default="adam", help="optimizer to compare speeds against (default: adam)")
     p.add_argument("--no-plots", action="store_true", help="tables only")
+    p.add_argument("--report-dir", help="where to write report.md/csv and PNGs (default: the folder; "
+                   "required when the folder is a URI such as s3://...)")
     p.set_defaults(handler=main)
 
 
@@ -19,9 +21,13 @@ def main(args: argparse.Namespace) -> int:
     from raybench.errors import UsageError
     from raybench.report import make_report
 
-    if not Path(args.folder).is_dir():
+    remote = "://" in args.folder and not args.folder.startswith("file://")
+    if not remote and not Path(args.folder.removeprefix("file://")).is_dir():
         raise UsageError(f"results folder {args.folder} does not exist")
-    rep = make_report(args.folder, baseline=args.baseline, plots=not args.no_plots)
+    if remote and not args.report_dir:
+        raise UsageError(f"{args.folder} is remote: pass --report-dir DIR for the tables and plots")
+    rep = make_report(args.folder, baseline=args.baseline, plots=not args.no_plots,
+                      out_dir=args.report_dir)
     print(rep["markdown"])
     print(f"parquet: {args.folder}/runs  {args.folder}/curves  (pandas.read_parquet)")
     print(f"table: {rep['md_path']}  {rep['csv_path']}")
