@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from problems.base import ProblemError, generator
+from problems.base import Instance, ProblemError, generator
 
 
 def check_batch_size(problem: str, batch_size: int | None, n_train: int) -> int | None:
@@ -54,3 +54,32 @@ def split(x: torch.Tensor, y: torch.Tensor, sizes: tuple[int, int, int]) -> dict
 
 def check_split(problem: str, split_name: str) -> str:
     return check_choice(problem, "split", split_name, ("train", "val", "test"))
+
+
+class SplitDataInstance(Instance):
+    """An instance whose data are ``(x, y)`` splits in ``self.data``, sampled in seeded minibatches.
+
+    Subclasses set ``data`` ({"train", "val", "test"} -> (x, y)) and ``batch_size`` (``None``:
+    full batch) and use ``train_batch(batch)`` in their loss.
+    """
+
+    data: dict[str, tuple[torch.Tensor, torch.Tensor]]
+    batch_size: int | None
+
+    def to(self, device: str | torch.device) -> SplitDataInstance:
+        super().to(device)
+        self.data = {k: (x.to(device), y.to(device)) for k, (x, y) in self.data.items()}
+        return self
+
+    def batch(self, step: int) -> torch.Tensor | None:
+        if self.batch_size is None:
+            return None
+        return minibatch_indices(self.seed, 3, step, self.data["train"][0].shape[0], self.batch_size)
+
+    def train_batch(self, batch: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training examples of ``batch`` (all of them for ``None``)."""
+        x, y = self.data["train"]
+        if batch is None:
+            return x, y
+        batch = batch.to(x.device)
+        return x[batch], y[batch]

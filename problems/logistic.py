@@ -31,8 +31,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from problems._sampling import check_batch_size, check_split, minibatch_indices
-from problems.base import Budget, Instance, Problem, ProblemError, Target, generator, register
+from problems._sampling import SplitDataInstance, check_batch_size, check_split
+from problems.base import Budget, Problem, ProblemError, Target, generator, register
 
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}
 
@@ -91,7 +91,7 @@ def newton_minimum(x1: torch.Tensor, y: torch.Tensor, l2: float, tol: float = 1e
     raise RuntimeError(f"Newton reference solve did not reach ||grad|| < {tol} in {max_iter} iterations")
 
 
-class LogisticInstance(Instance):
+class LogisticInstance(SplitDataInstance):
     def __init__(self, seed: int, dim: int, n_train: int, n_val: int, n_test: int, separation: float,
                  l2: float, batch_size: int | None, steps: int, target_gap: float) -> None:
         if int(dim) < 1 or min(n_train, n_val, n_test) < 2:
@@ -115,28 +115,13 @@ class LogisticInstance(Instance):
         self.budget = Budget(steps=steps, batch_size=self.batch_size, eval_every=max(1, steps // 50))
         self.target = Target("suboptimality", target_gap, "min")
 
-    def to(self, device):
-        super().to(device)
-        self.data = {k: (x.to(device), y.to(device)) for k, (x, y) in self.data.items()}
-        return self
-
-    def batch(self, step: int) -> torch.Tensor | None:
-        if self.batch_size is None:
-            return None
-        n = self.data["train"][0].shape[0]
-        return minibatch_indices(self.seed, 3, step, n, self.batch_size)
-
     def objective(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         z = self.model(x)
         reg = self.model.w @ self.model.w + self.model.b * self.model.b
         return F.binary_cross_entropy_with_logits(z, y) + 0.5 * self.l2 * reg
 
     def loss(self, batch: torch.Tensor | None = None) -> torch.Tensor:
-        x, y = self.data["train"]
-        if batch is not None:
-            batch = batch.to(x.device)
-            x, y = x[batch], y[batch]
-        return self.objective(x, y)
+        return self.objective(*self.train_batch(batch))
 
     def theta64(self) -> torch.Tensor:
         return torch.cat([self.model.w.detach().reshape(-1), self.model.b.detach().reshape(1)]).double().cpu()

@@ -26,8 +26,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from problems._sampling import check_batch_size, check_choice, check_split, minibatch_indices
-from problems.base import Budget, Instance, Problem, ProblemError, Target, generator, register
+from problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
+from problems.base import Budget, Problem, ProblemError, Target, generator, register
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}
@@ -60,7 +60,7 @@ class TwoLayerNet(torch.nn.Module):
         return self.out(self.activation(self.hidden(x))).squeeze(-1)
 
 
-class MLPInstance(Instance):
+class MLPInstance(SplitDataInstance):
     def __init__(self, seed: int, hidden: int, activation: str, n_train: int, n_val: int, n_test: int,
                  noise: float, batch_size: int | None, steps: int, target_accuracy: float) -> None:
         check_choice("mlp", "activation", activation, tuple(ACTIVATIONS))
@@ -77,21 +77,8 @@ class MLPInstance(Instance):
         self.budget = Budget(steps=steps, batch_size=self.batch_size, eval_every=max(1, steps // 50))
         self.target = Target("accuracy", target_accuracy, "max")
 
-    def to(self, device):
-        super().to(device)
-        self.data = {k: (x.to(device), y.to(device)) for k, (x, y) in self.data.items()}
-        return self
-
-    def batch(self, step: int) -> torch.Tensor | None:
-        if self.batch_size is None:
-            return None
-        return minibatch_indices(self.seed, 3, step, self.data["train"][0].shape[0], self.batch_size)
-
     def loss(self, batch: torch.Tensor | None = None) -> torch.Tensor:
-        x, y = self.data["train"]
-        if batch is not None:
-            batch = batch.to(x.device)
-            x, y = x[batch], y[batch]
+        x, y = self.train_batch(batch)
         return F.binary_cross_entropy_with_logits(self.model(x), y)
 
     @torch.no_grad()

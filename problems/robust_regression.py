@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import torch
 
-from problems._sampling import check_batch_size, check_choice, check_split, minibatch_indices
-from problems.base import Budget, Instance, Problem, ProblemError, Target, generator, register
+from problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
+from problems.base import Budget, Problem, ProblemError, Target, generator, register
 from problems.quadratic import VectorModel
 
 NOISES = ("gaussian", "outliers", "heavy_tail")
@@ -63,7 +63,7 @@ def regression_data(seed: int, salt: int, n: int, w_true: torch.Tensor, noise: s
     return x, y
 
 
-class RobustRegressionInstance(Instance):
+class RobustRegressionInstance(SplitDataInstance):
     def __init__(self, seed: int, dim: int, n_train: int, n_val: int, n_test: int, c: float, noise: str,
                  noise_scale: float, outlier_fraction: float, outlier_scale: float, df: int,
                  batch_size: int | None, steps: int, target_error: float) -> None:
@@ -92,20 +92,11 @@ class RobustRegressionInstance(Instance):
 
     def to(self, device):
         super().to(device)
-        self.data = {k: (x.to(device), y.to(device)) for k, (x, y) in self.data.items()}
         self.w_true = self.w_true.to(device)
         return self
 
-    def batch(self, step: int) -> torch.Tensor | None:
-        if self.batch_size is None:
-            return None
-        return minibatch_indices(self.seed, 3, step, self.data["train"][0].shape[0], self.batch_size)
-
     def loss(self, batch: torch.Tensor | None = None) -> torch.Tensor:
-        x, y = self.data["train"]
-        if batch is not None:
-            batch = batch.to(x.device)
-            x, y = x[batch], y[batch]
+        x, y = self.train_batch(batch)
         return geman_mcclure(x @ self.model.x - y, self.c).mean()
 
     @torch.no_grad()
