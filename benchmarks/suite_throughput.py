@@ -28,7 +28,7 @@ OPTIMIZERS = ["adam", "sgd", "momentum", "rmsprop"]
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=700)
+    parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--seeds", type=int, default=8)
     args = parser.parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
