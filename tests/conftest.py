@@ -1,13 +1,13 @@
-"""Shared test helpers: the real CLI as a subprocess, and one embedded Ray per session."""
+"""Shared test helpers: the real CLI as a subprocess, and waiting on it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-import pytest
 import torch
 
 # In-process training shares 2 cores with Ray workers and CLI subprocesses: one torch thread
@@ -35,13 +35,15 @@ def raybench(*args: str, timeout: float = 300, env: dict[str, str] | None = None
     return proc
 
 
-@pytest.fixture(scope="session")
-def ray_local():
-    """One embedded Ray for every in-process test that needs it (started for real, 2 CPUs)."""
-    import ray
-
-    from raybench.ray_utils import init_ray
-
-    init_ray(num_cpus=2)
-    yield ray
-    ray.shutdown()
+def wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str):
+    """Poll ``predicate`` until truthy (returned), failing if ``proc`` exits first or on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if proc.poll() is not None:
+            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: "
+                                 f"{proc.communicate()[1][-3000:]}")
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -28,7 +28,7 @@ import pytest
 
 from raybench import results
 from tests.cluster_util import LocalCluster
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -58,19 +58,6 @@ def _check_complete(out: Path, n_runs: int) -> pd.DataFrame:
     assert set(curves["run_id"]) == set(runs["run_id"])
     assert not curves.duplicated(["run_id", "step"]).any()
     return runs
-
-
-def _wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc.poll() is not None:
-            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: "
-                                 f"{proc.communicate()[1][-3000:]}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_suite_runs_on_both_nodes_and_writes_to_a_uri(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -105,7 +92,7 @@ def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path)
                             env=_env(cluster), cwd=ROOT)
     try:
         worker = cluster.workers[0]
-        victims = _wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
+        victims = wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
         time.sleep(0.2)  # inside the run (a run here takes seconds)
         for pid in victims:
             subprocess.run(["kill", "-9", str(pid)], check=False)
@@ -124,7 +111,7 @@ def test_driver_sigkill_then_resume_completes_exactly_once(cluster: LocalCluster
     env = _env(cluster, RAYBENCH_FLUSH_EVERY_RUNS="1")
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
-        _wait_for(lambda: list((out / "runs").glob("part-*.parquet")), 180, proc, "the first finished run")
+        wait_for(lambda: list((out / "runs").glob("part-*.parquet")), 180, proc, "the first finished run")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
@@ -146,7 +133,7 @@ def test_killed_worker_node_runs_are_redone_on_the_head(cluster: LocalCluster, t
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(cluster), cwd=ROOT)
     try:
-        _wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
+        wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
         time.sleep(0.2)
         worker.kill(signal.SIGKILL)  # the whole node at once, as a lost machine
         _, err = proc.communicate(timeout=300)

@@ -12,24 +12,10 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from raybench import results
-from tests.conftest import ROOT, cli_env
-
-
-def _wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc.poll() is not None:
-            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: "
-                                 f"{proc.communicate()[1][-3000:]}")
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.conftest import ROOT, cli_env, wait_for
 
 
 def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None:
@@ -43,7 +29,7 @@ def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     try:
         # Killed once most trials have checkpointed rung 0, while the scheduler is judging it.
-        _wait_for(lambda: len(list(out.glob("tune/*/*/checkpoint_*"))) >= 3, 180, proc,
+        wait_for(lambda: len(list(out.glob("tune/*/*/checkpoint_*"))) >= 3, 180, proc,
                   "trial checkpoints")
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -70,7 +56,7 @@ def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
     latest = out / "checkpoints" / "latest.json"
     try:
-        _wait_for(latest.exists, 300, proc, "the first RLlib checkpoint")
+        wait_for(latest.exists, 300, proc, "the first RLlib checkpoint")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
