@@ -141,15 +141,32 @@ class Problem:
     family: bool = False
     """True when each seed draws a different random instance (usable by the RL env)."""
     needs_data: bool = False
+    prepare_data: Callable[..., dict[str, Any]] | None = None
+    """For data problems: ``prepare_data(**merged_options)`` fetches (or checks) the data once
+    and returns the options to record, with any choice it made resolved (``dataset="auto"``
+    becomes the data set actually found). Raises ``ProblemError`` naming the folder and file
+    when the data are missing and cannot be downloaded."""
 
-    def instance(self, seed: int, **options: Any) -> Instance:
+    def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(options) - set(self.options))
         if unknown:
             accepted = ", ".join(sorted(self.options)) or "none"
             raise ProblemError(
                 f"unknown option {unknown[0]!r} for problem {self.name!r}; accepted: {accepted}"
             )
-        merged = {**self.options, **options}
+        return {**self.options, **options}
+
+    def prepare(self, **options: Any) -> dict[str, Any]:
+        """Make the data these options need present once, before any run; returns ``options``
+        with choices resolved (unchanged for problems without data)."""
+        merged = self._merged(options)
+        if self.prepare_data is None:
+            return dict(options)
+        resolved = self.prepare_data(**merged)
+        return {**options, **resolved}
+
+    def instance(self, seed: int, **options: Any) -> Instance:
+        merged = self._merged(options)
         inst = self.make(int(seed), **merged)
         inst.seed = int(seed)
         return inst

@@ -234,6 +234,18 @@ def _cifar100(seed: int, *, data_dir: Any, download: bool, verify: bool, steps: 
     )
 
 
+def _prepare_mnist(*, dataset: str, data_dir: Any, download: bool, **_: Any) -> dict[str, Any]:
+    """Fetch MNIST once (or find it missing); ``dataset="auto"`` resolves to what was found."""
+    splits = data.load_mnist(dataset, data_dir, download)
+    return {"dataset": "mnist" if splits.name == "mnist" else "mnist_subset"}
+
+
+def _prepare_cifar100(*, data_dir: Any, download: bool, verify: bool, **_: Any) -> dict[str, Any]:
+    """Fetch CIFAR-100 once and check its files (MD5 unless ``verify=False``)."""
+    data.load_cifar100(data_dir, download, verify)
+    return {}
+
+
 _MNIST_OPTIONS = {"dataset": "auto", "data_dir": None, "download": True, "steps": None, "target_accuracy": None}
 
 register(Problem(
@@ -242,6 +254,7 @@ register(Problem(
     make=_mnist("mnist_mlp", MnistMLP),
     options={**_MNIST_OPTIONS, "batch_size": 32},
     needs_data=True,
+    prepare_data=_prepare_mnist,
 ))
 
 register(Problem(
@@ -250,6 +263,7 @@ register(Problem(
     make=_mnist("mnist_cnn", MnistCNN),
     options={**_MNIST_OPTIONS, "batch_size": 64},
     needs_data=True,
+    prepare_data=_prepare_mnist,
 ))
 
 register(Problem(
@@ -259,4 +273,5 @@ register(Problem(
     options={"data_dir": None, "download": True, "verify": True, "steps": None, "batch_size": 128,
              "width": 64, "augment": True, "target_accuracy": 0.5},
     needs_data=True,
+    prepare_data=_prepare_cifar100,
 ))

@@ -103,18 +103,56 @@ def validate(specs: Sequence[RunSpec]) -> None:
             raise UsageError(f"steps must be >= 1, got {spec.steps}")
 
 
+def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]:
+    """Fetch or check every data set the specs need, once, in this process; before any run.
+
+    For an embedded local Ray, whose workers share this machine's data folder: the files
+    are downloaded once here instead of by every worker at once, missing data that cannot be
+    downloaded is one ``UsageError`` naming the folder and the files (exit 2, nothing started),
+    and ``dataset="auto"`` is resolved to the data set found, so that the run ids (and
+    ``--resume``) tell full MNIST and the offline subset apart. On a cluster the data live on
+    the worker nodes, so the CLI skips this there and a missing file fails each run instead.
+    """
+    import problems
+
+    resolved: dict[tuple[str, str], dict[str, Any]] = {}
+    out: list[RunSpec] = []
+    for spec in specs:
+        prob = problems.get(spec.problem)
+        if prob.prepare_data is None:
+            out.append(spec)
+            continue
+        key = (spec.problem, repr(sorted(spec.options.items())))
+        if key not in resolved:
+            try:
+                resolved[key] = prob.prepare(**spec.options)
+            except problems.ProblemError as exc:
+                raise UsageError(f"{spec.problem}: {exc}") from None
+            changed = {k: v for k, v in resolved[key].items() if spec.options.get(k, prob.options.get(k)) != v}
+            if log and changed:
+                shown = ", ".join(f"{k}={v}" for k, v in changed.items())
+                print(f"data: {spec.problem} uses {shown}", file=sys.stderr)
+        out.append(dataclasses.replace(spec, options=resolved[key]))
+    return out
+
+
 def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
               cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False,
-              progress: bool = True, num_cpus: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+              progress: bool = True, num_cpus: int | None = None,
+              max_retries: int = MAX_RETRIES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every spec on Ray and write the results to ``out``; returns ``results.read(out)``.
 
     ``resume`` skips runs already in ``out``; without it, a folder that already holds runs
-    is refused (so results are never mixed by accident).
+    is refused (so results are never mixed by accident). ``max_retries``: how many times Ray
+    redoes a run whose worker process or node died; a run lost more often than that has no
+    row, and the suite ends with ``IncompleteSuite`` after writing every other run.
     """
     validate(specs)
     if cpus_per_run <= 0 or gpus_per_run < 0:
         raise UsageError(f"--cpus-per-run must be > 0 and --gpus-per-run >= 0, "
                          f"got {cpus_per_run} and {gpus_per_run}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise UsageError(f"bad --max-retries {max_retries!r}; accepted: an integer >= 0")
     results.init(out)
     done = results.finished_run_ids(out)
     if done and not resume:
@@ -131,12 +169,13 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
         print(f"resume: {skipped} of {len(by_id)} runs already in {out}", file=sys.stderr)
     if todo:
         _fan_out(todo, out, address=address, cpus_per_run=cpus_per_run,
-                 gpus_per_run=gpus_per_run, progress=progress, num_cpus=num_cpus)
+                 gpus_per_run=gpus_per_run, progress=progress, num_cpus=num_cpus,
+                 max_retries=max_retries)
     return results.read(out)
 
 
 def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run: float,
-             gpus_per_run: float, progress: bool, num_cpus: int | None) -> None:
+             gpus_per_run: float, progress: bool, num_cpus: int | None, max_retries: int) -> None:
     import ray
 
     from raybench.ray_utils import init_ray
@@ -144,7 +183,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run
     init_ray(address, num_cpus=num_cpus)
     device = "cuda" if gpus_per_run > 0 else "cpu"
     remote = ray.remote(execute).options(
-        num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=MAX_RETRIES,
+        num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
         retry_exceptions=False, scheduling_strategy="SPREAD")
     pending = {remote.remote(spec, device): spec for spec in todo}
     bar = _Progress(len(todo), cpus_per_run, enabled=progress)
@@ -167,7 +206,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run
                     row, curves = ray.get(ref)
                 except ray.exceptions.RayError as exc:
                     # execute() never raises, so this is the system's fault (its worker or node
-                    # died MAX_RETRIES + 1 times): no row is written, so --resume retries it.
+                    # died max_retries + 1 times): no row is written, so --resume retries it.
                     lost.append(f"{spec.problem}/{spec.optimizer}/seed {spec.seed}: {type(exc).__name__}")
                     bar.update("lost")
                     continue
@@ -187,7 +226,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run
         bar.close()
     if lost:
         raise IncompleteSuite(
-            f"{len(lost)} runs lost to worker or node failures after {MAX_RETRIES} retries "
+            f"{len(lost)} runs lost to worker or node failures after {max_retries} retries "
             f"(first: {lost[0]}); every other run is in {out}: rerun with --resume to complete")
 
 

@@ -81,6 +81,27 @@ def test_mnist_auto_uses_full_mnist_when_present_else_the_subset(tmp_path):
     assert not (tmp_path / "default-data-dir").exists()
 
 
+def test_prepare_resolves_auto_so_run_ids_tell_full_mnist_from_the_subset(tmp_path):
+    from raybench.errors import UsageError
+    from raybench.runner import RunSpec, prepare_data
+
+    folder = tmp_path / "data"
+    spec = RunSpec("mnist_mlp", "adam", 0, options={"data_dir": str(folder), "download": False})
+    plain = RunSpec("quadratic", "adam", 0)
+    before, untouched = prepare_data([spec, plain], log=False)
+    assert before.options == {**spec.options, "dataset": "mnist_subset"}
+    assert untouched is plain
+    write_mnist(folder)
+    data._load_mnist.cache_clear()  # a new process would see the new files
+    (after,) = prepare_data([spec], log=False)
+    assert after.options["dataset"] == "mnist"
+    # Same request, different data: different runs, so --resume never takes one for the other.
+    assert before.run_id != after.run_id
+    with pytest.raises(UsageError, match=r"^mnist_cnn: MNIST not found in .*empty/MNIST/raw"):
+        prepare_data([RunSpec("mnist_cnn", "sgd", 1, options={
+            "dataset": "mnist", "data_dir": str(tmp_path / "empty"), "download": False})])
+
+
 def test_mnist_bad_dataset_option_is_a_problem_error():
     with pytest.raises(problems.ProblemError, match="accepted: auto, mnist, mnist_subset"):
         problems.get("mnist_mlp").instance(0, dataset="fashion")

@@ -99,18 +99,18 @@ def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suit
 def test_diverged_and_failed_runs_are_recorded_and_the_suite_goes_on(tmp_path: Path) -> None:
     out = tmp_path / "r"
     suite = tmp_path / "suite.yaml"
-    # SGD with an absurd learning rate on Rosenbrock diverges; MNIST from an empty folder with
-    # downloads off fails; Adam on the quadratic is fine.
-    suite.write_text(f"""
+    # SGD with an absurd learning rate on Rosenbrock diverges; logistic regression with a
+    # negative L2 weight raises when its instance is built (in the worker), so it fails.
+    suite.write_text("""
 name: faults
 seeds: 1
 steps: 30
 problems:
   - rosenbrock
-  - {{name: mnist_mlp, options: {{dataset: mnist, data_dir: {tmp_path / 'nodata'}, download: false}}}}
+  - {name: logistic, options: {l2: -1.0}}
 optimizers: [adam, sgd]
 hparams:
-  sgd: {{lr: 1.0e+6}}
+  sgd: {lr: 1.0e+6}
 """)
     proc = raybench("run", "--config", str(suite), "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -119,8 +119,8 @@ hparams:
     assert "non-finite" in runs.loc[("rosenbrock", "sgd"), "error"]
     assert runs.loc[("rosenbrock", "adam"), "status"] == "ok"
     for opt in ("adam", "sgd"):
-        assert runs.loc[("mnist_mlp", opt), "status"] == "failed"
-        assert "nodata" in runs.loc[("mnist_mlp", opt), "error"]
+        assert runs.loc[("logistic", opt), "status"] == "failed"
+        assert "bad l2 -1.0" in runs.loc[("logistic", opt), "error"]
 
 
 @pytest.mark.parametrize(
@@ -136,6 +136,13 @@ hparams:
         (["--problems", "quadratic", "--option", "colour=red"], "option 'colour' is accepted by none"),
         (["--problems", "quadratic", "--seeds", "0"], "seeds must be >= 1"),
         (["--problems", "quadratic", "--suite", "quick"], "exactly one of"),
+        (["--problems", "quadratic", "--max-retries", "-1"], "bad --max-retries -1; accepted: an integer >= 0"),
+        # Missing data that cannot be downloaded: one line naming the folder and the files,
+        # before any run starts (the embedded Ray's workers share this machine's data folder).
+        (["--problems", "mnist_mlp", "--option", "dataset=mnist", "--option", "download=false",
+          "--option", "data_dir=/nonexistent/raybench-data"],
+         "mnist_mlp: MNIST not found in /nonexistent/raybench-data/MNIST/raw (files missing and "
+         "download=False); put train-images-idx3-ubyte"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path) -> None:

@@ -112,7 +112,8 @@ def prepare(spec: MultiInitSpec) -> MultiInitSpec:
     if unknown:
         raise UsageError(f"unknown option {unknown[0]!r} for problem {spec.problem!r}; "
                          f"accepted: {', '.join(sorted(prob.options)) or 'none'}")
-    instance = prob.instance(spec.seed_offset, **spec.options)
+    options = prob.prepare(**spec.options)  # fetch / check data once; resolves dataset="auto"
+    instance = prob.instance(spec.seed_offset, **options)
     steps = int(spec.steps if spec.steps is not None else instance.budget.steps)
     K = int(spec.steps_per_round)
     needed = spec.rounds * K
@@ -134,7 +135,7 @@ def prepare(spec: MultiInitSpec) -> MultiInitSpec:
     if spec.metric not in instance.evaluate("val"):
         raise UsageError(f"problem {spec.problem!r} does not report {spec.metric!r}; "
                          f"accepted: {', '.join(sorted(instance.evaluate('val')))}")
-    return dataclasses.replace(spec, hparams=hparams, steps=steps, eval_every=eval_every)
+    return dataclasses.replace(spec, hparams=hparams, options=options, steps=steps, eval_every=eval_every)
 
 
 # -- the trainable ------------------------------------------------------------------------

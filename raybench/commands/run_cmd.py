@@ -31,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs per run (fractions allowed)")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs per run (fractions allowed)")
     p.add_argument("--resume", action="store_true", help="skip runs already in --out")
+    p.add_argument("--max-retries", type=int, default=3, metavar="N",
+                   help="times a run is redone when its worker process or node dies (default 3)")
     p.add_argument("--tune-lr", action="store_true",
                    help="first search each (problem, optimizer) learning rate on validation, same budget for all")
     p.add_argument("--tune-samples", type=int, default=6, help="learning rates tried per pair with --tune-lr")
@@ -83,8 +85,14 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
 def main(args: argparse.Namespace) -> int:
     from raybench import runner
 
+    if args.max_retries < 0:
+        from raybench.errors import UsageError
+
+        raise UsageError(f"bad --max-retries {args.max_retries}; accepted: an integer >= 0")
     specs = build_specs(args)
     runner.validate(specs)
+    if args.address is None:  # workers share this machine's data folder: fetch / check once
+        specs = runner.prepare_data(specs)
     if args.tune_lr:
         from raybench import lr_search
 
@@ -93,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
                                      gpus_per_run=args.gpus_per_run, resume=args.resume)
     runs, _ = runner.run_suite(specs, args.out, address=args.address, cpus_per_run=args.cpus_per_run,
                                gpus_per_run=args.gpus_per_run, resume=args.resume,
-                               progress=not args.no_progress)
+                               progress=not args.no_progress, max_retries=args.max_retries)
     counts = runs["status"].value_counts().to_dict() if "status" in runs else {}
     summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
     print(f"{len(runs)} runs in {args.out} ({summary}); report: raybench report {args.out}",
