@@ -9,6 +9,8 @@ each, token auth on. Every check reads the Parquet results back:
   suite name with ``../`` writes nothing outside ``--out``;
 - a worker process SIGKILLed mid-run: Ray retries the run, the suite completes, every run
   exactly once and ``ok``;
+- a run lost more often than ``--max-retries`` allows: exit 1 naming it, every other run
+  written, ``--resume`` redoes just that one;
 - the driver SIGKILLed mid-suite: ``--resume`` completes it, no duplicate run or curve row,
   every file readable;
 - the worker node killed mid-suite (raylet and all its processes): its runs are redone on
@@ -100,6 +102,33 @@ def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path)
     finally:
         proc.kill()
     assert proc.returncode == 0, err[-3000:]
+    _check_complete(out, 4)
+
+
+def test_run_lost_beyond_max_retries_exits_1_keeps_the_rest_and_resume_redoes_it(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    out = tmp_path / "lost"
+    args = [*_run_args(cluster, str(out), problems="quadratic", optimizers="adam,sgd", seeds=2, steps=300),
+            "--max-retries", "0"]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=_env(cluster), cwd=ROOT)
+    try:
+        worker = cluster.workers[0]
+        victims = wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
+        time.sleep(0.2)
+        for pid in victims:
+            subprocess.run(["kill", "-9", str(pid)], check=False)
+        _, err = proc.communicate(timeout=300)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err[-3000:]
+    assert f"{len(victims)} runs lost to worker or node failures after 0 retries" in err, err[-3000:]
+    assert "rerun with --resume" in err and "Traceback" not in err
+    kept = results.read_table(str(out), "runs")
+    assert len(kept) == 4 - len(victims) and (kept["status"] == "ok").all()
+    done = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300,
+                          env=_env(cluster), cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
     _check_complete(out, 4)
 
 
