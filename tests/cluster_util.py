@@ -164,7 +164,8 @@ class LocalCluster:
     """A head node plus ``worker_nodes`` worker nodes on 127.0.0.1; a context manager."""
 
     def __init__(self, worker_nodes: int = 1, *, head_cpus: int = 1, worker_cpus: int = 1,
-                 root: str | os.PathLike | None = None, start_timeout: float = 60.0) -> None:
+                 root: str | os.PathLike | None = None, start_timeout: float = 60.0,
+                 dashboard: bool = False) -> None:
         # Short paths: Ray puts unix sockets under the temp folder (108-byte limit).
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="rbc-", dir="/tmp"))
         self._own_root = root is None
@@ -175,6 +176,9 @@ class LocalCluster:
         self.worker_cpus = worker_cpus
         self.n_workers = worker_nodes
         self.start_timeout = start_timeout
+        # The dashboard (and its job API), on 127.0.0.1 only, when asked for: ``ray job submit``.
+        self.dashboard_port = free_port() if dashboard else None
+        self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}" if dashboard else None
         self.head: Node | None = None
         self.workers: list[Node] = []
 
@@ -189,9 +193,13 @@ class LocalCluster:
         try:
             self.head = Node("head", self.root / "h", [
                 "--head", f"--port={self.port}", f"--num-cpus={self.head_cpus}", "--num-gpus=0",
-                "--include-dashboard=false",
+                *(["--include-dashboard=true", "--dashboard-host=127.0.0.1",
+                   f"--dashboard-port={self.dashboard_port}"] if self.dashboard_port
+                  else ["--include-dashboard=false"]),
             ], self.env(), self.root / "head.log")
             self._wait_port(self.port, self.head)
+            if self.dashboard_port:
+                self._wait_port(self.dashboard_port, self.head)
             for _ in range(self.n_workers):
                 self.add_worker()
             self.wait_nodes(1 + self.n_workers)

@@ -2,11 +2,13 @@
 
 One cluster for the module (tests/cluster_util.py): a head and a worker node, each a
 separate ``ray start`` process with its own temp folder and ports on this machine, 1 CPU
-each, token auth on. Every check reads the Parquet results back:
+each, token auth on, the head's dashboard (job API) on 127.0.0.1. Every check reads the Parquet results back:
 
 - runs execute on both nodes (each run row records its ``node_id``), ``--out`` takes a
   ``file://`` URI (the pyarrow filesystem path that ``s3://`` and ``gs://`` also take), and a
   suite name with ``../`` writes nothing outside ``--out``;
+- ``ray job submit -- raybench run --address auto`` (the README's way onto a cluster) runs
+  the suite on this cluster;
 - a worker process SIGKILLed mid-run: Ray retries the run, the suite completes, every run
   exactly once and ``ok``;
 - a run lost more often than ``--max-retries`` allows: exit 1 naming it, every other run
@@ -37,7 +39,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(worker_nodes=1, head_cpus=1, worker_cpus=1) as c:
+    with LocalCluster(worker_nodes=1, head_cpus=1, worker_cpus=1, dashboard=True) as c:
         yield c
 
 
@@ -84,6 +86,23 @@ def test_suite_runs_on_both_nodes_and_writes_to_a_uri(cluster: LocalCluster, tmp
     assert len(pd.read_parquet(out / "runs")) == 8
     outside = [p for p in tmp_path.rglob("*") if p not in (box, out, suite) and out not in p.parents]
     assert outside == []
+
+
+def test_run_submitted_as_a_ray_job_joins_the_cluster_it_runs_on(cluster: LocalCluster, tmp_path: Path) -> None:
+    """The README's way onto a cluster: ``ray job submit -- raybench run ... --address auto``."""
+    out = tmp_path / "job"
+    entry = (f"{sys.executable} -m raybench.cli run --problems quadratic --optimizers adam,sgd "
+             f"--seeds 2 --steps 40 --address auto --out {out} --no-progress")
+    ray_cli = str(Path(sys.executable).with_name("ray"))
+    proc = subprocess.run([ray_cli, "job", "submit", "--address", cluster.dashboard_url,
+                           "--submission-id", "raybench-job-test", "--", *entry.split()],
+                          capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    assert "4 runs in" in proc.stdout + proc.stderr  # the job's own output, followed to the end
+    assert "succeeded" in proc.stdout + proc.stderr
+    runs = _check_complete(out, 4)
+    # The job's driver joined this cluster (it did not start a private Ray on the head).
+    assert set(runs["node_id"]) <= {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
 
 
 def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Security: what raybench exposes and what a hostile input file can make it do.
 
 - The embedded Ray listens on loopback only (every process it starts, the driver included)
-  and runs no dashboard.
+  and runs no dashboard (no web UI, no job API).
 - YAML is only ever read with a safe loader (the CLI refusing a ``!!python/object`` suite
   file with exit 2 is tested in test_runner_cli.py).
 - A table name cannot make raybench write outside ``--out`` (a hostile suite name is tested
@@ -47,6 +47,16 @@ for proc in [me, *me.children(recursive=True)]:
                                   " ".join(proc.cmdline())])
     except psutil.Error:
         pass
+# What a dashboard.py listener answers on the job API's path (none should serve it).
+import urllib.request
+served = {}
+for name, ip, port, cmd in listening:
+    if "dashboard/dashboard.py" in cmd:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/jobs/", timeout=5) as r:
+                served[port] = r.read(200).decode("utf-8", "replace")
+        except Exception as exc:
+            served[port] = f"{type(exc).__name__}: {exc}"
 names = []
 for proc in me.children(recursive=True):
     try:
@@ -54,7 +64,8 @@ for proc in me.children(recursive=True):
     except psutil.Error:
         pass
 print(json.dumps({"listening": listening, "gcs": ctx.gcs_address, "worker_pid": worker_pid,
-                  "nodes": [n["NodeManagerAddress"] for n in ray.nodes()], "cmdlines": names}))
+                  "nodes": [n["NodeManagerAddress"] for n in ray.nodes()], "cmdlines": names,
+                  "served": served}))
 ray.shutdown()
 """
 
@@ -72,11 +83,19 @@ def test_embedded_ray_listens_on_loopback_only_and_has_no_dashboard() -> None:
     assert exposed == [], f"listening beyond loopback: {exposed}"
     assert info["gcs"].startswith("127.0.0.1:")
     assert info["nodes"] == ["127.0.0.1"]
-    # Ray keeps a head process named dashboard.py even without a dashboard: it must be the
-    # minimal one (no web UI, no HTTP or job API) and listen on nothing.
+    # Ray keeps a head process named dashboard.py even without a dashboard. Without
+    # ray[default] it is the minimal one and listens on nothing; with it (the test extras
+    # install it) it loads only the usage-stats module, no web UI, and listens on loopback for
+    # Prometheus metrics and gRPC. Either way no job API: nothing answers /api/jobs/ but
+    # metrics text or a non-HTTP (gRPC) reply.
     heads = [c for c in info["cmdlines"] if "dashboard/dashboard.py" in c]
-    assert all("--minimal" in c for c in heads), heads
-    assert not any("ray/dashboard/dashboard.py" in cmd for *_, cmd in info["listening"]), info["listening"]
+    assert heads, info["cmdlines"]
+    for c in heads:
+        assert "--minimal" in c or ("--disable-frontend" in c and "--modules-to-load=UsageStatsHead" in c), c
+        assert "JobHead" not in c, c
+    for port, answer in info["served"].items():
+        assert answer.startswith(("# HELP", "BadStatusLine", "RemoteDisconnected")), \
+            f"dashboard.py port {port} answers /api/jobs/ with {answer!r}"
 
 
 @pytest.mark.parametrize("table", ["../escape", "runs/../../escape", "/tmp/escape", "runs/x", ".."])
