@@ -136,6 +136,11 @@ def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]
     return out
 
 
+def check_max_retries(max_retries: int) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise UsageError(f"bad --max-retries {max_retries!r}; accepted: an integer >= 0")
+
+
 def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
               cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False,
               progress: bool = True, num_cpus: int | None = None,
@@ -151,8 +156,7 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
     if cpus_per_run <= 0 or gpus_per_run < 0:
         raise UsageError(f"--cpus-per-run must be > 0 and --gpus-per-run >= 0, "
                          f"got {cpus_per_run} and {gpus_per_run}")
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise UsageError(f"bad --max-retries {max_retries!r}; accepted: an integer >= 0")
+    check_max_retries(max_retries)
     results.init(out)
     done = results.finished_run_ids(out)
     if done and not resume:

@@ -105,11 +105,10 @@ def test_run_submitted_as_a_ray_job_joins_the_cluster_it_runs_on(cluster: LocalC
     assert set(runs["node_id"]) <= {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
 
 
-def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:
-    out = tmp_path / "wkill"
-    proc = subprocess.Popen(_run_args(cluster, str(out), problems="quadratic", optimizers="adam,sgd",
-                                      seeds=2, steps=300),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+def _kill_worker_node_runs(cluster: LocalCluster, args: list[str]) -> tuple[subprocess.Popen, str, list[int]]:
+    """Start ``args``, SIGKILL the worker processes running a run on the worker node, let the
+    driver finish: ``(process, its stderr, the pids killed)``."""
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=_env(cluster), cwd=ROOT)
     try:
         worker = cluster.workers[0]
@@ -120,6 +119,13 @@ def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path)
         _, err = proc.communicate(timeout=300)
     finally:
         proc.kill()
+    return proc, err, victims
+
+
+def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:
+    out = tmp_path / "wkill"
+    proc, err, _ = _kill_worker_node_runs(cluster, _run_args(
+        cluster, str(out), problems="quadratic", optimizers="adam,sgd", seeds=2, steps=300))
     assert proc.returncode == 0, err[-3000:]
     _check_complete(out, 4)
 
@@ -129,17 +135,7 @@ def test_run_lost_beyond_max_retries_exits_1_keeps_the_rest_and_resume_redoes_it
     out = tmp_path / "lost"
     args = [*_run_args(cluster, str(out), problems="quadratic", optimizers="adam,sgd", seeds=2, steps=300),
             "--max-retries", "0"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(cluster), cwd=ROOT)
-    try:
-        worker = cluster.workers[0]
-        victims = wait_for(lambda: worker.task_pids("execute"), 120, proc, "a run on the worker node")
-        time.sleep(0.2)
-        for pid in victims:
-            subprocess.run(["kill", "-9", str(pid)], check=False)
-        _, err = proc.communicate(timeout=300)
-    finally:
-        proc.kill()
+    proc, err, victims = _kill_worker_node_runs(cluster, args)
     assert proc.returncode == 1, err[-3000:]
     assert f"{len(victims)} runs lost to worker or node failures after 0 retries" in err, err[-3000:]
     assert "rerun with --resume" in err and "Traceback" not in err

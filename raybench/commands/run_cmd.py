@@ -85,10 +85,7 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
 def main(args: argparse.Namespace) -> int:
     from raybench import runner
 
-    if args.max_retries < 0:
-        from raybench.errors import UsageError
-
-        raise UsageError(f"bad --max-retries {args.max_retries}; accepted: an integer >= 0")
+    runner.check_max_retries(args.max_retries)  # before any data is fetched or Ray started
     specs = build_specs(args)
     runner.validate(specs)
     if args.address is None:  # workers share this machine's data folder: fetch / check once
