@@ -7,6 +7,7 @@
 """
 
 from problems.base import (
+    MODES,
     REGISTRY,
     Batch,
     Budget,
@@ -14,6 +15,8 @@ from problems.base import (
     Problem,
     ProblemError,
     Target,
+    better,
+    families,
     generator,
     get,
     names,
@@ -30,6 +33,6 @@ from problems import mlp  # noqa: F401  (registers)
 from problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
 
 __all__ = [
-    "REGISTRY", "Batch", "Budget", "Instance", "Problem", "ProblemError", "Target",
-    "generator", "get", "names", "register",
+    "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Problem", "ProblemError", "Target",
+    "better", "families", "generator", "get", "names", "register",
 ]

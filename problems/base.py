@@ -41,13 +41,26 @@ class Budget:
     """Steps between evaluations (curve points)."""
 
 
+MODES = ("min", "max")
+"""A metric's direction: "min" (lower is better) or "max" (higher is better)."""
+
+
+def better(mode: str, a: float, b: float) -> bool:
+    """True when ``a`` is strictly better than ``b`` under ``mode`` (NaN is never better)."""
+    return a < b if mode == "min" else a > b
+
+
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """What "converged" means for time-to-target: ``metric`` on validation reaches ``threshold``."""
+    """What "converged" means for time-to-target: ``metric`` on validation reaches ``threshold``.
+
+    ``mode`` is not given by the instance: ``Problem.instance`` fills it in from the problem's
+    declared ``metrics``, the one home of every metric's direction.
+    """
 
     metric: str
     threshold: float
-    mode: str = "min"  # "min": metric <= threshold; "max": metric >= threshold
+    mode: str | None = None  # "min": metric <= threshold; "max": metric >= threshold
 
     def reached(self, metrics: dict[str, float]) -> bool:
         value = metrics.get(self.metric)
@@ -136,6 +149,10 @@ class Problem:
     name: str
     description: str
     make: Callable[..., Instance]
+    metrics: dict[str, str] = dataclasses.field(default_factory=lambda: {"loss": "min"})
+    """Every metric ``evaluate`` reports, with its direction ("min" or "max"), headline first:
+    the one place that says which way is better (best-so-far, learning-rate choice, multi-init
+    elimination, report columns and plots all read it)."""
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Accepted options and their defaults (documented in the README)."""
     family: bool = False
@@ -146,6 +163,28 @@ class Problem:
     and returns the options to record, with any choice it made resolved (``dataset="auto"``
     becomes the data set actually found). Raises ``ProblemError`` naming the folder and file
     when the data are missing and cannot be downloaded."""
+
+    def __post_init__(self) -> None:
+        bad = {k: v for k, v in self.metrics.items() if v not in MODES}
+        if bad or not self.metrics:
+            raise ValueError(f"problem {self.name!r}: metrics must map name -> 'min' or 'max', got {self.metrics!r}")
+
+    @property
+    def headline(self) -> str:
+        """The metric reports lead with (the first declared)."""
+        return next(iter(self.metrics))
+
+    def direction(self, metric: str) -> str:
+        """``"min"`` or ``"max"`` for a declared metric; ``ProblemError`` naming the declared ones."""
+        try:
+            return self.metrics[metric]
+        except KeyError:
+            raise ProblemError(f"problem {self.name!r} does not report {metric!r}; accepted: "
+                               f"{', '.join(self.metrics)}") from None
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` merged over the defaults; ``ProblemError`` for an unknown name."""
+        return self._merged(options)
 
     def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(options) - set(self.options))
@@ -169,6 +208,7 @@ class Problem:
         merged = self._merged(options)
         inst = self.make(int(seed), **merged)
         inst.seed = int(seed)
+        inst.target = dataclasses.replace(inst.target, mode=self.direction(inst.target.metric))
         return inst
 
 
@@ -184,6 +224,11 @@ def register(problem: Problem) -> Problem:
 
 def names() -> list[str]:
     return list(REGISTRY)
+
+
+def families() -> list[str]:
+    """Problems whose seeds draw random instances (``family=True``), in registration order."""
+    return [name for name, prob in REGISTRY.items() if prob.family]
 
 
 def get(name: str) -> Problem:

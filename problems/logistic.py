@@ -113,7 +113,7 @@ class LogisticInstance(SplitDataInstance):
         g = generator(seed, 2)
         self.model = LinearModel(0.1 * torch.randn(dim, generator=g), 0.1 * torch.randn((), generator=g))
         self.budget = Budget(steps=steps, batch_size=self.batch_size, eval_every=max(1, steps // 50))
-        self.target = Target("suboptimality", target_gap, "min")
+        self.target = Target("suboptimality", target_gap)
 
     def objective(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         z = self.model(x)
@@ -144,6 +144,7 @@ register(
         make=lambda seed, **o: LogisticInstance(seed, **o),
         options={"dim": 10, "n_train": 1000, "n_val": 500, "n_test": 500, "separation": 1.0,
                  "l2": 1e-3, "batch_size": None, "steps": 300, "target_gap": 1e-3},
+        metrics={"accuracy": "max", "loss": "min", "suboptimality": "min"},
         family=True,
     )
 )

@@ -75,7 +75,7 @@ class MLPInstance(SplitDataInstance):
         self.model = TwoLayerNet(int(hidden), activation, generator(seed, 2))
         self.f_star = None
         self.budget = Budget(steps=steps, batch_size=self.batch_size, eval_every=max(1, steps // 50))
-        self.target = Target("accuracy", target_accuracy, "max")
+        self.target = Target("accuracy", target_accuracy)
 
     def loss(self, batch: torch.Tensor | None = None) -> torch.Tensor:
         x, y = self.train_batch(batch)
@@ -97,6 +97,7 @@ register(
         make=lambda seed, **o: MLPInstance(seed, **o),
         options={"hidden": 32, "activation": "tanh", "n_train": 1000, "n_val": 500, "n_test": 500,
                  "noise": 0.2, "batch_size": 32, "steps": 1000, "target_accuracy": 0.95},
+        metrics={"accuracy": "max", "loss": "min"},
         family=True,
     )
 )

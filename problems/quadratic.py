@@ -40,7 +40,7 @@ class QuadraticInstance(Instance):
         x0 = torch.randn(dim, generator=generator(seed, 2))
         self.model = VectorModel(x0)
         self.budget = Budget(steps=steps, batch_size=None, eval_every=max(1, steps // 50))
-        self.target = Target("suboptimality", target_gap, "min")
+        self.target = Target("suboptimality", target_gap)
 
     def to(self, device):
         super().to(device)
@@ -69,6 +69,7 @@ register(
         description="0.5 x'Ax + b'x, A SPD with eigenvalues in [1, 30]; f* in closed form",
         make=lambda seed, **o: QuadraticInstance(seed, **o),
         options={"dim": 10, "eig_min": 1.0, "eig_max": 30.0, "steps": 500, "target_gap": 1e-3},
+        metrics={"suboptimality": "min", "loss": "min"},
         family=True,
     )
 )

@@ -88,7 +88,7 @@ class RobustRegressionInstance(SplitDataInstance):
         self.model = VectorModel(0.1 * torch.randn(dim, generator=generator(seed, 2)))
         self.f_star = None
         self.budget = Budget(steps=steps, batch_size=self.batch_size, eval_every=max(1, steps // 50))
-        self.target = Target("param_error", target_error, "min")
+        self.target = Target("param_error", target_error)
 
     def to(self, device):
         super().to(device)
@@ -116,6 +116,7 @@ register(
         options={"dim": 10, "n_train": 1000, "n_val": 500, "n_test": 500, "c": 1.0, "noise": "outliers",
                  "noise_scale": 0.1, "outlier_fraction": 0.2, "outlier_scale": 10.0, "df": 2,
                  "batch_size": None, "steps": 300, "target_error": 0.05},
+        metrics={"param_error": "min", "loss": "min"},
         family=True,
     )
 )

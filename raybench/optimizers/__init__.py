@@ -29,8 +29,8 @@ class OptimizerSpec:
     factory: Callable[..., torch.optim.Optimizer]
     defaults: dict[str, Any]
     search_space: dict[str, dict[str, Any]]
-    needs_closure: bool = False
-    """True when ``step`` must be given a closure (it may call it several times)."""
+    baseline: bool = False
+    """True for the hand-designed optimizers a suite compares by default (``baselines()``)."""
 
 
 REGISTRY: dict[str, OptimizerSpec] = {}
@@ -45,6 +45,11 @@ def register(spec: OptimizerSpec) -> OptimizerSpec:
 
 def names() -> list[str]:
     return list(REGISTRY)
+
+
+def baselines() -> list[str]:
+    """The optimizers flagged ``baseline`` (a suite's default), in registration order."""
+    return [name for name, spec in REGISTRY.items() if spec.baseline]
 
 
 def get(name: str) -> OptimizerSpec:
@@ -131,23 +136,23 @@ def _lr_space(lo: float, hi: float) -> dict[str, dict[str, Any]]:
 
 register(OptimizerSpec(
     "adam", "Adam (Kingma & Ba), the baseline", torch.optim.Adam,
-    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, _lr_space(1e-4, 1e-1)))
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, _lr_space(1e-4, 1e-1), baseline=True))
 register(OptimizerSpec(
     "sgd", "plain stochastic gradient descent", torch.optim.SGD,
-    {"lr": 1e-2, "weight_decay": 0.0}, _lr_space(1e-4, 1.0)))
+    {"lr": 1e-2, "weight_decay": 0.0}, _lr_space(1e-4, 1.0), baseline=True))
 register(OptimizerSpec(
     "momentum", "SGD with Nesterov momentum 0.9",
     torch.optim.SGD,
-    {"lr": 1e-2, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0}, _lr_space(1e-4, 1.0)))
+    {"lr": 1e-2, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0}, _lr_space(1e-4, 1.0), baseline=True))
 register(OptimizerSpec(
     "adagrad", "AdaGrad (Duchi et al.)", torch.optim.Adagrad,
-    {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0}, _lr_space(1e-3, 1.0)))
+    {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0}, _lr_space(1e-3, 1.0), baseline=True))
 register(OptimizerSpec(
     "rmsprop", "RMSprop (Tieleman & Hinton), alpha 0.99", torch.optim.RMSprop,
-    {"lr": 1e-3, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}, _lr_space(1e-5, 1e-1)))
+    {"lr": 1e-3, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}, _lr_space(1e-5, 1e-1), baseline=True))
 register(OptimizerSpec(
     "adamw", "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter)", torch.optim.AdamW,
-    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}, _lr_space(1e-4, 1e-1)))
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}, _lr_space(1e-4, 1e-1), baseline=True))
 register(OptimizerSpec(
     "lbfgs", "L-BFGS with strong-Wolfe line search, one iteration per step (counts every closure call)",
     _lbfgs,
@@ -155,14 +160,14 @@ register(OptimizerSpec(
     # strong-Wolfe search no evaluation to spend, and L-BFGS then stalls (quadratic: stuck at
     # suboptimality 0.16 from step 10 on). 25 is torch's own ratio at its default max_iter=20.
     {"lr": 1.0, "max_iter": 1, "max_eval": 25, "history_size": 10, "line_search_fn": "strong_wolfe"},
-    _lr_space(1e-2, 1.0), needs_closure=True))
+    _lr_space(1e-2, 1.0), baseline=True))
 register(OptimizerSpec(
     "modified_adam", "Adam with the second-moment update scaled by variance_scale (default 1.1)",
     ModifiedAdam,
     {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "variance_scale": 1.1},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), baseline=True))
 
-__all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "get", "make", "names",
+__all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "baselines", "get", "make", "names",
            "register", "resolve_hparams"]
 
 
@@ -175,5 +180,4 @@ def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], **hparams: Any)
 
 register(OptimizerSpec(
     "autonomous", "learned coordinate-wise policy (raybench rl train); needs policy=<file>", _autonomous,
-    {"policy": "", "lr_scale": 1.0}, {"lr_scale": {"min": 0.1, "max": 10.0, "scaling": "log"}},
-    needs_closure=True))
+    {"policy": "", "lr_scale": 1.0}, {"lr_scale": {"min": 0.1, "max": 10.0, "scaling": "log"}}))
