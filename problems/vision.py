@@ -2,8 +2,8 @@
 
 The research summary's networks: a 784-64-10 feedforward net (batch 32) and a two-conv-layer
 CNN (batch 64) on MNIST, and a deep convolutional network on CIFAR-100. Data come from
-``problems.data`` (see there for where the files go, the offline MNIST subset and the fixed
-val/test splits).
+``problems.mnist_data`` and ``problems.cifar100_data`` (see there for where the files go, the
+offline MNIST subset and the fixed val/test splits).
 
 Determinism: the initial weights come from ``generator(seed, 1)`` (PyTorch's default
 initialisation, drawn from that generator, never from the global RNG); the training batches
@@ -27,8 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from problems import data
 from problems.base import Budget, Instance, Problem, ProblemError, Target, generator, register
+from problems.cifar100_data import load_cifar100
+from problems.image_data import ImageSplits
+from problems.mnist_data import load_mnist
 
 _SALT_INIT, _SALT_ORDER, _SALT_AUGMENT = 1, 2, 3
 _EVAL_CHUNK = 1000
@@ -126,7 +128,7 @@ def random_crop_flip(images: torch.Tensor, g: torch.Generator, pad: int = 4) -> 
 class ImageClassificationInstance(Instance):
     """A classifier trained with cross-entropy on minibatches of an in-memory image dataset."""
 
-    def __init__(self, seed: int, *, problem: str, load: Callable[[str], data.ImageSplits],
+    def __init__(self, seed: int, *, problem: str, load: Callable[[str], ImageSplits],
                  model: nn.Module, batch_size: int, steps: int | None, epochs: int,
                  target_accuracy: float, augment: bool) -> None:
         self.problem = problem
@@ -212,7 +214,7 @@ _MNIST_EPOCHS = {"mnist_mlp": 10, "mnist_cnn": 15}
 def _mnist(name: str, model: Callable[[], nn.Module]) -> Callable[..., Instance]:
     def make(seed: int, *, dataset: str, data_dir: Any, download: bool, steps: int | None,
              batch_size: int, target_accuracy: float | None) -> Instance:
-        load = lambda device: data.load_mnist(dataset, data_dir, download, device)  # noqa: E731
+        load = lambda device: load_mnist(dataset, data_dir, download, device)  # noqa: E731
         splits = load("cpu")
         target = target_accuracy if target_accuracy is not None else _MNIST_TARGETS[name][splits.name]
         return ImageClassificationInstance(
@@ -227,7 +229,7 @@ def _cifar100(seed: int, *, data_dir: Any, download: bool, verify: bool, steps: 
               batch_size: int, width: int, augment: bool, target_accuracy: float) -> Instance:
     if isinstance(width, bool) or int(width) != width or width < 1:
         raise ProblemError(f"bad width {width!r} for problem 'cifar100_cnn'; accepted: a positive integer")
-    load = lambda device: data.load_cifar100(data_dir, download, verify, device)  # noqa: E731
+    load = lambda device: load_cifar100(data_dir, download, verify, device)  # noqa: E731
     return ImageClassificationInstance(
         seed, problem="cifar100_cnn", load=load, model=Cifar100CNN(int(width)), batch_size=batch_size,
         steps=steps, epochs=30, target_accuracy=target_accuracy, augment=augment,
@@ -236,13 +238,13 @@ def _cifar100(seed: int, *, data_dir: Any, download: bool, verify: bool, steps: 
 
 def _prepare_mnist(*, dataset: str, data_dir: Any, download: bool, **_: Any) -> dict[str, Any]:
     """Fetch MNIST once (or find it missing); ``dataset="auto"`` resolves to what was found."""
-    splits = data.load_mnist(dataset, data_dir, download)
+    splits = load_mnist(dataset, data_dir, download)
     return {"dataset": "mnist" if splits.name == "mnist" else "mnist_subset"}
 
 
 def _prepare_cifar100(*, data_dir: Any, download: bool, verify: bool, **_: Any) -> dict[str, Any]:
     """Fetch CIFAR-100 once and check its files (MD5 unless ``verify=False``)."""
-    data.load_cifar100(data_dir, download, verify)
+    load_cifar100(data_dir, download, verify)
     return {}
 
 

