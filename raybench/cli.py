@@ -6,33 +6,39 @@
     raybench multi-init --problem mnist_cnn --optimizer adam --out mi/
     raybench rl train --family quadratic --out policy/
 
-Subcommands import their heavy modules (torch, ray) inside their handlers, so that
-``raybench --help`` stays fast. Errors a user can cause print one line and exit 2.
+Core's subcommands are listed here; the layers above core (``tuning``: ``multi-init``,
+``rl``: ``rl``) add theirs through the ``raybench.commands`` entry-point group that
+``pyproject.toml`` declares, so core never names them. A command module has
+``add_parser(subparsers)`` and sets ``handler``; it imports its heavy modules (torch, ray)
+inside the handler, so that ``raybench --help`` imports neither. Errors a user can cause print
+one line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 
-# name -> module with ``add_parser(subparsers)`` and ``main(args) -> int``.
-SUBCOMMANDS = {
-    "list": "raybench.commands.list_cmd",
-    "run": "raybench.commands.run_cmd",
-    "report": "raybench.commands.report_cmd",
-    "multi-init": "tuning.cli",
-    "rl": "rl.cli",
-}
+from raybench.commands import list_cmd, report_cmd, run_cmd
+
+COMMAND_GROUP = "raybench.commands"
+"""Entry-point group of the commands that layers above core (and other packages) add."""
+
+
+def command_modules() -> list:
+    """Core's command modules, then every module registered in ``COMMAND_GROUP``."""
+    return [list_cmd, run_cmd, report_cmd,
+            *(ep.load() for ep in sorted(metadata.entry_points(group=COMMAND_GROUP), key=lambda e: e.name))]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="raybench", description="Benchmark deep-learning optimizers on Ray.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in SUBCOMMANDS.values():
-        importlib.import_module(module).add_parser(sub)
+    for module in command_modules():
+        module.add_parser(sub)
     return parser
 
 

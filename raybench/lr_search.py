@@ -4,7 +4,8 @@ For every (problem, optimizer) pair of a suite, a Ray Tune grid search tries ``s
 learning rates spaced evenly (log) over the optimizer's registry search space, each a full
 run on a *tuning seed* that is not an evaluation seed (``TUNING_SEED``; for problem families
 it is also a different instance). The winner is the best final value of the problem's target
-metric on the validation split (never test), a diverged run being the worst. The seeds are
+metric on the validation split (never test), best in the direction the problem declares for
+that metric, a diverged run being the worst. The seeds are
 then run with that learning rate (``hparam_source = "tuned"``), and every trial is recorded in
 the ``lr_search`` table of the results folder with ``chosen`` marking the winner, so how a
 setting was chosen is in the data. With ``--resume`` a finished search is reused.
@@ -12,15 +13,23 @@ setting was chosen is in the data. With ``--resume`` a finished search is reused
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import tempfile
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 
-from raybench import optimizers, results
-from raybench.runner import RunSpec
+import problems
+from raybench import optimizers, results, schema
+from raybench.spec import RunSpec
+
+LR_SEARCH = schema.register(schema.TableSchema("lr_search", 2, schema.columns(
+    ("pair_key", pa.string()), ("problem", pa.string()), ("optimizer", pa.string()), ("lr", pa.float64()),
+    ("target_metric", pa.string()), ("mode", pa.string()), ("final_val", pa.float64()),
+    ("score", pa.float64()), ("chosen", pa.bool_()), ("tuning_seed", pa.int64()), ("selection", pa.string()),
+)))
 
 TUNING_SEED = 1_000_003
 """Seed of the runs that choose learning rates; evaluation seeds must not use it."""
@@ -39,13 +48,16 @@ def _pair_key(spec: RunSpec) -> tuple:
 
 
 def _score(row: dict[str, Any]) -> float:
-    """Lower is better: the target metric on validation (negated if maximised); inf if not ok."""
+    """Lower is better: the target metric's final validation value, negated where the problem
+    maximises it; ``inf`` for a run that did not finish ok or has no finite value."""
     if row.get("status") != "ok":
         return math.inf
-    value = row.get(f"final_val_{row['target_metric']}", math.nan)
-    if value is None or not math.isfinite(value):
+    metric = row["target_metric"]
+    frame = results.metric(pd.DataFrame([row]), "final_val", metric)
+    value = float(frame.iloc[0])
+    if not math.isfinite(value):
         return math.inf
-    return -value if row["target_metric"] == "accuracy" else value
+    return -value if problems.get(row["problem"]).direction(metric) == "max" else value
 
 
 def _trainable(config: dict[str, Any]) -> None:
@@ -53,13 +65,12 @@ def _trainable(config: dict[str, Any]) -> None:
 
     from raybench.runner import execute
 
-    spec = RunSpec(**config["spec"])
-    row, _ = execute(spec, config["device"])
+    row, _ = execute(RunSpec.from_config(config["spec"]), config["device"])
     tune.report({"score": _score(row), "status": row.get("status"), "target_metric": row.get("target_metric"),
-                 "final_val": row.get(f"final_val_{row.get('target_metric')}", math.nan)})
+                 "mode": row.get("target_mode")})
 
 
-def tune_specs(specs: list[RunSpec], out: str, *, address: str | None = None, samples: int = 6,
+def tune_specs(specs: list[RunSpec], out: str, *, samples: int = 6,
                cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False) -> list[RunSpec]:
     """Search each pair's learning rate, record it in ``out``, and return the specs with it set."""
     from raybench.errors import UsageError
@@ -77,9 +88,9 @@ def tune_specs(specs: list[RunSpec], out: str, *, address: str | None = None, sa
     chosen = _previous_choices(out) if resume else {}
     missing = {k: s for k, s in pairs.items() if k not in chosen}
     if missing:
-        chosen.update(_search(out, missing, address=address, samples=samples,
+        chosen.update(_search(out, missing, samples=samples,
                               cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run))
-    return [dataclasses.replace(s, hparams={**s.hparams, "lr": chosen[_pair_key(s)]}, hparam_source="tuned")
+    return [s.with_(hparams={**s.hparams, "lr": chosen[_pair_key(s)]}, hparam_source="tuned")
             for s in specs]
 
 
@@ -97,19 +108,18 @@ def eval_key(text: str) -> tuple:
     return tuple(ast.literal_eval(text))
 
 
-def _search(out: str, pairs: dict[tuple, RunSpec], *, address: str | None, samples: int,
+def _search(out: str, pairs: dict[tuple, RunSpec], *, samples: int,
             cpus_per_run: float, gpus_per_run: float) -> dict[tuple, float]:
     from ray import tune
 
-    from raybench.ray_utils import init_ray
+    from raybench.ray_utils import require_ray
 
-    init_ray(address)
+    require_ray()
     trials = []
     for key, spec in pairs.items():
         for lr in grid(spec.optimizer, samples):
-            base = dataclasses.replace(spec, seed=TUNING_SEED, hparams={**spec.hparams, "lr": lr},
-                                       hparam_source="tuning")
-            trials.append((key, lr, dataclasses.asdict(base)))
+            base = spec.with_(seed=TUNING_SEED, hparams={**spec.hparams, "lr": lr}, hparam_source="tuning")
+            trials.append((key, lr, base.as_config()))
     device = "cuda" if gpus_per_run > 0 else "cpu"
     print(f"tune-lr: {len(trials)} trials ({len(pairs)} pairs x {samples} learning rates) "
           f"on seed {TUNING_SEED}, chosen on validation")
@@ -120,21 +130,25 @@ def _search(out: str, pairs: dict[tuple, RunSpec], *, address: str | None, sampl
         run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="raybench-tune-lr-"), verbose=0),
     )
     grid_results = tuner.fit()
-    scores: dict[tuple[tuple, float], float] = {}
+    found: dict[tuple[tuple, float], dict[str, Any]] = {}
     for res in grid_results:
         spec = res.config["spec"]
-        key = _pair_key(RunSpec(**spec))
-        score = res.metrics.get("score", math.inf) if res.metrics and res.error is None else math.inf
-        scores[(key, spec["hparams"]["lr"])] = float(score)
+        metrics = res.metrics if res.metrics and res.error is None else {}
+        found[(_pair_key(RunSpec.from_config(spec)), spec["hparams"]["lr"])] = metrics
     rows, chosen = [], {}
     for key, spec in pairs.items():
-        cands = [(scores.get((key, lr), math.inf), lr) for lr in grid(spec.optimizer, samples)]
+        cands = [(float(found.get((key, lr), {}).get("score", math.inf)), lr) for lr in grid(spec.optimizer, samples)]
         best_score, best_lr = min(cands)  # ties -> the smaller learning rate
         chosen[key] = best_lr
         for score, lr in cands:
+            trial = found.get((key, lr), {})
+            mode = trial.get("mode")
             rows.append({"pair_key": repr(key), "problem": spec.problem, "optimizer": spec.optimizer,
-                         "lr": lr, "score": score, "chosen": lr == best_lr, "tuning_seed": TUNING_SEED,
-                         "selection": "final validation target metric (lower is better; accuracy negated)"})
+                         "lr": lr, "target_metric": trial.get("target_metric"), "mode": mode,
+                         "final_val": -score if mode == "max" else score,
+                         "score": score, "chosen": lr == best_lr, "tuning_seed": TUNING_SEED,
+                         "selection": "final validation value of the target metric, best in its "
+                                      "declared direction (score: lower is better)"})
         print(f"tune-lr: {spec.problem}/{spec.optimizer}: lr={best_lr:.3g} (val score {best_score:.4g})")
     results.write(out, "lr_search", rows)
     return chosen

@@ -46,5 +46,18 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
 
 
+def require_ray() -> None:
+    """Library code assumes Ray is up (the command starts or joins it once): say so if not.
+
+    A bare ``ray.init()`` here would join whatever cluster the machine last recorded."""
+    import ray
+
+    if not ray.is_initialized():
+        from raybench.errors import UsageError
+
+        raise UsageError("Ray is not running in this process: start or join it once first with "
+                         "raybench.ray_utils.init_ray(address=None | 'HOST:PORT')")
+
+
 def _src_root() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

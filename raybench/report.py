@@ -1,9 +1,9 @@
 """The report: the research summary's kind of results table, with plots, from a results folder.
 
 For each problem x optimizer:
-- the final metric (test accuracy where the problem has one, else test suboptimality f - f*
-  where f* is known, else test loss; parameter error for robust regression) as mean +- std
-  over the runs that finished ``ok``;
+- the problem's headline metric on the test split (the first metric the problem declares, with
+  its direction: test accuracy, higher is better; test f - f*, lower is better; ...) as mean
+  +- std over the runs that finished ``ok``, and which optimizer is best on it (``best``);
 - convergence speed against the baseline (Adam), paired by seed: Adam's steps-to-target over
   the optimizer's, median over seeds with a 95% bootstrap CI (seeds where neither reached the
   target carry no information and are counted as ``both_missed``);
@@ -17,6 +17,7 @@ over seeds) and ``performance_profile.png`` (Dolan-Moré, on steps to target) in
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -29,13 +30,26 @@ from raybench import results, stats
 BASELINE = "adam"
 
 
-def primary_metric(runs: pd.DataFrame) -> tuple[str, str]:
-    """(column, label) of the headline metric for one problem's runs."""
-    for col, label in (("test_accuracy", "test accuracy"), ("test_suboptimality", "test f - f*"),
-                       ("test_param_error", "test param error"), ("test_loss", "test loss")):
-        if col in runs and runs[col].notna().any():
-            return col, label
-    return "final_val_loss", "val loss"
+def metric_modes(runs: pd.DataFrame) -> dict[str, str]:
+    """One problem's declared metrics and directions, headline first, as its run rows recorded
+    them (``metric_modes``); for folders written before that column, the problem registry's."""
+    recorded = runs["metric_modes"].dropna() if "metric_modes" in runs else pd.Series(dtype=object)
+    if len(recorded):
+        return json.loads(recorded.iloc[0])
+    import problems
+
+    name = runs["problem"].iloc[0]
+    return dict(problems.get(name).metrics) if name in problems.REGISTRY else {"loss": "min"}
+
+
+LABELS = {"suboptimality": "f - f*", "param_error": "param error"}
+
+
+def headline(runs: pd.DataFrame) -> tuple[str, str, str]:
+    """(metric, label, mode) of the headline metric of one problem's runs."""
+    name, mode = next(iter(metric_modes(runs).items()))
+    better = "higher" if mode == "max" else "lower"
+    return name, f"test {LABELS.get(name, name)} ({better} is better)", mode
 
 
 def curve_metric(curves: pd.DataFrame) -> str:
@@ -54,14 +68,17 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
     runs = runs.sort_values(["_order", "optimizer"], kind="stable")
     rows: list[dict[str, Any]] = []
     for problem, prun in runs.groupby("problem", sort=True):
-        col, label = primary_metric(prun)
+        name, label, mode = headline(prun)
+        prun = prun.assign(_headline=results.metric(prun, "test", name))
+        col = "_headline"
         base = prun[prun["optimizer"] == baseline].set_index("seed")["steps_to_target"]
         base_ok = prun[(prun["optimizer"] == baseline) & (prun["status"] == "ok")].set_index("seed")
+        first = len(rows)
         for opt, orun in prun.groupby("optimizer", sort=False):
             ok = orun[orun["status"] == "ok"]
-            vals = ok[col].astype(float) if col in ok else pd.Series(dtype=float)
+            vals = ok[col].astype(float).dropna()
             row: dict[str, Any] = {
-                "problem": problem, "optimizer": opt, "metric": label,
+                "problem": problem, "optimizer": opt, "metric": label, "mode": mode,
                 "mean": float(vals.mean()) if len(vals) else math.nan,
                 "std": float(vals.std(ddof=1)) if len(vals) > 1 else math.nan,
                 "runs": len(orun), "ok": int((orun["status"] == "ok").sum()),
@@ -90,7 +107,16 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
             dmed, dlo, dhi = stats.bootstrap_median_ci(diffs, n_boot=n_boot)
             row.update({f"diff_vs_{baseline}": dmed, "diff_ci_low": dlo, "diff_ci_high": dhi})
             rows.append(row)
+        _mark_best(rows[first:], mode)
     return pd.DataFrame(rows)
+
+
+def _mark_best(rows: list[dict[str, Any]], mode: str) -> None:
+    """``best`` is True for the optimizer(s) with the best mean headline metric of a problem."""
+    means = [r["mean"] for r in rows if math.isfinite(r["mean"])]
+    top = (max(means) if mode == "max" else min(means)) if means else math.nan
+    for r in rows:
+        r["best"] = bool(means) and r["mean"] == top
 
 
 def _fmt(x: float, digits: int = 4) -> str:
@@ -106,7 +132,7 @@ def _fmt(x: float, digits: int = 4) -> str:
 def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
     speed = f"speed_vs_{baseline}"
     lines = [
-        f"| problem | optimizer | metric | mean +- std | speed vs {baseline} [95% CI] (paired seeds) "
+        f"| problem | optimizer | metric | mean +- std (* best) | speed vs {baseline} [95% CI] (paired seeds) "
         f"| {baseline} paired diff [95% CI] | reached target | ok / diverged / failed |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -119,7 +145,8 @@ def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
         else:
             sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
         lines.append(
-            f"| {d['problem']} | {d['optimizer']} | {d['metric']} | {_fmt(d['mean'])} +- {_fmt(d['std'], 2)} "
+            f"| {d['problem']} | {d['optimizer']} | {d['metric']} | {_fmt(d['mean'])} +- {_fmt(d['std'], 2)}"
+            f"{' *' if d['best'] else ''} "
             f"| {sp} | {_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}] "
             f"| {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
     return "\n".join(lines) + "\n"

@@ -1,14 +1,11 @@
 """Results on disk: one folder, Parquet tables, written whole and renamed.
 
-Layout of a results folder (``SCHEMA_VERSION`` 1)::
+Layout of a results folder (``SCHEMA_VERSION`` 2)::
 
     OUT/
-      raybench.json          # {"schema_version": 1, ...}: what wrote the folder
-      runs/part-*.parquet    # one row per run           (RUN_COLUMNS)
-      curves/part-*.parquet  # one row per evaluation    (CURVE_COLUMNS)
-      rungs/part-*.parquet   # multi-init only: one row per (trial, rung)
-      lr_search/part-*.parquet  # --tune-lr only: one row per learning rate tried
-      rl_curves/part-*.parquet  # raybench rl train only: one row per PPO iteration
+      raybench.json          # {"schema_version": 2, ...}: what wrote the folder
+      <table>/part-*.parquet # one folder per table: runs, curves and the tables other layers
+                             # register (raybench.schema holds every table's columns)
 
 Read it with ``raybench.results.read(OUT)`` or straight with pandas:
 ``pandas.read_parquet(f"{OUT}/runs")``. Every part is written to a temporary name in the same
@@ -21,9 +18,11 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import posixpath
+import time
 import uuid
-from collections.abc import Iterable
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,8 +31,11 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-SCHEMA_VERSION = 1
-TABLES = ("runs", "curves", "rungs", "lr_search", "rl_curves")
+from raybench import schema
+
+SCHEMA_VERSION = 2
+"""The folder layout's version (``raybench.json``); each table's columns have their own version
+in ``raybench.schema``. Version 2: parts named in write order, run rows record metric directions."""
 MARKER = "raybench.json"
 
 
@@ -47,8 +49,6 @@ def _fs(folder: str) -> tuple[pafs.FileSystem, str]:
     except (pa.ArrowInvalid, ValueError):
         fs, path = pafs.LocalFileSystem(), str(folder)
     if isinstance(fs, pafs.LocalFileSystem):
-        import os
-
         path = os.path.abspath(path)
     return fs, path
 
@@ -88,72 +88,53 @@ def _atomic_write(fs: pafs.FileSystem, path: str, data: bytes) -> None:
     fs.move(tmp, path)
 
 
-def _normalise(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    df = pd.DataFrame(list(rows))
-    for col in df.columns:
-        if df[col].dtype == object and not col.startswith("hp_"):
-            # Tuples (betas) and mixed hyperparameters become text, so every part has one type.
-            df[col] = df[col].map(_to_text)
-    return df
-
-
-_FLOAT_COLUMNS = ("f_star", "batch_size", "target_threshold")
-
-
-def _hp_kinds() -> dict[str, str]:
-    """``hp_<name>`` -> "float" or "text", over every registered optimizer (a fixed column set)."""
-    from raybench import optimizers
-
-    kinds: dict[str, str] = {}
-    for spec in optimizers.REGISTRY.values():
-        for key, default in spec.defaults.items():
-            numeric = isinstance(default, int | float) and not isinstance(default, bool)
-            kinds[f"hp_{key}"] = "float" if numeric or isinstance(default, bool) else "text"
-    return kinds
-
-
-def _conform(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Give every part of a table the same column types, also where a column is all null."""
-    if table == "runs":
-        for col, kind in _hp_kinds().items():
-            if col not in df:
-                df[col] = None
-            df[col] = df[col].astype("float64") if kind == "float" else df[col].map(_to_text).astype("string")
-    for col in df.columns:
-        if col.startswith("hp_") and table == "runs":
-            continue
-        if df[col].isna().all():
-            numeric = col in _FLOAT_COLUMNS or col.split("_")[-1] in ("loss", "accuracy", "suboptimality", "error") and col != "error"
-            df[col] = df[col].astype("float64") if numeric else df[col].astype("string")
-    return df
-
-
-def _to_text(v: Any) -> Any:
-    if v is None or isinstance(v, str):
-        return v
-    if isinstance(v, float) and math.isnan(v):
+def _cell(value: Any, dtype: pa.DataType) -> Any:
+    """One value in the column's type: text columns take tuples as "a,b" and numbers as text;
+    NaN is null in text and integer columns."""
+    if value is None:
         return None
-    if isinstance(v, tuple | list):
-        return ",".join(str(x) for x in v)
-    return str(v)
+    if isinstance(value, float) and math.isnan(value) and not pa.types.is_floating(dtype):
+        return None
+    if pa.types.is_string(dtype):
+        if isinstance(value, tuple | list):
+            return ",".join(str(x) for x in value)
+        return value if isinstance(value, str) else str(value)
+    if pa.types.is_floating(dtype):
+        return float(value)
+    if pa.types.is_integer(dtype):
+        return int(value)
+    if pa.types.is_boolean(dtype):
+        return bool(value)
+    return value
+
+
+def conform(table: str, rows: list[dict[str, Any]]) -> pa.Table:
+    """``rows`` as an Arrow table of ``table``'s schema; a column the schema lacks raises."""
+    sch = schema.get(table).schema()
+    types = {f.name: f.type for f in sch}
+    for row in rows:
+        unknown = sorted(set(row) - set(types))
+        if unknown:
+            raise ValueError(f"results table {table!r} has no column {unknown[0]!r} "
+                             f"(raybench.schema defines its columns)")
+    data = {name: [_cell(row.get(name), dtype) for row in rows] for name, dtype in types.items()}
+    return pa.Table.from_pydict(data, schema=sch)
 
 
 def write(folder: str, table: str, rows: list[dict[str, Any]]) -> str | None:
-    """Write ``rows`` as one new part of ``table``; returns its path (``None`` if no rows)."""
-    if table not in TABLES:
-        raise ValueError(f"unknown table {table!r}; accepted: {', '.join(TABLES)}")
-    if not rows:
+    """Write ``rows`` as one new part of ``table``; returns its path (``None`` if no rows).
+
+    Part names start with the write time, so that name order is write order (readers keep the
+    first row written of a run written twice)."""
+    tbl = conform(table, rows) if rows else None
+    if tbl is None:
         return None
     fs, root = _fs(folder)
     directory = posixpath.join(root, table)
     fs.create_dir(directory, recursive=True)
-    df = _conform(table, _normalise(rows))
-    tbl = pa.Table.from_pandas(df, preserve_index=False)
-    tbl = tbl.replace_schema_metadata({**(tbl.schema.metadata or {}),
-                                       b"raybench_schema_version": str(SCHEMA_VERSION).encode()})
     sink = pa.BufferOutputStream()
     pq.write_table(tbl, sink)
-    path = posixpath.join(directory, f"part-{uuid.uuid4().hex}.parquet")
+    path = posixpath.join(directory, f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet")
     _atomic_write(fs, path, sink.getvalue().to_pybytes())
     return path
 
@@ -164,28 +145,56 @@ def write_runs(folder: str, runs: list[dict[str, Any]], curves: list[dict[str, A
     write(folder, "runs", runs)
 
 
+def _parts(fs: pafs.FileSystem, directory: str) -> list[str]:
+    """The finished parts of a table folder, in name (= write) order."""
+    if fs.get_file_info(directory).type != pafs.FileType.Directory:
+        return []
+    names = sorted(i.path for i in fs.get_file_info(pafs.FileSelector(directory)))
+    return [p for p in names if p.endswith(".parquet") and not posixpath.basename(p).startswith(".tmp-")]
+
+
+def _read_part(fs: pafs.FileSystem, path: str) -> pa.Table:
+    try:
+        with fs.open_input_file(path) as f:
+            return pq.read_table(f)
+    except (pa.ArrowException, OSError) as exc:
+        raise ResultsError(f"corrupt results file {path}: {exc}") from None
+
+
 def read_table(folder: str, table: str) -> pd.DataFrame:
-    """All parts of ``table`` as one DataFrame (empty if none); a corrupt part is named."""
+    """All parts of ``table`` as one DataFrame in the table's schema (empty if none).
+
+    Columns the schema gained since a part was written are null there; a corrupt part is
+    named. A run written twice (``runs``: same ``run_id``) is returned once, the first one
+    written, with a warning naming the folder.
+    """
     fs, root = _fs(folder)
     _check_marker(fs, root)
-    directory = posixpath.join(root, table)
-    if fs.get_file_info(directory).type != pafs.FileType.Directory:
-        return pd.DataFrame()
-    infos = fs.get_file_info(pafs.FileSelector(directory))
+    sch = schema.get(table).schema()
     frames = []
-    for info in sorted(infos, key=lambda i: i.path):
-        name = posixpath.basename(info.path)
-        if not name.endswith(".parquet") or name.startswith(".tmp-"):
-            continue
-        try:
-            with fs.open_input_file(info.path) as f:
-                frames.append(pq.read_table(f).to_pandas())
-        except (pa.ArrowException, OSError) as exc:
-            raise ResultsError(f"corrupt results file {info.path}: {exc}") from None
+    for path in _parts(fs, posixpath.join(root, table)):
+        part = _read_part(fs, path)
+        frames.append(pa.table({f.name: (part[f.name].cast(f.type) if f.name in part.column_names
+                                         else pa.nulls(part.num_rows, f.type)) for f in sch}))
     if not frames:
         return pd.DataFrame()
-    frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    df = pa.concat_tables(frames).to_pandas()
+    if table == "runs" and df["run_id"].duplicated().any():
+        dups = int(df["run_id"].duplicated().sum())
+        warnings.warn(f"{folder}: {dups} runs were written more than once; keeping the first "
+                      "written of each", stacklevel=2)
+        df = df.drop_duplicates("run_id", keep="first").reset_index(drop=True)
+    return df
+
+
+def metric(df: pd.DataFrame, prefix: str, name: str) -> pd.Series:
+    """Metric ``name`` of ``prefix`` (``final_val``, ``best_val``, ``test``, ``val``) as floats:
+    its own column, or read from the ``<prefix>_extra`` JSON for any other metric."""
+    col = f"{prefix}_{name}"
+    if name in schema.METRIC_COLUMNS:
+        return df[col].astype(float) if col in df else pd.Series(math.nan, index=df.index)
+    extra = df.get(f"{prefix}_extra", pd.Series(None, index=df.index))
+    return extra.map(lambda t: float(json.loads(t).get(name, math.nan)) if isinstance(t, str) else math.nan)
 
 
 def read(folder: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -203,18 +212,8 @@ def drop_orphan_curves(folder: str) -> int:
     """
     fs, root = _fs(folder)
     finished = finished_run_ids(folder)
-    directory = posixpath.join(root, "curves")
-    if fs.get_file_info(directory).type != pafs.FileType.Directory:
-        return 0
-    parts = {}
-    for info in sorted(fs.get_file_info(pafs.FileSelector(directory)), key=lambda i: i.path):
-        if not info.path.endswith(".parquet") or posixpath.basename(info.path).startswith(".tmp-"):
-            continue
-        try:
-            with fs.open_input_file(info.path) as f:
-                parts[info.path] = pq.read_table(f).to_pandas()
-        except (pa.ArrowException, OSError) as exc:
-            raise ResultsError(f"corrupt results file {info.path}: {exc}") from None
+    parts = {path: _read_part(fs, path).to_pandas()
+             for path in _parts(fs, posixpath.join(root, "curves"))}
     dirty = {p for p, df in parts.items() if not df["run_id"].isin(finished).all()}
     seen = {key for p, df in parts.items() if p not in dirty
             for key in zip(df["run_id"], df["step"], strict=True)}

@@ -11,8 +11,6 @@ recorded ``diverged``. The suite always goes on.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import sys
 import time
@@ -22,9 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from raybench import optimizers, results
+from raybench import results
 from raybench.errors import UsageError
-from raybench.train import Run, run_id
+from raybench.ray_utils import require_ray
+from raybench.spec import RunSpec
+from raybench.train import Run, failed_row
 
 # How often finished runs are written: after this many runs or seconds, whichever is first.
 FLUSH_EVERY_RUNS = int(os.environ.get("RAYBENCH_FLUSH_EVERY_RUNS", "16"))
@@ -36,71 +36,28 @@ class IncompleteSuite(RuntimeError):
     """Some runs were lost to infrastructure failures; the rest are written (exit 1)."""
 
 
-@dataclasses.dataclass(frozen=True)
-class RunSpec:
-    """One run to do: what ``Run`` needs, as plain data that travels to a Ray worker."""
-
-    problem: str
-    optimizer: str
-    seed: int
-    hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
-    steps: int | None = None
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    eval_every: int | None = None
-    patience: int | None = None
-    hparam_source: str = "default"
-    """How the hyperparameters were chosen: "default", "config" or "tuned" (recorded)."""
-
-    @property
-    def run_id(self) -> str:
-        resolved = optimizers.resolve_hparams(self.optimizer, self.hparams)
-        return run_id(self.problem, self.optimizer, resolved, self.seed, self.steps, self.options)
-
-
 def execute(spec: RunSpec, device: str = "cpu") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Do one run in this process: ``(run row, curve rows)``. Never raises for a run's own fault."""
     run = None
     curves: list[dict[str, Any]] = []
     try:
-        run = Run(spec.problem, spec.optimizer, spec.hparams, spec.seed, steps=spec.steps,
-                  options=spec.options, eval_every=spec.eval_every, patience=spec.patience,
-                  device=device)
+        run = Run(spec, device=device)
         curves = run.advance()
         row = run.summary()
     except Exception as exc:  # noqa: BLE001 - a failing run is a result, not a crash
-        row = _failed_row(spec, run, exc)
-    row["hparam_source"] = spec.hparam_source
+        row = _failed_row(spec, run, exc, device)
     return row, curves
 
 
-def _failed_row(spec: RunSpec, run: Run | None, exc: BaseException) -> dict[str, Any]:
+def _failed_row(spec: RunSpec, run: Run | None, exc: BaseException, device: str) -> dict[str, Any]:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
     if run is not None:
         run.fail(exc)
         try:
             return run.summary(test=False)
-        except Exception:  # noqa: BLE001 - fall back to the minimal row below
+        except Exception:  # noqa: BLE001 - fall back to the row built from the spec alone
             pass
-    from raybench.provenance import provenance
-
-    return {"run_id": spec.run_id, "problem": spec.problem, "optimizer": spec.optimizer,
-            "seed": spec.seed, "status": "failed", "error": f"{type(exc).__name__}: {exc}"[:2000],
-            "steps": 0, "grad_evals": 0, "converged": False, "steps_to_target": math.inf,
-            "grad_evals_to_target": math.inf, "seconds_to_target": math.inf, **provenance("cpu")}
-
-
-def validate(specs: Sequence[RunSpec]) -> None:
-    """Check every spec before anything runs (names, options, hyperparameters)."""
-    import problems
-
-    for spec in specs:
-        prob = problems.get(spec.problem)
-        unknown = sorted(set(spec.options) - set(prob.options))
-        if unknown:
-            raise UsageError(f"unknown option {unknown[0]!r} for problem {spec.problem!r}; "
-                             f"accepted: {', '.join(sorted(prob.options)) or 'none'}")
-        optimizers.resolve_hparams(spec.optimizer, spec.hparams)
-        if spec.steps is not None and spec.steps < 1:
-            raise UsageError(f"steps must be >= 1, got {spec.steps}")
+    return failed_row(spec, error, device=device)
 
 
 def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]:
@@ -132,7 +89,7 @@ def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]
             if log and changed:
                 shown = ", ".join(f"{k}={v}" for k, v in changed.items())
                 print(f"data: {spec.problem} uses {shown}", file=sys.stderr)
-        out.append(dataclasses.replace(spec, options=resolved[key]))
+        out.append(spec.with_(options=resolved[key]) if resolved[key] != spec.options else spec)
     return out
 
 
@@ -141,18 +98,18 @@ def check_max_retries(max_retries: int) -> None:
         raise UsageError(f"bad --max-retries {max_retries!r}; accepted: an integer >= 0")
 
 
-def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
-              cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False,
-              progress: bool = True, num_cpus: int | None = None,
+def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
+              resume: bool = False, progress: bool = True,
               max_retries: int = MAX_RETRIES) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Run every spec on Ray and write the results to ``out``; returns ``results.read(out)``.
+    """Run every spec on Ray (already started: ``raybench.ray_utils.init_ray``) and write the
+    results to ``out``; returns ``results.read(out)``.
 
     ``resume`` skips runs already in ``out``; without it, a folder that already holds runs
     is refused (so results are never mixed by accident). ``max_retries``: how many times Ray
     redoes a run whose worker process or node died; a run lost more often than that has no
     row, and the suite ends with ``IncompleteSuite`` after writing every other run.
     """
-    validate(specs)
+    require_ray()
     if cpus_per_run <= 0 or gpus_per_run < 0:
         raise UsageError(f"--cpus-per-run must be > 0 and --gpus-per-run >= 0, "
                          f"got {cpus_per_run} and {gpus_per_run}")
@@ -172,19 +129,15 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, address: str | None = None,
     if skipped:
         print(f"resume: {skipped} of {len(by_id)} runs already in {out}", file=sys.stderr)
     if todo:
-        _fan_out(todo, out, address=address, cpus_per_run=cpus_per_run,
-                 gpus_per_run=gpus_per_run, progress=progress, num_cpus=num_cpus,
+        _fan_out(todo, out, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, progress=progress,
                  max_retries=max_retries)
     return results.read(out)
 
 
-def _fan_out(todo: list[RunSpec], out: str, *, address: str | None, cpus_per_run: float,
-             gpus_per_run: float, progress: bool, num_cpus: int | None, max_retries: int) -> None:
+def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run: float,
+             progress: bool, max_retries: int) -> None:
     import ray
 
-    from raybench.ray_utils import init_ray
-
-    init_ray(address, num_cpus=num_cpus)
     device = "cuda" if gpus_per_run > 0 else "cpu"
     remote = ray.remote(execute).options(
         num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,

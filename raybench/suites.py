@@ -1,6 +1,6 @@
 """Suites: which problems, optimizers, seeds and hyperparameters one benchmark runs.
 
-A suite is plain data, built in (``BUILTIN``) or read from a YAML file (safe loader)::
+A suite is plain data, built in (``builtin_suites()``) or read from a YAML file (safe loader)::
 
     name: my-suite
     seeds: 5                 # or a list of seeds: [0, 1, 2]
@@ -21,31 +21,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import problems
 from raybench import optimizers
 from raybench.errors import UsageError
-from raybench.runner import RunSpec
+from raybench.spec import RunSpec
 
-SYNTHETIC = ["quadratic", "logistic", "robust_regression", "rosenbrock", "mlp"]
-BASELINES = ["adam", "sgd", "momentum", "adagrad", "rmsprop", "adamw", "lbfgs", "modified_adam"]
 
-BUILTIN: dict[str, dict[str, Any]] = {
-    # Every synthetic problem plus the offline MNIST subset, every optimizer, 5 seeds:
-    # a few minutes on a 2-core laptop.
-    "quick": {
-        "name": "quick",
-        "seeds": 5,
-        "problems": [*SYNTHETIC, {"name": "mnist_mlp", "options": {"dataset": "mnist_subset"}, "steps": 300}],
-        "optimizers": BASELINES,
-    },
-    # The research summary's table: MNIST CNN, CIFAR-100, quadratic, logistic regression.
-    # Sized for a GPU cluster (full datasets, default budgets).
-    "seed": {
-        "name": "seed",
-        "seeds": 5,
-        "problems": ["mnist_cnn", "cifar100_cnn", "quadratic", "logistic"],
-        "optimizers": BASELINES,
-    },
-}
+def builtin_suites() -> dict[str, dict[str, Any]]:
+    """The built-in suites; which problems need data and which optimizers are baselines are
+    registry flags, read here, not lists kept beside the registries."""
+    synthetic = [name for name in problems.names() if not problems.get(name).needs_data]
+    return {
+        # Every synthetic problem plus the offline MNIST subset, every baseline, 5 seeds:
+        # a few minutes on a 2-core laptop.
+        "quick": {
+            "name": "quick",
+            "seeds": 5,
+            "problems": [*synthetic, {"name": "mnist_mlp", "options": {"dataset": "mnist_subset"}, "steps": 300}],
+            "optimizers": optimizers.baselines(),
+        },
+        # The research summary's table: MNIST CNN, CIFAR-100, quadratic, logistic regression.
+        # Sized for a GPU cluster (full datasets, default budgets).
+        "seed": {
+            "name": "seed",
+            "seeds": 5,
+            "problems": ["mnist_cnn", "cifar100_cnn", "quadratic", "logistic"],
+            "optimizers": optimizers.baselines(),
+        },
+    }
 
 _SUITE_KEYS = {"name", "seeds", "steps", "problems", "optimizers", "hparams", "eval_every", "patience"}
 _PROBLEM_KEYS = {"name", "options", "steps", "eval_every"}
@@ -69,16 +72,15 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
 
 def builtin(name: str) -> dict[str, Any]:
-    if name not in BUILTIN:
-        raise UsageError(f"unknown suite {name!r}; accepted: {', '.join(BUILTIN)}")
-    return BUILTIN[name]
+    suites = builtin_suites()
+    if name not in suites:
+        raise UsageError(f"unknown suite {name!r}; accepted: {', '.join(suites)}")
+    return suites[name]
 
 
 def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]] | None = None,
            steps: int | None = None, seeds: int | None = None) -> list[RunSpec]:
-    """The suite's runs: problems x optimizers x seeds, validated."""
-    import problems
-
+    """The suite's runs: problems x optimizers x seeds, each a resolved ``RunSpec``."""
     unknown = sorted(set(suite) - _SUITE_KEYS)
     if unknown:
         raise UsageError(f"unknown suite key {unknown[0]!r}; accepted: {', '.join(sorted(_SUITE_KEYS))}")
@@ -102,7 +104,7 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
         if opt not in opt_names:
             raise UsageError(f"hyperparameters given for {opt!r}, which is not in this suite's "
                              f"optimizers: {', '.join(opt_names)}")
-        optimizers.resolve_hparams(opt, hparams[opt])
+    resolved = {opt: optimizers.resolve_hparams(opt, hparams.get(opt)) for opt in opt_names}
     specs = []
     for entry in suite["problems"]:
         if isinstance(entry, str):
@@ -112,18 +114,17 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
         bad = sorted(set(entry) - _PROBLEM_KEYS)
         if bad:
             raise UsageError(f"unknown problem key {bad[0]!r}; accepted: {', '.join(sorted(_PROBLEM_KEYS))}")
-        problems.get(entry["name"])
+        options = dict(entry.get("options") or {})
+        problems.get(entry["name"]).check_options(options)
         # --steps beats the problem entry's steps, which beats the suite's.
         p_steps = steps if steps is not None else entry.get("steps", suite.get("steps"))
         for opt in opt_names:
             for seed in seed_list:
-                specs.append(RunSpec(
-                    problem=entry["name"], optimizer=opt, seed=seed, hparams=dict(hparams.get(opt, {})),
-                    steps=_positive_int("steps", p_steps), options=dict(entry.get("options") or {}),
-                    eval_every=_positive_int("eval_every", entry.get("eval_every", suite.get("eval_every"))),
-                    patience=_positive_int("patience", suite.get("patience")),
-                    hparam_source="config" if opt in hparams else "default",
-                ))
+                specs.append(RunSpec.build(
+                    entry["name"], opt, seed, hparams=resolved[opt], options=options, steps=p_steps,
+                    eval_every=entry.get("eval_every", suite.get("eval_every")),
+                    patience=suite.get("patience"),
+                    hparam_source="config" if opt in hparams else "default"))
     return specs
 
 
@@ -137,14 +138,6 @@ def _seeds(value: Any) -> list[int]:
     if isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
         return [int(v) for v in value]
     raise UsageError(f"seeds must be a count or a list of integers, got {value!r}")
-
-
-def _positive_int(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 def parse_hparam_flags(flags: list[str]) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
-import hashlib
 import json
 import math
 import time
@@ -22,65 +21,47 @@ from typing import Any
 import torch
 
 import problems
-from raybench import optimizers
+from raybench import optimizers, schema
 from raybench.provenance import provenance
-
-CANONICAL_METRICS = ("loss", "accuracy", "suboptimality", "param_error")
-"""Metrics with their own columns; any other metric a problem reports goes to ``extra_metrics``."""
-
-
-def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, steps: int | None,
-           options: dict[str, Any] | None = None) -> str:
-    """A stable id for one run configuration (what ``--resume`` matches on).
-
-    ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
-    problem's default budget, so an id never needs the problem instantiated.
-    """
-    key = json.dumps(
-        {"p": problem, "o": optimizer, "h": _jsonable(hparams), "s": int(seed),
-         "n": None if steps is None else int(steps),
-         "x": _jsonable(options or {})},
-        sort_keys=True,
-    )
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
-
-
-def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+from raybench.spec import RunSpec, jsonable
 
 
 class Run:
-    """One training run of ``optimizer`` on ``problem`` from ``seed``.
+    """One training run of a ``RunSpec``: problem, optimizer, resolved hyperparameters, seed.
+
+    ``Run(spec)`` takes a spec as given (the runner, multi-init). ``Run(problem, optimizer,
+    hparams, seed, steps=..., options=..., eval_every=..., patience=...)`` is the Python API's
+    boundary: it builds the spec (``RunSpec.build``) first.
 
     Args:
-        problem: a problem registry name.
-        optimizer: an optimizer registry name.
-        hparams: overrides of the optimizer's default hyperparameters.
-        seed: fixes the instance, initial parameters and batches.
-        steps: the budget in optimizer steps (default: the problem's).
-        options: problem options (e.g. ``{"dim": 100}``).
-        eval_every: steps between evaluations (default: the problem's).
-        patience: stop early after this many evaluations without a better validation loss.
+        spec: a ``RunSpec``, or a problem registry name (then the other arguments build one).
         device: torch device for parameters and data.
     """
 
-    def __init__(self, problem: str, optimizer: str, hparams: dict[str, Any] | None = None,
-                 seed: int = 0, *, steps: int | None = None, options: dict[str, Any] | None = None,
-                 eval_every: int | None = None, patience: int | None = None,
-                 device: str = "cpu") -> None:
-        self.problem = problem
-        self.optimizer_name = optimizer
-        self.seed = int(seed)
-        self.options = dict(options or {})
-        self.hparams = optimizers.resolve_hparams(optimizer, hparams)
-        self.instance = problems.get(problem).instance(self.seed, **self.options).to(device)
+    def __init__(self, spec: RunSpec | str, optimizer: str | None = None,
+                 hparams: dict[str, Any] | None = None, seed: int = 0, *, steps: int | None = None,
+                 options: dict[str, Any] | None = None, eval_every: int | None = None,
+                 patience: int | None = None, device: str = "cpu") -> None:
+        if not isinstance(spec, RunSpec):
+            if optimizer is None:
+                raise TypeError("Run(problem, optimizer, ...) needs an optimizer name")
+            spec = RunSpec.build(spec, optimizer, seed, hparams=hparams, options=options, steps=steps,
+                                 eval_every=eval_every, patience=patience)
+        self.spec = spec
+        self.problem = spec.problem
+        self.optimizer_name = spec.optimizer
+        self.seed = spec.seed
+        self.options = dict(spec.options)
+        self.hparams = dict(spec.hparams)
+        self.run_id = spec.run_id
+        self.modes = dict(problems.get(spec.problem).metrics)
+        self.instance = problems.get(spec.problem).instance(self.seed, **self.options).to(device)
         budget = self.instance.budget
-        self.steps = int(steps if steps is not None else budget.steps)
-        self.eval_every = int(eval_every or budget.eval_every)
-        self.patience = patience
+        self.steps = int(spec.steps if spec.steps is not None else budget.steps)
+        self.eval_every = int(spec.eval_every or budget.eval_every)
+        self.patience = spec.patience
         self.device = str(device)
-        self.optimizer = optimizers.make(optimizer, self.instance.parameters(), **self.hparams)
-        self.run_id = run_id(problem, optimizer, self.hparams, self.seed, steps, self.options)
+        self.optimizer = optimizers.build(spec.optimizer, self.instance.parameters(), self.hparams)
         self.started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
         self.step = 0
@@ -149,9 +130,16 @@ class Run:
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, split: str = "val") -> dict[str, float]:
+        """The instance's metrics on ``split``; every one must be declared by the problem."""
         self.instance.train_mode(False)
         with torch.no_grad():
-            return {k: float(v) for k, v in self.instance.evaluate(split).items()}
+            metrics = {k: float(v) for k, v in self.instance.evaluate(split).items()}
+        undeclared = sorted(set(metrics) - set(self.modes))
+        if undeclared:
+            raise problems.ProblemError(
+                f"problem {self.problem!r} reports metric {undeclared[0]!r} that its registry entry "
+                f"does not declare; declared: {', '.join(self.modes)}")
+        return metrics
 
     def _evaluate_row(self) -> dict[str, Any]:
         metrics = self.evaluate("val")
@@ -166,9 +154,8 @@ class Run:
         for k, v in metrics.items():
             if not math.isfinite(v):
                 continue
-            maximise = k == "accuracy"
             best = self.best_metrics.get(k)
-            if best is None or (v > best if maximise else v < best):
+            if best is None or problems.better(self.modes[k], v, best):
                 self.best_metrics[k] = v
         if not self.to_target and self.instance.target.reached(metrics):
             self.to_target = {"steps": self.step, "grad_evals": self.grad_evals,
@@ -212,18 +199,17 @@ class Run:
 
     # -- results -------------------------------------------------------------------------
     def summary(self, *, test: bool = True) -> dict[str, Any]:
-        """The run's row of the results (see ``raybench.results.RUN_COLUMNS``)."""
+        """The run's row of the ``runs`` table (columns: ``raybench.schema.RUNS``)."""
         inst = self.instance
         row: dict[str, Any] = {
-            "run_id": self.run_id, "problem": self.problem, "dataset": inst.dataset,
-            "optimizer": self.optimizer_name, "seed": self.seed,
-            "hparams": json.dumps(_jsonable(self.hparams), sort_keys=True),
-            "options": json.dumps(_jsonable(self.options), sort_keys=True),
+            **spec_columns(self.spec), "dataset": inst.dataset,
             "budget_steps": self.steps, "batch_size": inst.budget.batch_size,
             "status": self.status, "error": self.error, "stopped_early": self.stopped_early,
             "steps": self.step, "grad_evals": self.grad_evals, "wall_seconds": self.wall_seconds,
             "final_train_loss": self._last_train_loss,
-            "target_metric": inst.target.metric, "target_threshold": inst.target.threshold,
+            "metric_modes": json.dumps(self.modes),
+            "target_metric": inst.target.metric, "target_mode": inst.target.mode,
+            "target_threshold": inst.target.threshold,
             "f_star": inst.f_star,
             "converged": bool(self.to_target),
             "steps_to_target": float(self.to_target.get("steps", math.inf)),
@@ -231,8 +217,6 @@ class Run:
             "seconds_to_target": float(self.to_target.get("seconds", math.inf)),
             "started_at": self.started_at,
         }
-        for key, value in self.hparams.items():
-            row[f"hp_{key}"] = value
         row.update(_metric_columns("final_val", self.last_metrics))
         row.update(_metric_columns("best_val", self.best_metrics))
         test_metrics: dict[str, float] = {}
@@ -243,8 +227,28 @@ class Run:
         return row
 
 
+def spec_columns(spec: RunSpec) -> dict[str, Any]:
+    """The columns of a run row that say what ran (shared by every row builder)."""
+    row = {"run_id": spec.run_id, "problem": spec.problem, "optimizer": spec.optimizer, "seed": spec.seed,
+           "hparams": json.dumps(jsonable(spec.hparams), sort_keys=True),
+           "options": json.dumps(jsonable(spec.options), sort_keys=True),
+           "hparam_source": spec.hparam_source}
+    row.update({f"hp_{key}": value for key, value in spec.hparams.items()})
+    return row
+
+
+def failed_row(spec: RunSpec, error: str | None, *, budget_steps: int | None = None,
+               device: str = "cpu") -> dict[str, Any]:
+    """The run row of a run that failed before a ``Run`` existed (e.g. building it raised);
+    every other column is null in the schema."""
+    return {**spec_columns(spec), "status": "failed", "error": error,
+            "budget_steps": budget_steps if budget_steps is not None else spec.steps,
+            "steps": 0, "grad_evals": 0, "converged": False, "steps_to_target": math.inf,
+            "grad_evals_to_target": math.inf, "seconds_to_target": math.inf, **provenance(device)}
+
+
 def _metric_columns(prefix: str, metrics: dict[str, float]) -> dict[str, Any]:
-    cols: dict[str, Any] = {f"{prefix}_{k}": float(metrics.get(k, math.nan)) for k in CANONICAL_METRICS}
-    extra = {k: v for k, v in metrics.items() if k not in CANONICAL_METRICS}
+    cols: dict[str, Any] = {f"{prefix}_{k}": float(metrics.get(k, math.nan)) for k in schema.METRIC_COLUMNS}
+    extra = {k: v for k, v in metrics.items() if k not in schema.METRIC_COLUMNS}
     cols[f"{prefix}_extra"] = json.dumps(extra, sort_keys=True) if extra else None
     return cols

@@ -41,7 +41,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_specs(args: argparse.Namespace) -> list:
-    from raybench import suites
+    from raybench import optimizers, suites
     from raybench.errors import UsageError
 
     chosen = [n for n in ("suite", "config", "problems") if getattr(args, n)]
@@ -54,7 +54,7 @@ def build_specs(args: argparse.Namespace) -> list:
     else:
         options = suites.parse_option_flags(args.option)
         suite = {"name": "cli", "problems": _problem_entries(args.problems, options),
-                 "optimizers": _split(args.optimizers) if args.optimizers else suites.BASELINES}
+                 "optimizers": _split(args.optimizers) if args.optimizers else optimizers.baselines()}
     if args.optimizers and not args.problems:
         suite["optimizers"] = _split(args.optimizers)
     if args.option and not args.problems:
@@ -84,19 +84,20 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
 
 def main(args: argparse.Namespace) -> int:
     from raybench import runner
+    from raybench.ray_utils import init_ray
 
     runner.check_max_retries(args.max_retries)  # before any data is fetched or Ray started
-    specs = build_specs(args)
-    runner.validate(specs)
+    specs = build_specs(args)  # resolved and checked: every user error is exit 2 here
     if args.address is None:  # workers share this machine's data folder: fetch / check once
         specs = runner.prepare_data(specs)
+    init_ray(args.address)
     if args.tune_lr:
         from raybench import lr_search
 
-        specs = lr_search.tune_specs(specs, args.out, address=args.address,
-                                     samples=args.tune_samples, cpus_per_run=args.cpus_per_run,
-                                     gpus_per_run=args.gpus_per_run, resume=args.resume)
-    runs, _ = runner.run_suite(specs, args.out, address=args.address, cpus_per_run=args.cpus_per_run,
+        specs = lr_search.tune_specs(specs, args.out, samples=args.tune_samples,
+                                     cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
+                                     resume=args.resume)
+    runs, _ = runner.run_suite(specs, args.out, cpus_per_run=args.cpus_per_run,
                                gpus_per_run=args.gpus_per_run, resume=args.resume,
                                progress=not args.no_progress, max_retries=args.max_retries)
     counts = runs["status"].value_counts().to_dict() if "status" in runs else {}

@@ -1,0 +1,105 @@
+"""The results tables and their columns: one versioned pyarrow schema per table.
+
+Every writer (``raybench.results.write``), every failed-row builder and every reader
+(``raybench.results.read_table``) goes through the table's ``TableSchema``: a row with a
+column the schema does not name is a bug and raises; a column a row leaves out is null; every
+part of a table has the same column types, so ``pandas.read_parquet(folder/table)`` works.
+
+Each layer registers its own tables (``register``): core registers ``runs`` and ``curves``
+here and ``lr_search`` in ``raybench.lr_search``; ``tuning`` and ``rl`` register theirs. The
+README's column tables are checked against these schemas by a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import pyarrow as pa
+
+METRIC_COLUMNS = ("loss", "accuracy", "suboptimality", "param_error")
+"""Metrics with their own columns (``<prefix>_<metric>``); any other metric a problem reports
+goes to the JSON column ``<prefix>_extra`` (a table's columns are fixed; problems' are not)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSchema:
+    """One results table: its name, version and columns."""
+
+    name: str
+    version: int
+    fields: tuple[pa.Field, ...]
+    dynamic: Callable[[], list[pa.Field]] | None = None
+    """Columns known only at run time (``hp_<name>`` from the optimizer registry)."""
+
+    def schema(self) -> pa.Schema:
+        extra = self.dynamic() if self.dynamic else []
+        return pa.schema([*self.fields, *extra],
+                         metadata={b"raybench_table": self.name.encode(),
+                                   b"raybench_table_version": str(self.version).encode()})
+
+    @property
+    def columns(self) -> list[str]:
+        """The fixed columns, in order (the dynamic ones come after them)."""
+        return [f.name for f in self.fields]
+
+
+TABLES: dict[str, TableSchema] = {}
+
+
+def register(table: TableSchema) -> TableSchema:
+    """Add a table; registering the same name again with other columns is an error."""
+    old = TABLES.get(table.name)
+    if old is not None and old != table:
+        raise ValueError(f"results table {table.name!r} registered twice with different columns")
+    TABLES[table.name] = table
+    return table
+
+
+def get(name: str) -> TableSchema:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise ValueError(f"unknown results table {name!r}; accepted: {', '.join(TABLES)}") from None
+
+
+def columns(*spec: tuple[str, pa.DataType]) -> tuple[pa.Field, ...]:
+    return tuple(pa.field(name, dtype) for name, dtype in spec)
+
+
+def metric_fields(prefix: str) -> list[tuple[str, pa.DataType]]:
+    return [*((f"{prefix}_{m}", pa.float64()) for m in METRIC_COLUMNS), (f"{prefix}_extra", pa.string())]
+
+
+def _hp_fields() -> list[pa.Field]:
+    """``hp_<name>`` for every hyperparameter of every registered optimizer: float64 for numbers
+    and booleans, text otherwise (tuples such as betas as "0.9,0.999")."""
+    from raybench import optimizers
+
+    kinds: dict[str, pa.DataType] = {}
+    for spec in optimizers.REGISTRY.values():
+        for key, default in spec.defaults.items():
+            numeric = isinstance(default, int | float)
+            kinds.setdefault(f"hp_{key}", pa.float64() if numeric else pa.string())
+    return [pa.field(name, dtype) for name, dtype in sorted(kinds.items())]
+
+
+STR, FLOAT, INT, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
+
+RUNS = register(TableSchema("runs", 2, columns(
+    ("run_id", STR), ("problem", STR), ("dataset", STR), ("optimizer", STR), ("seed", INT),
+    ("hparams", STR), ("options", STR), ("hparam_source", STR),
+    ("status", STR), ("error", STR),
+    ("budget_steps", INT), ("batch_size", INT), ("steps", INT), ("grad_evals", INT), ("wall_seconds", FLOAT),
+    ("stopped_early", BOOL), ("final_train_loss", FLOAT),
+    *metric_fields("final_val"), *metric_fields("best_val"), *metric_fields("test"),
+    ("metric_modes", STR), ("target_metric", STR), ("target_mode", STR), ("target_threshold", FLOAT), ("f_star", FLOAT),
+    ("converged", BOOL), ("steps_to_target", FLOAT), ("grad_evals_to_target", FLOAT), ("seconds_to_target", FLOAT),
+    ("raybench_version", STR), ("torch_version", STR), ("ray_version", STR), ("git_commit", STR),
+    ("device", STR), ("host", STR), ("node_id", STR), ("started_at", STR),
+), dynamic=_hp_fields))
+
+CURVES = register(TableSchema("curves", 1, columns(
+    ("run_id", STR), ("step", INT), ("grad_evals", INT), ("wall_seconds", FLOAT), ("train_loss", FLOAT),
+    *metric_fields("val"),
+)))

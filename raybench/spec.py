@@ -1,0 +1,100 @@
+"""A run's resolved configuration: one frozen ``RunSpec``, built once at the boundary.
+
+The CLI, a suite file and the Python API (``raybench.Run("quadratic", "adam", ...)``) build a
+spec with ``RunSpec.build``: the problem and optimizer are looked up, the problem options are
+checked, the hyperparameters are resolved (defaults filled in, coerced, validated) and the
+``run_id`` is computed, once. Everything below (the runner, Ray workers, ``Run``, multi-init
+trials, learning-rate search) takes the spec as given and never resolves it again. A changed
+spec is a new spec: ``spec.with_(hparams=...)`` builds it anew, so its ``run_id`` follows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+import problems
+from raybench import optimizers
+from raybench.errors import UsageError
+
+
+def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, steps: int | None,
+           options: dict[str, Any] | None = None) -> str:
+    """A stable id for one run configuration (what ``--resume`` matches on).
+
+    ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
+    problem's default budget, so an id never needs the problem instantiated.
+    """
+    key = json.dumps(
+        {"p": problem, "o": optimizer, "h": jsonable(hparams), "s": int(seed),
+         "n": None if steps is None else int(steps),
+         "x": jsonable(options or {})},
+        sort_keys=True,
+    )
+    return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+
+def jsonable(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
+
+
+def positive_int(name: str, value: Any) -> int | None:
+    """``None`` or a positive integer; else ``UsageError`` naming ``name``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """One run, resolved: plain data that travels to a Ray worker. Build it with ``build``."""
+
+    problem: str
+    optimizer: str
+    seed: int
+    hparams: dict[str, Any]
+    """Resolved hyperparameters: the optimizer's defaults with the given ones coerced over them."""
+    options: dict[str, Any]
+    """Problem options as given (checked), with data choices resolved by ``prepare_data``."""
+    steps: int | None
+    """The budget in optimizer steps; ``None``: the problem's default."""
+    eval_every: int | None
+    patience: int | None
+    hparam_source: str
+    """How the hyperparameters were chosen: "default", "config" or "tuned" (recorded)."""
+    run_id: str
+
+    @classmethod
+    def build(cls, problem: str, optimizer: str, seed: int, *, hparams: dict[str, Any] | None = None,
+              options: dict[str, Any] | None = None, steps: int | None = None,
+              eval_every: int | None = None, patience: int | None = None,
+              hparam_source: str = "default") -> RunSpec:
+        """Look up, check and resolve everything once; raises the one-line user errors."""
+        options = dict(options or {})
+        problems.get(problem).check_options(options)
+        resolved = optimizers.resolve_hparams(optimizer, hparams)
+        steps = positive_int("steps", steps)
+        seed = int(seed)
+        return cls(problem=problem, optimizer=optimizer, seed=seed, hparams=resolved, options=options,
+                   steps=steps, eval_every=positive_int("eval_every", eval_every),
+                   patience=positive_int("patience", patience), hparam_source=hparam_source,
+                   run_id=run_id(problem, optimizer, resolved, seed, steps, options))
+
+    def with_(self, **changes: Any) -> RunSpec:
+        """A new spec with ``changes`` (e.g. ``hparams``, ``options``, ``seed``), built anew."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "run_id"}
+        fields.update(changes)
+        return RunSpec.build(fields.pop("problem"), fields.pop("optimizer"), fields.pop("seed"), **fields)
+
+    def as_config(self) -> dict[str, Any]:
+        """Plain-dict form (for Tune's ``param_space``); ``from_config`` reads it back as given."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> RunSpec:
+        """The spec ``as_config`` wrote, taken as given (it was resolved when built)."""
+        return cls(**config)
