@@ -48,12 +48,14 @@ def bench_ppo(runners: list[int], iterations: int) -> None:
     import torch
 
     from raybench.ray_utils import init_ray
-    from rl.train import TrainSettings, ppo_config
+    from rl.settings import TrainSettings
+    from rl.train import ppo_config
 
     torch.set_num_threads(1)
     for n in runners:
         s = TrainSettings(env_runners=n, dim=10)
-        init_ray(None, num_cpus=max(1, n) + 1)
+        # A fresh Ray per runner count: the declared CPUs depend on it (as `raybench rl train` does).
+        init_ray(None, num_cpus=s.local_ray_cpus)
         algo = ppo_config(s).build_algo()
         try:
             algo.train()  # warm-up: actors, first forward passes
@@ -114,7 +116,7 @@ def bench_step(policy: str | None, steps: int) -> None:
 
     import problems
     from raybench import optimizers
-    from raybench.optimizers.autonomous import CoordinatewisePolicy, save_policy
+    from raybench.learned.policy import CoordinatewisePolicy, save_policy
 
     torch.set_num_threads(1)
     tmp = None

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import argparse
 
-# Settings fixed by the first run of an --out folder: they shape the env or the network.
-_FIXED_ON_RESUME = ("family", "dim", "history", "hidden", "update_scale", "episode_steps", "num_problems")
+from rl.evaluate import DEFAULT_BASELINES  # plain data: keeps `raybench --help` free of torch and ray
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     rl = p.add_subparsers(dest="rl_command", metavar="RL_COMMAND", required=True)
 
     t = rl.add_parser("train", help="train a coordinate-wise policy with RLlib PPO")
-    t.add_argument("--family", help="quadratic, logistic, robust_regression or mlp (default quadratic)")
+    t.add_argument("--family", help="a problem family, e.g. quadratic (default) or logistic")
     t.add_argument("--num-problems", type=int, help="training pool size (default 90)")
     t.add_argument("--passes", type=int, help="passes over the pool (default 20)")
     t.add_argument("--episode-steps", type=int, help="optimizer steps per episode (default 40)")
@@ -57,13 +56,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     x.add_argument("--out", required=True, help="policy path stem: writes STEM.safetensors + STEM.json")
     x.set_defaults(handler=main)
 
-    e = rl.add_parser("eval", help="compare a policy with adam, sgd, momentum, lbfgs on held-out instances")
+    e = rl.add_parser("eval", help=f"compare a policy with {', '.join(DEFAULT_BASELINES)} on held-out instances")
     e.add_argument("--policy", required=True, help="policy file (.safetensors or its .json)")
-    e.add_argument("--family", required=True, help="quadratic, logistic, robust_regression or mlp")
+    e.add_argument("--family", required=True, help="the problem family to evaluate on, e.g. quadratic")
     e.add_argument("--seeds", type=int, default=10, help="held-out instances (seeds 0..N-1; default 10)")
     e.add_argument("--out", required=True, help="results folder")
-    e.add_argument("--optimizers", default=",".join(("adam", "sgd", "momentum", "lbfgs")),
-                   help="baselines, comma-separated; 'none' for the policy alone (default adam,sgd,momentum,lbfgs)")
+    e.add_argument("--optimizers", default=",".join(DEFAULT_BASELINES),
+                   help="baselines, comma-separated; 'none' for the policy alone (default %(default)s)")
     e.add_argument("--steps", type=int, help="steps per run (default: the problem's budget)")
     e.add_argument("--dim", type=int, help="problem dimension (default: the policy's training dimension)")
     e.add_argument("--lr-scale", type=float, default=1.0, help="multiplies the policy's update scale")
@@ -77,11 +76,11 @@ def main(args: argparse.Namespace) -> int:
     return {"train": _train, "export": _export, "eval": _eval}[args.rl_command](args)
 
 
-def _settings(args: argparse.Namespace):  # -> rl.train.TrainSettings
+def _settings(args: argparse.Namespace):  # -> rl.settings.TrainSettings
     import dataclasses
 
     from raybench.errors import UsageError
-    from rl.train import TrainSettings, load_settings
+    from rl.settings import TrainSettings, resumed
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
              if getattr(args, f.name, None) is not None}
@@ -90,20 +89,20 @@ def _settings(args: argparse.Namespace):  # -> rl.train.TrainSettings
             given["hidden"] = tuple(int(h) for h in given["hidden"].split(","))
         except ValueError:
             raise UsageError(f"bad --hidden {args.hidden!r}; accepted: comma-separated widths like 32,32") from None
-    if args.resume:
-        s = load_settings(args.out)
-        for key in _FIXED_ON_RESUME:
-            if key in given and given[key] != getattr(s, key):
-                raise UsageError(f"--resume: --{key.replace('_', '-')} {given[key]} differs from the "
-                                 f"run's {getattr(s, key)}; it cannot change when resuming")
-        return dataclasses.replace(s, **given)
-    return TrainSettings(**given)
+    s = resumed(args.out, given) if args.resume else TrainSettings(**given)
+    s.check()
+    return s
 
 
 def _train(args: argparse.Namespace) -> int:
+    from raybench.ray_utils import init_ray
     from rl.train import train
 
-    summary = train(_settings(args), resume=args.resume, progress=not args.quiet)
+    s = _settings(args)  # user errors before Ray starts
+    # The embedded Ray declares a CPU per env runner so that any --env-runners fits; a cluster
+    # (--address) has the CPUs it has.
+    init_ray(args.address, num_cpus=None if args.address else s.local_ray_cpus)
+    summary = train(s, resume=args.resume, progress=not args.quiet)
     print(f"trained {summary['iterations']} iterations, {summary['env_steps']} env steps in "
           f"{summary['wall_seconds']:.1f} s")
     print(f"policy: {summary['policy']}  {summary['metadata']}")
@@ -112,7 +111,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from rl.train import export_checkpoint
+    from rl.checkpoints import export_checkpoint
 
     weights, meta = export_checkpoint(args.source, args.out)
     print(f"policy: {weights}  {meta}")
@@ -120,13 +119,15 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from rl.evaluate import evaluate
+    from raybench.ray_utils import init_ray
+    from rl.evaluate import eval_specs, evaluate
 
     baselines = [] if args.optimizers.strip() in ("", "none") else \
         [o.strip() for o in args.optimizers.split(",") if o.strip()]
-    rep = evaluate(args.policy, args.family, args.seeds, args.out, baselines=baselines, steps=args.steps,
-                   dim=args.dim, lr_scale=args.lr_scale, address=args.address, resume=args.resume,
-                   progress=not args.no_progress)
+    specs = eval_specs(args.policy, args.family, args.seeds, baselines=baselines, steps=args.steps,
+                       dim=args.dim, lr_scale=args.lr_scale)  # user errors before Ray starts
+    init_ray(args.address)
+    rep = evaluate(specs, args.out, resume=args.resume, progress=not args.no_progress)
     print(rep["report"]["markdown"])
     print(f"parquet: {args.out}/runs  {args.out}/curves;  table: {rep['report']['md_path']}")
     return 0

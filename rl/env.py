@@ -1,20 +1,22 @@
 """Optimisation as a sequential decision problem: a ``gymnasium.Env`` over a problem family.
 
-Each episode draws one instance of a problem family (``quadratic``, ``logistic``,
-``robust_regression``, ``mlp``) from a seeded pool and lets the agent optimise it for
-``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
+Each episode draws one instance of a problem family (a problem registered with
+``family=True``: ``problems.families()``) from a seeded pool and lets the agent optimise it
+for ``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
 
     OptimizationEnv({"family": "quadratic", "dim": 10, "history": 25, "episode_steps": 40,
                      "update_scale": 0.1, "pool": "train", "num_problems": 90})
 
-Observation: ``raybench.optimizers.autonomous.observation``, the last ``history`` steps of
+Observation: ``raybench.learned.features``, the last ``history`` steps of
 [change in objective, gradient] as an ``(H, 1 + n)`` matrix in ``[-1, 1]`` (each column
 divided by its largest magnitude in the window; rows before the first step are zeros).
-The optimizer computes exactly the same matrix, so a trained policy sees at test time what
-it saw in training.
 
-Action: one number per parameter; the env clips it to ``[-10, 10]`` and moves the
-parameters by ``update_scale * action``.
+Action: one number per parameter; the parameters move by ``update_scale * clip(action,
+-10, 10)``.
+
+The env records and observes with ``raybench.learned.step.observe`` and moves the parameters
+with ``raybench.learned.step.apply_update``, the two halves of the step
+``AutonomousOptimizer`` takes, so a trained policy sees at test time what it saw in training.
 
 Reward: ``r_t = clip(log(gap_t + eps) - log(gap_{t+1} + eps), -5, 5)`` where
 ``gap = f - f_lower`` (``f_lower`` is the instance's ``f_star`` when known, else 0, a lower
@@ -41,9 +43,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from raybench.optimizers.autonomous import ACTION_CLIP, DEFAULT_HISTORY, observation
+import problems
+from raybench.learned.features import empty_history
+from raybench.learned.policy import ACTION_CLIP, DEFAULT_HISTORY
+from raybench.learned.step import apply_update, observe
 
-FAMILIES = ("quadratic", "logistic", "robust_regression", "mlp")
 TRAIN_SEED_BASE = 1_000_000
 """Training instance seeds start here; held-out (evaluation) seeds are 0, 1, 2, ..."""
 MAX_POOL = TRAIN_SEED_BASE
@@ -52,7 +56,7 @@ GAP_EPS = 1e-6
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "family": "quadratic",
-    "dim": None,          # problem default (10 for quadratic/logistic/robust_regression)
+    "dim": None,          # the problem's default
     "options": {},        # further problem options, e.g. {"batch_size": None}
     "history": DEFAULT_HISTORY,
     "episode_steps": 40,
@@ -80,8 +84,8 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown env config key {unknown[0]!r}; accepted: {', '.join(DEFAULT_CONFIG)}")
     cfg = {**DEFAULT_CONFIG, **config}
-    if cfg["family"] not in FAMILIES:
-        raise ValueError(f"unknown family {cfg['family']!r}; accepted: {', '.join(FAMILIES)}")
+    if cfg["family"] not in problems.families():
+        raise ValueError(f"unknown family {cfg['family']!r}; accepted: {', '.join(problems.families())}")
     for key in ("history", "episode_steps"):
         if int(cfg[key]) != cfg[key] or int(cfg[key]) < 1:
             raise ValueError(f"bad {key} {cfg[key]!r}; accepted: a positive integer")
@@ -109,8 +113,6 @@ class OptimizationEnv(gym.Env):
     metadata = {"render_modes": []}
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
-        import problems
-
         self.config = resolve_config(dict(config or {}))
         self.family = problems.get(self.config["family"])
         self.options = problem_options(self.config)
@@ -139,15 +141,12 @@ class OptimizationEnv(gym.Env):
         grads = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in self._params]
         return float(loss.detach()), torch.cat(grads).detach().float()
 
-    def _push(self, f: float, g: torch.Tensor) -> None:
-        self._f_hist = torch.roll(self._f_hist, -1)
-        self._f_hist[-1] = f
-        self._g_hist = torch.roll(self._g_hist, -1, dims=0)
-        self._g_hist[-1] = g
+    def _observe(self, f: float, g: torch.Tensor) -> np.ndarray:
+        """Record the current point and return what the policy sees of the history."""
+        self._f_hist, self._g_hist, obs = observe(self._f_hist, self._g_hist, self._count, f, g)
         self._count += 1
-
-    def _obs(self) -> np.ndarray:
-        return observation(self._f_hist, self._g_hist, self._count).numpy()
+        self._obs = obs.numpy()
+        return self._obs
 
     def _gap(self, f: float) -> float:
         return max(f - self._f_lower, 0.0)
@@ -174,13 +173,12 @@ class OptimizationEnv(gym.Env):
         self._f_lower = float(self._inst.f_star) if self._inst.f_star is not None else 0.0
         self._t = 0
         self._count = 0
-        self._f_hist = torch.zeros(self.history, dtype=torch.float32)
-        self._g_hist = torch.zeros(self.history, self.n_params, dtype=torch.float32)
+        self._f_hist, self._g_hist = empty_history(self.history, self.n_params)
         f, g = self._evaluate()
-        self._push(f, g)
-        self._f0, self._f = f, f
+        obs = self._observe(f, g)
+        self._f = f
         self._eps = GAP_EPS * max(self._gap(f), 1e-12)
-        return self._obs(), self._info()
+        return obs, self._info()
 
     def _info(self) -> dict[str, Any]:
         return {"instance_seed": self._instance_seed, "objective": self._f, "step": self._t}
@@ -188,25 +186,17 @@ class OptimizationEnv(gym.Env):
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._inst is None:
             raise RuntimeError("call reset() before step()")
-        a = np.clip(np.asarray(action, dtype=np.float32).reshape(-1), -ACTION_CLIP, ACTION_CLIP)
-        if a.shape[0] != self.n_params:
-            raise ValueError(f"action has {a.shape[0]} entries; this env has {self.n_params} parameters")
-        delta = torch.from_numpy(a) * self.config["update_scale"]
-        with torch.no_grad():
-            offset = 0
-            for p in self._params:
-                k = p.numel()
-                p.add_(delta[offset:offset + k].reshape(p.shape).to(p.dtype))
-                offset += k
+        apply_update(self._params, torch.as_tensor(np.asarray(action, dtype=np.float32)),
+                     self.config["update_scale"])
         self._t += 1
         f_prev = self._f
         f, g = self._evaluate()
         truncated = self._t >= self.config["episode_steps"]
         if not (math.isfinite(f) and bool(torch.isfinite(g).all())):
+            # The episode ends here; the last finite observation stands.
             self._f = f
-            return self._obs(), -REWARD_CLIP, True, False, self._info()
+            return self._obs, -REWARD_CLIP, True, False, self._info()
         reward = math.log(self._gap(f_prev) + self._eps) - math.log(self._gap(f) + self._eps)
         reward = float(np.clip(reward, -REWARD_CLIP, REWARD_CLIP))
         self._f = f
-        self._push(f, g)
-        return self._obs(), reward, False, truncated, self._info()
+        return self._observe(f, g), reward, False, truncated, self._info()

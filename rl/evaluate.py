@@ -8,6 +8,9 @@ Each (optimizer, held-out seed) is one ordinary raybench run: ``autonomous`` wit
 ``raybench report`` table: final metric mean +- std, paired speed and paired difference
 from Adam with 95% bootstrap CIs over seeds. Held-out seeds are ``rl.env.pool_seeds("heldout",
 N)``, disjoint from every training pool.
+
+``eval_specs`` checks everything without Ray; ``evaluate`` assumes Ray is up (the command
+starts or joins it once) and leaves it up.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str]
                steps: int | None = None, dim: int | None = None, lr_scale: float = 1.0) -> list[Any]:
     """The runner specs of an evaluation: (autonomous + baselines) x held-out seeds."""
     import problems
-    from raybench.optimizers.autonomous import PolicyError, load_policy
-    from raybench.runner import RunSpec
-    from rl.env import FAMILIES, pool_seeds
+    from raybench.learned.policy import PolicyError, load_policy
+    from raybench.spec import RunSpec
+    from rl.env import pool_seeds
 
-    if family not in FAMILIES:
-        raise UsageError(f"unknown family {family!r}; accepted: {', '.join(FAMILIES)}")
+    if family not in problems.families():
+        raise UsageError(f"unknown family {family!r}; accepted: {', '.join(problems.families())}")
     try:
-        _, meta = load_policy(policy)
+        trained = load_policy(policy).metadata.get("training", {})
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -42,7 +45,6 @@ def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str]
     if steps is not None and steps < 1:
         raise UsageError(f"bad --steps {steps}; accepted: a positive integer")
     options: dict[str, Any] = {}
-    trained = meta.get("training", {})
     if dim is None and trained.get("family") == family and trained.get("dim") is not None:
         dim = int(trained["dim"])
     if dim is not None:
@@ -52,19 +54,16 @@ def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str]
     policy_path = os.path.abspath(policy)
     runs = [("autonomous", {"policy": policy_path, "lr_scale": lr_scale})]
     runs += [(name, {}) for name in baselines]
-    return [RunSpec(family, name, seed, hparams=hp, steps=steps, options=options)
+    return [RunSpec.build(family, name, seed, hparams=hp, steps=steps, options=options)
             for seed in seed_list for name, hp in runs]
 
 
-def evaluate(policy: str, family: str, seeds: int, out: str, *, baselines: Sequence[str] = DEFAULT_BASELINES,
-             steps: int | None = None, dim: int | None = None, lr_scale: float = 1.0,
-             address: str | None = None, resume: bool = False, progress: bool = True,
+def evaluate(specs: Sequence[Any], out: str, *, resume: bool = False, progress: bool = True,
              report: bool = True) -> dict[str, Any]:
-    """Run the evaluation into ``out``; returns ``{"runs", "curves", "report"}``."""
+    """Run ``specs`` (``eval_specs``) into ``out`` on the running Ray; ``{"runs", "curves", "report"}``."""
     from raybench.report import make_report
     from raybench.runner import run_suite
 
-    specs = eval_specs(policy, family, seeds, baselines=baselines, steps=steps, dim=dim, lr_scale=lr_scale)
-    runs, curves = run_suite(specs, out, address=address, resume=resume, progress=progress)
+    runs, curves = run_suite(specs, out, resume=resume, progress=progress)
     rep = make_report(out, plots=True) if report else None
     return {"runs": runs, "curves": curves, "report": rep}

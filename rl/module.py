@@ -1,6 +1,6 @@
 """The RLlib side of the coordinate-wise policy: a ``TorchRLModule`` with ``ValueFunctionAPI``.
 
-The module holds ``raybench.optimizers.autonomous.CoordinatewisePolicy`` as ``self.policy``
+The module holds ``raybench.learned.policy.CoordinatewisePolicy`` as ``self.policy``
 (so exporting a policy is just ``self.policy.state_dict()``), one learned log standard
 deviation shared by every coordinate, and a value head. For the ``Box`` action space PPO
 reads a diagonal Gaussian from ``Columns.ACTION_DIST_INPUTS``: the ``n`` means, then the
@@ -25,12 +25,8 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from raybench.optimizers.autonomous import (
-    DEFAULT_HIDDEN,
-    DEFAULT_HISTORY,
-    CoordinatewisePolicy,
-    coordinate_features,
-)
+from raybench.learned.features import coordinate_features
+from raybench.learned.policy import DEFAULT_HIDDEN, DEFAULT_HISTORY, CoordinatewisePolicy
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "history": DEFAULT_HISTORY,

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import torch
 
-from raybench.optimizers.autonomous import load_policy
+from raybench.learned.policy import load_policy
 from raybench.train import Run
 from rl.env import pool_seeds
 from tests.conftest import raybench
@@ -49,7 +49,7 @@ def test_training_writes_curves_checkpoint_and_policy(trained: Path) -> None:
     assert list(curves["env_steps"]) == [2000, 4000, 6000, 8000]
     assert curves["episode_return_mean"].notna().all() and (curves["env_steps_per_s"] > 0).all()
     assert json.loads((trained / "checkpoints" / "latest.json").read_text())["iteration"] == 4
-    _, meta = load_policy(trained / "policy.safetensors")
+    meta = load_policy(trained / "policy.safetensors").metadata
     assert meta["training"]["family"] == "quadratic" and meta["training"]["env_steps"] == 8000
     assert meta["history"] == 25 and meta["update_scale"] == 0.1
 
@@ -82,8 +82,9 @@ def test_eval_compares_with_adam_on_held_out_seeds(trained: Path, tmp_path: Path
 
 def test_export_from_checkpoint_gives_identical_actions(trained: Path, tmp_path: Path) -> None:
     raybench("rl", "export", "--from", str(trained), "--out", str(tmp_path / "again"), check=True)
-    a, _ = load_policy(trained / "policy.safetensors")
-    b, meta = load_policy(tmp_path / "again.safetensors")
+    a = load_policy(trained / "policy.safetensors").network
+    exported = load_policy(tmp_path / "again.safetensors")
+    b, meta = exported.network, exported.metadata
     obs = torch.rand(16, 25, 11) * 2 - 1
     torch.testing.assert_close(a.act(obs), b.act(obs), rtol=0, atol=0)
     assert meta["training"]["iterations"] == 4
@@ -101,7 +102,7 @@ def test_resume_continues_from_the_last_checkpoint(trained: Path, tmp_path: Path
 
 
 @pytest.mark.parametrize("args, message", [
-    (["rl", "train", "--family", "rosenbrock", "--out", "OUT"], "unknown family 'rosenbrock'"),
+    (["rl", "train", "--family", "mnist_cnn", "--out", "OUT"], "unknown family 'mnist_cnn'"),
     (["rl", "train", "--env-runners", "-1", "--out", "OUT"], "--env-runners"),
     (["rl", "train", "--resume", "--out", "OUT"], "nothing to resume"),
     (["rl", "eval", "--policy", "OUT/none.safetensors", "--family", "quadratic", "--out", "OUT/e"], "not found"),

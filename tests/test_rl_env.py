@@ -10,11 +10,11 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import problems
-from raybench.optimizers.autonomous import observation
-from rl.env import FAMILIES, TRAIN_SEED_BASE, OptimizationEnv, pool_seeds, resolve_config
+from raybench.learned.features import observation
+from rl.env import TRAIN_SEED_BASE, OptimizationEnv, pool_seeds, resolve_config
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", problems.families())
 def test_env_passes_gymnasium_checker(family: str) -> None:
     env = OptimizationEnv({"family": family, "num_problems": 3})
     check_env(env, skip_render_check=True)
@@ -34,8 +34,9 @@ def _rollout(env: OptimizationEnv, seed: int, actions: list[np.ndarray]) -> list
     return out
 
 
-def test_observations_stay_in_bounds_and_start_with_zero_rows() -> None:
-    env = OptimizationEnv({"family": "logistic", "num_problems": 5, "update_scale": 1.0})
+@pytest.mark.parametrize("family", problems.families())
+def test_observations_stay_in_bounds_and_start_with_zero_rows(family: str) -> None:
+    env = OptimizationEnv({"family": family, "num_problems": 5, "update_scale": 1.0})
     obs, _ = env.reset(seed=1)
     # Only the current point is known: every older row is zero, the newest gradient is +-1.
     assert np.all(obs[:-1] == 0)
@@ -106,7 +107,7 @@ def test_observation_is_scale_free() -> None:
     torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("bad, word", [({"family": "rosenbrock"}, "family"), ({"history": 0}, "history"),
+@pytest.mark.parametrize("bad, word", [({"family": "mnist_cnn"}, "family"), ({"history": 0}, "history"),
                                        ({"update_scale": -1}, "update_scale"), ({"num_problems": 0}, "pool size"),
                                        ({"colour": 1}, "colour")])
 def test_bad_config_names_the_key(bad: dict, word: str) -> None:

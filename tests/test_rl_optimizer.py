@@ -1,4 +1,5 @@
-"""AutonomousOptimizer and policy files: export/load, refusal of unsafe files, state, registry."""
+"""AutonomousOptimizer and policy files: export/load, the load cache, refusal of unsafe files,
+the step shared with the environment, state, registry."""
 
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ import torch
 
 import problems
 from raybench import optimizers
+from raybench.learned import policy as policy_module
+from raybench.learned.features import coordinate_features
+from raybench.learned.policy import CoordinatewisePolicy, PolicyError, load_policy, read_policy, save_policy
 from raybench.optimizers import OptimizerError
-from raybench.optimizers.autonomous import (
-    AutonomousOptimizer,
-    CoordinatewisePolicy,
-    PolicyError,
-    load_policy,
-    save_policy,
-)
+from raybench.optimizers.autonomous import AutonomousOptimizer
 from raybench.train import Run
 from rl.env import OptimizationEnv
 
@@ -34,10 +32,12 @@ def policy_file(tmp_path: Path) -> Path:
 
 
 def test_export_then_load_gives_identical_actions(policy_file: Path) -> None:
-    policy, meta = load_policy(policy_file)
-    again, _ = load_policy(policy_file.with_suffix(".json"))  # either file of the pair
+    loaded = load_policy(policy_file)
+    policy, meta = loaded.network, loaded.metadata
+    again = read_policy(policy_file.with_suffix(".json")).network  # either file of the pair, uncached
     obs = torch.rand(7, 25, 11) * 2 - 1
     torch.testing.assert_close(policy.act(obs), again.act(obs), rtol=0, atol=0)
+    assert loaded.update_scale == 0.05 and loaded.history == 25
     assert meta["history"] == 25 and meta["hidden"] == [16, 16] and meta["update_scale"] == 0.05
     assert meta["training"]["family"] == "quadratic" and len(meta["sha256"]) == 64
 
@@ -50,6 +50,39 @@ def test_pickle_policy_is_refused(tmp_path: Path) -> None:
     torch.save(CoordinatewisePolicy().state_dict(), tmp_path / "ts.safetensors")
     with pytest.raises(PolicyError, match="pickle"):
         load_policy(tmp_path / "ts.safetensors")
+
+
+def test_cached_load_rereads_only_a_changed_file(policy_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+    real_read = policy_module.read_policy
+    monkeypatch.setattr(policy_module, "read_policy", lambda path: reads.append(str(path)) or real_read(path))
+    hashes: list[str] = []
+    real_sha = policy_module._sha256
+    monkeypatch.setattr(policy_module, "_sha256", lambda path: hashes.append(path) or real_sha(path))
+
+    first = load_policy(policy_file)
+    assert len(reads) == 1 and len(hashes) == 1
+    # The same unchanged file, by either name of the pair: neither re-read nor re-hashed.
+    assert load_policy(policy_file) is first
+    assert load_policy(str(policy_file.with_suffix(".json"))) is first
+    assert len(reads) == 1 and len(hashes) == 1
+
+    # Rewritten with other weights (same size): read again, and the new weights are used.
+    changed = CoordinatewisePolicy(history=25, hidden=(16, 16))
+    with torch.no_grad():
+        changed.net[-1].bias.fill_(1.0)
+    save_policy(changed, policy_file, update_scale=0.05)
+    hashes.clear()
+    second = load_policy(policy_file)
+    assert len(reads) == 2 and len(hashes) == 1 and second is not first
+    obs = torch.zeros(25, 4)
+    torch.testing.assert_close(second.network.act(obs), changed.act(obs), rtol=0, atol=0)
+    assert load_policy(policy_file) is second and len(reads) == 2
+
+    # The registry's hyperparameter check and the optimizer it builds share that one read.
+    hp = optimizers.resolve_hparams("autonomous", {"policy": str(policy_file)})
+    opt = optimizers.make("autonomous", [torch.nn.Parameter(torch.ones(3))], **hp)
+    assert opt.policy is second and len(reads) == 2
 
 
 def test_tampered_policy_is_refused(policy_file: Path) -> None:
@@ -97,22 +130,48 @@ def test_registry_needs_a_policy_and_reports_bad_files(policy_file: Path, tmp_pa
 
 def test_step_without_closure_is_a_clear_error(policy_file: Path) -> None:
     p = torch.nn.Parameter(torch.ones(3))
-    opt = AutonomousOptimizer([p], policy=str(policy_file))
+    opt = AutonomousOptimizer([p], load_policy(policy_file))
     with pytest.raises(RuntimeError, match="closure"):
         opt.step()
+    with pytest.raises(TypeError, match="LoadedPolicy"):
+        AutonomousOptimizer([p], str(policy_file))
 
 
-def _quadratic_closure(inst):
-    return inst.closure(None)
+def test_env_and_optimizer_apply_the_identical_update(policy_file: Path) -> None:
+    """Same history + same policy + same gradient -> the same parameter change, to the bit.
+
+    Both go through ``raybench.learned.step``: the env observes, the policy acts, the env
+    applies; the optimizer does the three in one ``step``."""
+    loaded = load_policy(policy_file)
+    env = OptimizationEnv({"family": "quadratic", "pool": "heldout", "update_scale": loaded.update_scale})
+    obs, _ = env.reset(seed=0, options={"instance_seed": 3})
+    inst = problems.get("quadratic").instance(3)
+    opt = AutonomousOptimizer(inst.parameters(), loaded)
+    x = inst.model.x
+    for _ in range(30):  # past the 25-step window
+        env_before, opt_before = env._params[0].detach().clone(), x.detach().clone()
+        torch.testing.assert_close(opt_before, env_before, rtol=0, atol=0)
+        env_history = (env._f_hist, env._g_hist)  # what the env's policy acts on
+        with torch.no_grad():
+            action = loaded.network.act(torch.from_numpy(obs)).numpy()
+        obs, *_ = env.step(action)
+        opt.step(inst.closure(None))
+        # The optimizer recorded the same history (the same objective and gradient) ...
+        torch.testing.assert_close(opt.state[x]["f_hist"], env_history[0], rtol=0, atol=0)
+        torch.testing.assert_close(opt.state[x]["g_hist"], env_history[1], rtol=0, atol=0)
+        # ... and moved the parameters by the same tensor.
+        torch.testing.assert_close(x.detach() - opt_before, env._params[0].detach() - env_before, rtol=0, atol=0)
+    assert not torch.equal(x.detach(), problems.get("quadratic").instance(3).model.x.detach())
 
 
 def test_optimizer_matches_the_environment_it_was_trained_in(policy_file: Path) -> None:
     """The optimizer's observation and update are exactly the env's: same trajectory."""
-    policy, meta = load_policy(policy_file)
+    loaded = load_policy(policy_file)
+    policy, meta = loaded.network, loaded.metadata
     env = OptimizationEnv({"family": "quadratic", "pool": "heldout", "update_scale": meta["update_scale"]})
     obs, _ = env.reset(seed=0, options={"instance_seed": 3})
     inst = problems.get("quadratic").instance(3)
-    opt = AutonomousOptimizer(inst.parameters(), policy=str(policy_file))
+    opt = AutonomousOptimizer(inst.parameters(), loaded)
     for _ in range(30):
         with torch.no_grad():
             action = policy.act(torch.from_numpy(obs)).numpy()
@@ -125,7 +184,7 @@ def test_optimizer_matches_the_environment_it_was_trained_in(policy_file: Path) 
 def test_state_dict_round_trips(policy_file: Path) -> None:
     def make():
         inst = problems.get("logistic").instance(0)
-        return inst, AutonomousOptimizer(inst.parameters(), policy=str(policy_file))
+        return inst, AutonomousOptimizer(inst.parameters(), load_policy(policy_file))
 
     a_inst, a = make()
     for _ in range(30):  # past the 25-step window, so the ring of history has wrapped
@@ -153,8 +212,6 @@ def test_drives_the_mnist_mlp_it_was_not_trained_on(policy_file: Path) -> None:
 
 def test_fast_first_layer_equals_the_plain_network() -> None:
     """``from_observation`` (used by the optimizer and the RLModule) is ``forward`` on the features."""
-    from raybench.optimizers.autonomous import coordinate_features
-
     torch.manual_seed(1)
     policy = CoordinatewisePolicy(history=25, hidden=(32, 32))
     torch.nn.init.normal_(policy.net[-1].weight)

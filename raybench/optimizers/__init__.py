@@ -112,8 +112,14 @@ def resolve_hparams(name: str, hparams: dict[str, Any] | None = None) -> dict[st
 
 def make(name: str, params: Iterable[torch.Tensor] | Iterable[dict], **hparams: Any) -> torch.optim.Optimizer:
     """Build optimizer ``name`` over ``params`` with defaults overridden by ``hparams``."""
-    merged = resolve_hparams(name, hparams)
-    return get(name).factory(params, **merged)
+    return build(name, params, resolve_hparams(name, hparams))
+
+
+def build(name: str, params: Iterable[torch.Tensor] | Iterable[dict],
+          resolved: dict[str, Any]) -> torch.optim.Optimizer:
+    """Build optimizer ``name`` from hyperparameters already resolved (``resolve_hparams``), as
+    a ``RunSpec`` holds them: no second round of coercion and checks."""
+    return get(name).factory(params, **resolved)
 
 
 def _lbfgs(params: Iterable[torch.Tensor] | Iterable[dict], *, line_search_fn: str | None = "strong_wolfe",
@@ -167,15 +173,25 @@ register(OptimizerSpec(
     {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "variance_scale": 1.1},
     _lr_space(1e-4, 1e-1), baseline=True))
 
-__all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "baselines", "get", "make", "names",
+__all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "baselines", "build", "get", "make", "names",
            "register", "resolve_hparams"]
 
 
-def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], **hparams: Any) -> torch.optim.Optimizer:
+def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], *, policy: str,
+                lr_scale: float) -> torch.optim.Optimizer:
+    """``AutonomousOptimizer`` over the policy file ``policy``, loaded through the policy cache.
+
+    The cache matters: ``resolve_hparams`` builds a probe optimizer and ``make`` builds the real
+    one, so a run would otherwise read and hash the same file several times.
+    """
     # Imported here so the registry does not load the policy machinery until it is used.
+    from raybench.learned.policy import load_policy
     from raybench.optimizers.autonomous import AutonomousOptimizer
 
-    return AutonomousOptimizer(params, **hparams)
+    if not policy:
+        raise ValueError("autonomous needs policy=<file>: a policy exported by `raybench rl train` "
+                         "(e.g. --hparam autonomous.policy=policy/policy.safetensors)")
+    return AutonomousOptimizer(params, load_policy(policy), lr_scale=lr_scale)
 
 
 register(OptimizerSpec(

@@ -1,0 +1,145 @@
+"""``raybench rl train``'s settings: one dataclass, its checks, and its file in the output folder.
+
+``OUT/rl_train.json`` records the settings of the run in ``OUT``; ``--resume`` continues with
+them (``resumed``), and refuses to change those that shape the env or the network.
+Defaults that the env or the policy network own are read from them (``rl.env.DEFAULT_CONFIG``,
+``raybench.learned.policy``), not restated here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from raybench.errors import UsageError
+from raybench.learned.policy import DEFAULT_HIDDEN
+from rl.env import DEFAULT_CONFIG, resolve_config
+
+SETTINGS_FILE = "rl_train.json"
+FIXED_ON_RESUME = ("family", "dim", "history", "hidden", "update_scale", "episode_steps", "num_problems")
+"""Settings fixed by the first run of an output folder: they shape the env or the network."""
+
+
+@dataclasses.dataclass
+class TrainSettings:
+    """``raybench rl train``'s arguments; derived values are properties."""
+
+    family: str = DEFAULT_CONFIG["family"]
+    """Problem family the policy trains on (a problem with ``family=True``: ``problems.families()``)."""
+    out: str = "policy"
+    """Output folder (checkpoints, curves, exported policy)."""
+    num_problems: int = DEFAULT_CONFIG["num_problems"]
+    """Training pool size: instance seeds 1,000,000 + i."""
+    passes: int = 20
+    """Passes over the training pool (budget = num_problems * passes * episode_steps)."""
+    episode_steps: int = DEFAULT_CONFIG["episode_steps"]
+    """Optimizer steps per episode."""
+    env_runners: int = 2
+    """Parallel RLlib env runners (0: sample in the driver)."""
+    envs_per_runner: int = 8
+    """Environments each env runner steps as one vector (one policy forward pass for all)."""
+    dim: int | None = DEFAULT_CONFIG["dim"]
+    """Problem dimension (problem default when unset)."""
+    history: int = DEFAULT_CONFIG["history"]
+    """Steps of [change in objective, gradient] the policy sees."""
+    update_scale: float = DEFAULT_CONFIG["update_scale"]
+    """Parameter change per unit of action."""
+    hidden: tuple[int, ...] = DEFAULT_HIDDEN
+    """Hidden layer widths of the coordinate-wise policy."""
+    timesteps: int | None = None
+    """Environment steps to train for (overrides the passes budget)."""
+    iterations: int | None = None
+    """Stop after this many PPO iterations at most."""
+    train_batch: int = 2000
+    """Environment steps per PPO iteration."""
+    minibatch: int = 200
+    """SGD minibatch size."""
+    epochs: int = 10
+    """SGD epochs over each train batch."""
+    lr: float = 3e-4
+    """Adam learning rate of the PPO learner."""
+    clip: float = 0.2
+    """PPO clip parameter."""
+    seed: int = 0
+    """Seeds RLlib (sampling, initial weights)."""
+    checkpoint_every: int = 5
+    """Iterations between checkpoints (and at the end)."""
+
+    @property
+    def budget_timesteps(self) -> int:
+        if self.timesteps is not None:
+            return int(self.timesteps)
+        return int(self.num_problems) * int(self.passes) * int(self.episode_steps)
+
+    @property
+    def local_ray_cpus(self) -> int:
+        """CPUs an embedded local Ray declares for this training: one per env runner (each asks
+        for one) and one for the driver, so that any ``--env-runners`` fits on fewer cores."""
+        return max(1, int(self.env_runners)) + 1
+
+    def env_config(self) -> dict[str, Any]:
+        return {"family": self.family, "dim": self.dim, "history": self.history,
+                "episode_steps": self.episode_steps, "update_scale": self.update_scale,
+                "pool": "train", "num_problems": self.num_problems}
+
+    def check(self) -> None:
+        """Raise ``UsageError`` naming the first bad setting."""
+        try:
+            resolve_config(self.env_config())
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        positive = {"passes": self.passes, "train_batch": self.train_batch, "minibatch": self.minibatch,
+                    "epochs": self.epochs, "envs_per_runner": self.envs_per_runner,
+                    "checkpoint_every": self.checkpoint_every}
+        for name in ("timesteps", "iterations"):
+            if getattr(self, name) is not None:
+                positive[name] = getattr(self, name)
+        for name, value in positive.items():
+            if int(value) < 1:
+                raise UsageError(f"bad --{name.replace('_', '-')} {value}; accepted: a positive integer")
+        if self.env_runners < 0:
+            raise UsageError(f"bad --env-runners {self.env_runners}; accepted: 0 or more")
+        if self.minibatch > self.train_batch:
+            raise UsageError(f"--minibatch {self.minibatch} exceeds --train-batch {self.train_batch}")
+        if not (self.lr > 0 and 0 < self.clip < 1):
+            raise UsageError(f"bad --lr {self.lr} / --clip {self.clip}; accepted: lr > 0, 0 < clip < 1")
+
+
+def settings_path(out: str) -> str:
+    return os.path.join(out, SETTINGS_FILE)
+
+
+def save_settings(s: TrainSettings) -> str:
+    """Write ``s`` to ``s.out/rl_train.json``, whole then renamed, like every file raybench writes."""
+    path = settings_path(s.out)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump({k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(s).items()},
+                  f, indent=1)
+    os.replace(tmp, path)
+    return path
+
+
+def load_settings(out: str) -> TrainSettings:
+    """The settings of the run in ``out``; keys of older versions that are no settings now are ignored."""
+    path = settings_path(out)
+    if not os.path.isfile(path):
+        raise UsageError(f"{path} not found: {out} holds no `raybench rl train` run "
+                         f"(nothing to resume or export)")
+    with open(path) as f:
+        data = json.load(f)
+    data["hidden"] = tuple(data.get("hidden", DEFAULT_HIDDEN))
+    known = {f.name for f in dataclasses.fields(TrainSettings)}
+    return TrainSettings(**{k: v for k, v in data.items() if k in known})
+
+
+def resumed(out: str, given: dict[str, Any]) -> TrainSettings:
+    """The settings of the run in ``out`` with ``given`` over them; ``FIXED_ON_RESUME`` cannot change."""
+    s = load_settings(out)
+    for key in FIXED_ON_RESUME:
+        if key in given and given[key] != getattr(s, key):
+            raise UsageError(f"--resume: --{key.replace('_', '-')} {given[key]} differs from the "
+                             f"run's {getattr(s, key)}; it cannot change when resuming")
+    return dataclasses.replace(s, **given)
