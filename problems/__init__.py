@@ -12,6 +12,7 @@ from problems.base import (
     Batch,
     Budget,
     Instance,
+    Option,
     Problem,
     ProblemError,
     Target,
@@ -33,6 +34,6 @@ from problems import mlp  # noqa: F401  (registers)
 from problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
 
 __all__ = [
-    "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Problem", "ProblemError", "Target",
+    "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Option", "Problem", "ProblemError", "Target",
     "better", "families", "generator", "get", "names", "register",
 ]

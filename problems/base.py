@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -143,6 +144,88 @@ class Instance(abc.ABC):
 
 
 @dataclasses.dataclass(frozen=True)
+class Option:
+    """A problem option as data: its default, its type and what it accepts.
+
+    A plain value in ``Problem.options`` is an ``Option`` of that default and its type
+    (``int``, ``float`` (ints accepted), ``bool`` or ``str``; a ``None`` default accepts
+    anything). Values from the command line arrive as YAML scalars and are coerced to the type.
+    """
+
+    default: Any
+    kind: type | None = None
+    """``int``, ``float``, ``bool``, ``str``, or ``None`` (any value): default's type when left out."""
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    """A strict lower bound (``value > above``), e.g. 0 for a scale."""
+    choices: tuple[Any, ...] | None = None
+    nullable: bool = False
+    """``None`` is accepted too (e.g. ``batch_size=None``: full batch)."""
+
+    def __post_init__(self) -> None:
+        if self.kind is None and self.default is not None:
+            object.__setattr__(self, "kind", type(self.default))
+        if self.default is None:
+            object.__setattr__(self, "nullable", True)
+
+    def accepted(self) -> str:
+        if self.choices is not None:
+            text = ", ".join(map(str, self.choices))
+        elif self.kind is None:
+            return "any value"
+        else:
+            text = {int: "an integer", float: "a number", bool: "true or false", str: "text"}.get(
+                self.kind, self.kind.__name__)
+            if self.min is not None and self.max is not None:
+                text += f" in [{self.min:g}, {self.max:g}]"
+            elif self.min is not None:
+                text += f" >= {self.min:g}"
+            elif self.above is not None:
+                text += f" > {self.above:g}"
+            elif self.max is not None:
+                text += f" <= {self.max:g}"
+        return text + (" or null" if self.nullable else "")
+
+    def coerce(self, value: Any) -> Any:
+        """``value`` in this option's type; ``ValueError`` when it is not accepted."""
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and self.nullable):
+            if self.nullable:
+                return None
+            raise ValueError
+        out = value
+        if self.kind is bool:
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+                out = value.lower() in ("true", "yes", "1")
+            elif not isinstance(value, bool):
+                raise ValueError
+        elif self.kind is int:
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            out = int(number)
+        elif self.kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            out = float(value)
+            if not math.isfinite(out):
+                raise ValueError
+        elif self.kind is str:
+            if isinstance(value, os.PathLike):
+                out = os.fspath(value)
+            elif not isinstance(value, str):
+                raise ValueError
+        if self.choices is not None and out not in self.choices:
+            raise ValueError
+        if (self.min is not None and out < self.min) or (self.max is not None and out > self.max) \
+                or (self.above is not None and out <= self.above):
+            raise ValueError
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
 class Problem:
     """A registry entry: a named factory of seeded instances."""
 
@@ -154,7 +237,8 @@ class Problem:
     the one place that says which way is better (best-so-far, learning-rate choice, multi-init
     elimination, report columns and plots all read it)."""
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Accepted options and their defaults (documented in the README)."""
+    """Accepted options: name -> default, or an ``Option`` (default, type, range, choices);
+    documented in the README, checked and coerced by ``check_options`` before any run."""
     family: bool = False
     """True when each seed draws a different random instance (usable by the RL env)."""
     needs_data: bool = False
@@ -182,18 +266,36 @@ class Problem:
             raise ProblemError(f"problem {self.name!r} does not report {metric!r}; accepted: "
                                f"{', '.join(self.metrics)}") from None
 
-    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """``options`` merged over the defaults; ``ProblemError`` for an unknown name."""
-        return self._merged(options)
+    @property
+    def option_specs(self) -> dict[str, Option]:
+        return {k: v if isinstance(v, Option) else Option(v) for k, v in self.options.items()}
 
-    def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(options) - set(self.options))
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """Every option's default."""
+        return {k: spec.default for k, spec in self.option_specs.items()}
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        """``options`` (only those given) coerced to their declared types; ``ProblemError``
+        naming an unknown option, or a bad value and what the option accepts."""
+        specs = self.option_specs
+        unknown = sorted(set(options) - set(specs))
         if unknown:
-            accepted = ", ".join(sorted(self.options)) or "none"
+            accepted = ", ".join(sorted(specs)) or "none"
             raise ProblemError(
                 f"unknown option {unknown[0]!r} for problem {self.name!r}; accepted: {accepted}"
             )
-        return {**self.options, **options}
+        out = {}
+        for key, value in options.items():
+            try:
+                out[key] = specs[key].coerce(value)
+            except (TypeError, ValueError):
+                raise ProblemError(f"bad {key} {value!r} for problem {self.name!r}; accepted: "
+                                   f"{specs[key].accepted()}") from None
+        return out
+
+    def _merged(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {**self.defaults, **self.check_options(options)}
 
     def prepare(self, **options: Any) -> dict[str, Any]:
         """Make the data these options need present once, before any run; returns ``options``

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from problems._sampling import SplitDataInstance, check_batch_size, check_split
-from problems.base import Budget, Problem, ProblemError, Target, generator, register
+from problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}
 
@@ -142,8 +142,10 @@ register(
         name="logistic",
         description="L2-regularised logistic regression on two overlapping Gaussian classes; f* by Newton",
         make=lambda seed, **o: LogisticInstance(seed, **o),
-        options={"dim": 10, "n_train": 1000, "n_val": 500, "n_test": 500, "separation": 1.0,
-                 "l2": 1e-3, "batch_size": None, "steps": 300, "target_gap": 1e-3},
+        options={"dim": Option(10, min=1), "n_train": Option(1000, min=2), "n_val": Option(500, min=2), "n_test": Option(500, min=2),
+                 "separation": Option(1.0, min=0.0), "l2": Option(1e-3, above=0.0),
+                 "batch_size": Option(None, int, min=1), "steps": Option(300, min=1),
+                 "target_gap": Option(1e-3, min=0.0)},
         metrics={"accuracy": "max", "loss": "min", "suboptimality": "min"},
         family=True,
     )

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
-from problems.base import Budget, Problem, ProblemError, Target, generator, register
+from problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}
@@ -95,8 +95,10 @@ register(
         name="mlp",
         description="2-layer MLP (tanh) on noisy two moons, minibatches of 32; target val accuracy 0.95",
         make=lambda seed, **o: MLPInstance(seed, **o),
-        options={"hidden": 32, "activation": "tanh", "n_train": 1000, "n_val": 500, "n_test": 500,
-                 "noise": 0.2, "batch_size": 32, "steps": 1000, "target_accuracy": 0.95},
+        options={"hidden": Option(32, min=1), "activation": Option("tanh", choices=tuple(ACTIVATIONS)),
+                 "n_train": Option(1000, min=2), "n_val": Option(500, min=2), "n_test": Option(500, min=2), "noise": Option(0.2, min=0.0),
+                 "batch_size": Option(32, min=1, nullable=True), "steps": Option(1000, min=1),
+                 "target_accuracy": Option(0.95, min=0.0, max=1.0)},
         metrics={"accuracy": "max", "loss": "min"},
         family=True,
     )

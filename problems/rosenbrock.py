@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from problems.base import Budget, Instance, Problem, ProblemError, Target, generator, register
+from problems.base import Budget, Instance, Option, Problem, ProblemError, Target, generator, register
 from problems.quadratic import VectorModel
 
 
@@ -56,7 +56,8 @@ register(
         name="rosenbrock",
         description="n-dimensional Rosenbrock valley from a seeded start near (-1.2, 1, ...); f* = 0",
         make=lambda seed, **o: RosenbrockInstance(seed, **o),
-        options={"dim": 10, "start_noise": 0.1, "steps": 1000, "target_gap": 1e-3},
+        options={"dim": Option(10, min=2), "start_noise": Option(0.1, min=0.0), "steps": Option(1000, min=1),
+                 "target_gap": Option(1e-3, min=0.0)},
         metrics={"suboptimality": "min", "loss": "min", "param_error": "min"},
         family=True,
     )

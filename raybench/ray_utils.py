@@ -28,6 +28,7 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     common = dict(ignore_reinit_error=True, log_to_driver=not quiet, runtime_env=runtime_env,
                   logging_level="ERROR" if quiet else "INFO", **kwargs)
     if address:
+        check_address(address)
         return ray.init(address=address, **common)
     from ray._private import ray_constants
 
@@ -44,6 +45,86 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         )
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
+
+
+PROBE_TIMEOUT_S = 5.0
+"""How long a cluster address may take to accept a connection before it counts as absent."""
+
+
+def check_address(address: str) -> None:
+    """A ``HOST:PORT`` (or ``ray://HOST:PORT``) with nothing listening is a one-line
+    ``UsageError`` within seconds: ``ray.init`` itself waits for minutes there, printing only
+    its own log lines. ``auto`` is left to Ray (it reads the address this machine recorded)."""
+    import socket
+
+    from raybench.errors import UsageError
+
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if address == "auto" or not sep:
+        return
+    if not port.isdigit() or not host:
+        raise UsageError(f"bad --address {address!r}; accepted: HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or type(exc).__name__)
+        raise UsageError(f"no Ray cluster answers at --address {address} ({reason}); start one "
+                         "(ray start --head, ray up cluster.yaml) or leave out --address for an "
+                         "embedded local Ray") from None
+
+
+def ensure_resources(*, cpus: float, gpus: float, embedded: bool, pending_timeout: float,
+                     what: str = "run") -> None:
+    """``check_resources``, and on a cluster that cannot meet the request yet, wait up to
+    ``pending_timeout`` seconds for its autoscaler before the same one-line ``UsageError``."""
+    import time
+
+    from raybench.errors import UsageError
+
+    if check_resources(cpus=cpus, gpus=gpus, embedded=embedded, what=what):
+        return
+    deadline = time.monotonic() + pending_timeout
+    while time.monotonic() < deadline:
+        time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+        if _fits(cpus, gpus):
+            return
+    raise UsageError(f"no node with {cpus:g} CPUs and {gpus:g} GPUs for a {what} appeared within "
+                     f"--pending-timeout {pending_timeout:g} s; accepted: a request the cluster can meet")
+
+
+def _fits(cpus: float, gpus: float) -> bool:
+    import ray
+
+    return any(n.get("Resources", {}).get("CPU", 0.0) >= cpus and n.get("Resources", {}).get("GPU", 0.0) >= gpus
+               for n in ray.nodes() if n.get("Alive"))
+
+
+def check_resources(*, cpus: float, gpus: float, embedded: bool, what: str = "run") -> bool:
+    """Can the cluster Ray is connected to ever give one ``what`` ``cpus`` CPUs and ``gpus`` GPUs?
+
+    On the embedded Ray (fixed resources) a request it can never meet is a ``UsageError``; on a
+    cluster, whose autoscaler may still add nodes, it is a warning and ``False`` is returned (the
+    caller then applies its pending timeout). ``True`` when the request fits a node now."""
+    import ray
+
+    from raybench.errors import UsageError
+
+    if _fits(cpus, gpus):
+        return True
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    largest = max(nodes, key=lambda r: (r.get("GPU", 0.0), r.get("CPU", 0.0)), default={})
+    have = f"{largest.get('CPU', 0.0):g} CPUs and {largest.get('GPU', 0.0):g} GPUs"
+    line = (f"a {what} asks for {cpus:g} CPUs and {gpus:g} GPUs, but the largest node of this "
+            f"Ray cluster has {have}")
+    if embedded:
+        raise UsageError(f"{line}; accepted here: --gpus-per-{what} 0 and --cpus-per-{what} <= "
+                         f"{largest.get('CPU', 0.0):g}, or a cluster that has them (--address)")
+    import sys
+
+    print(f"raybench: warning: {line}; waiting for the autoscaler to add such a node", file=sys.stderr)
+    return False
 
 
 def require_ray() -> None:

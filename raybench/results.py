@@ -16,13 +16,17 @@ added, never rewritten. ``OUT`` may be a local path or a URI pyarrow understands
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import posixpath
+import socket
+import sys
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -72,13 +76,96 @@ def _check_marker(fs: pafs.FileSystem, root: str) -> None:
 
 
 def init(folder: str, **meta: Any) -> None:
-    """Create ``folder`` (if needed) and its marker file; refuses a newer schema version."""
+    """Create ``folder`` (if needed) and its marker file; refuses a newer schema version, and a
+    folder that cannot be written (``ResultsError`` naming it and why)."""
     fs, root = _fs(folder)
-    fs.create_dir(root, recursive=True)
-    _check_marker(fs, root)
     marker = posixpath.join(root, MARKER)
-    if fs.get_file_info(marker).type == pafs.FileType.NotFound:
-        _atomic_write(fs, marker, json.dumps({"schema_version": SCHEMA_VERSION, **meta}, indent=1).encode())
+    try:
+        fs.create_dir(root, recursive=True)
+        _check_marker(fs, root)
+        if fs.get_file_info(marker).type == pafs.FileType.NotFound:
+            _atomic_write(fs, marker, json.dumps({"schema_version": SCHEMA_VERSION, **meta}, indent=1).encode())
+    except (OSError, pa.ArrowException) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise ResultsError(f"results folder {folder} cannot be written ({reason}); choose another --out") from None
+
+
+LOCK = ".raybench.lock"
+"""A results folder's writer lock: ``{"host", "pid", "since", "command"}`` of the one process
+writing it."""
+
+
+class FolderInUse(ResultsError):
+    """Another live process is writing the folder."""
+
+
+@contextlib.contextmanager
+def writer(folder: str, **meta: Any) -> Iterator[None]:
+    """Hold ``folder`` as its one writer for the block (after ``init``): a second writer gets
+    ``FolderInUse`` naming the holder (host, pid, since when). A lock whose process is dead
+    (same host) is taken over; of two processes taking over one stale lock, only one wins
+    (the stale file is renamed away atomically first). Object-store URIs have no atomic
+    create: there raybench takes no lock, and readers still return each run once."""
+    init(folder, **meta)
+    fs, root = _fs(folder)
+    if not isinstance(fs, pafs.LocalFileSystem):
+        warnings.warn(f"{folder}: no writer lock on object stores; run one writer at a time there "
+                      "(readers keep the first row of a run written twice)", stacklevel=2)
+        yield
+        return
+    path = os.path.join(root, LOCK)
+    mine = {"host": socket.gethostname(), "pid": os.getpid(),
+            "since": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": " ".join(sys.argv[:2])}
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _read_lock(path)
+            if holder is None or _alive(holder):
+                raise FolderInUse(_in_use(folder, holder)) from None
+            try:  # stale: move it aside under a unique name; a racing taker's rename then fails
+                os.rename(path, f"{path}.stale-{uuid.uuid4().hex[:8]}")
+            except FileNotFoundError:
+                pass
+            continue
+        with os.fdopen(fd, "w") as f:
+            json.dump(mine, f)
+        break
+    else:
+        raise FolderInUse(_in_use(folder, _read_lock(path)))
+    try:
+        yield
+    finally:
+        if _read_lock(path) == mine:
+            os.unlink(path)
+
+
+def _read_lock(path: str) -> dict[str, Any] | None:
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return {}  # being written this instant, or garbage: treat as held
+
+
+def _alive(holder: dict[str, Any]) -> bool:
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return True  # another machine's process, or unreadable: cannot tell, so it holds
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _in_use(folder: str, holder: dict[str, Any] | None) -> str:
+    who = (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')} "
+           f"({holder.get('command')})") if holder else "another process"
+    return f"results folder {folder} is being written by {who}; wait for it or choose another --out"
 
 
 def _atomic_write(fs: pafs.FileSystem, path: str, data: bytes) -> None:

@@ -85,7 +85,7 @@ def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]
                 resolved[key] = prob.prepare(**spec.options)
             except problems.ProblemError as exc:
                 raise UsageError(f"{spec.problem}: {exc}") from None
-            changed = {k: v for k, v in resolved[key].items() if spec.options.get(k, prob.options.get(k)) != v}
+            changed = {k: v for k, v in resolved[key].items() if spec.options.get(k, prob.defaults.get(k)) != v}
             if log and changed:
                 shown = ", ".join(f"{k}={v}" for k, v in changed.items())
                 print(f"data: {spec.problem} uses {shown}", file=sys.stderr)
@@ -96,6 +96,22 @@ def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]
 def check_max_retries(max_retries: int) -> None:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise UsageError(f"bad --max-retries {max_retries!r}; accepted: an integer >= 0")
+
+
+def check_requests(cpus_per_run: float, gpus_per_run: float) -> None:
+    if not cpus_per_run > 0 or not gpus_per_run >= 0:
+        raise UsageError(f"--cpus-per-run must be > 0 and --gpus-per-run >= 0, "
+                         f"got {cpus_per_run} and {gpus_per_run}")
+
+
+def check_folder(out: str, *, resume: bool) -> set[str]:
+    """The run ids already in ``out``; without ``resume``, a folder holding runs is refused
+    (so that results are never mixed by accident)."""
+    done = results.finished_run_ids(out)
+    if done and not resume:
+        raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
+                         "or choose another --out")
+    return done
 
 
 def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
@@ -110,15 +126,10 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
     row, and the suite ends with ``IncompleteSuite`` after writing every other run.
     """
     require_ray()
-    if cpus_per_run <= 0 or gpus_per_run < 0:
-        raise UsageError(f"--cpus-per-run must be > 0 and --gpus-per-run >= 0, "
-                         f"got {cpus_per_run} and {gpus_per_run}")
+    check_requests(cpus_per_run, gpus_per_run)
     check_max_retries(max_retries)
     results.init(out)
-    done = results.finished_run_ids(out)
-    if done and not resume:
-        raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
-                         "or choose another --out")
+    done = check_folder(out, resume=resume)
     if resume:
         results.drop_orphan_curves(out)
     by_id: dict[str, RunSpec] = {}

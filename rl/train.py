@@ -121,7 +121,7 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
     import torch
 
     # The driver samples (0 env runners) and learns on tiny tensors: torch's default intra-op
-    # threads spin against the env runners for the same cores and made it ~15x slower here.
+    # threads spin against the env runners for the same cores (profiled in BENCHMARKS.md, rl).
     # Ray already gives its remote workers OMP_NUM_THREADS=1.
     torch.set_num_threads(1)
 

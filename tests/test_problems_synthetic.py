@@ -85,9 +85,11 @@ def test_families_take_a_dim(name: str) -> None:
 BAD_OPTIONS = [
     # (problem, options, words the one-line error must contain)
     ("robust_regression", {"noise": "cauchy"}, ["'cauchy'", "gaussian", "outliers", "heavy_tail"]),
-    ("robust_regression", {"c": 0.0}, ["0.0", "c > 0"]),
+    ("robust_regression", {"c": 0.0}, ["c 0.0", "> 0"]),
     ("mlp", {"activation": "gelu"}, ["'gelu'", "tanh", "relu"]),
-    ("logistic", {"batch_size": 0}, ["batch_size 0", "None"]),
+    ("logistic", {"batch_size": 0}, ["batch_size 0", "null"]),
+    ("quadratic", {"dim": "abc"}, ["dim 'abc'", "an integer >= 1"]),
+    ("quadratic", {"dim": -5}, ["dim -5", "an integer >= 1"]),
     ("logistic", {"l2": 0.0}, ["l2 0.0"]),
     ("rosenbrock", {"dim": 1}, ["dim 1", ">= 2"]),
     ("quadratic", {"dimension": 3}, ["'dimension'", "dim"]),

@@ -31,6 +31,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs per run (fractions allowed)")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs per run (fractions allowed)")
     p.add_argument("--resume", action="store_true", help="skip runs already in --out")
+    p.add_argument("--pending-timeout", type=float, default=600.0, metavar="S",
+                   help="on a cluster that cannot yet meet --cpus/--gpus-per-run, wait this long for its "
+                        "autoscaler before stopping (default 600)")
     p.add_argument("--max-retries", type=int, default=3, metavar="N",
                    help="times a run is redone when its worker process or node dies (default 3)")
     p.add_argument("--tune-lr", action="store_true",
@@ -83,14 +86,26 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from raybench import runner
-    from raybench.ray_utils import init_ray
+    from raybench import results, runner
 
-    runner.check_max_retries(args.max_retries)  # before any data is fetched or Ray started
-    specs = build_specs(args)  # resolved and checked: every user error is exit 2 here
+    # Every check before any data is fetched or Ray started: each user error is exit 2 here.
+    runner.check_max_retries(args.max_retries)
+    runner.check_requests(args.cpus_per_run, args.gpus_per_run)
+    specs = build_specs(args)
+    with results.writer(args.out):
+        runner.check_folder(args.out, resume=args.resume)
+        return _run(args, specs)
+
+
+def _run(args: argparse.Namespace, specs: list) -> int:
+    from raybench import runner
+    from raybench.ray_utils import ensure_resources, init_ray
+
     if args.address is None:  # workers share this machine's data folder: fetch / check once
         specs = runner.prepare_data(specs)
     init_ray(args.address)
+    ensure_resources(cpus=args.cpus_per_run, gpus=args.gpus_per_run, embedded=args.address is None,
+                     pending_timeout=args.pending_timeout)
     if args.tune_lr:
         from raybench import lr_search
 

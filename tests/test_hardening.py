@@ -1,0 +1,110 @@
+"""Faults a new user meets, each answered by one line and exit 2 before any run, and one writer
+per results folder. Every case here once hung, duplicated results or ran a whole suite into
+``failed`` rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from raybench import results
+from tests.conftest import ROOT, cli_env, raybench
+
+QUICK = ["run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1", "--steps", "5", "--no-progress"]
+
+
+def one_line_usage_error(proc: subprocess.CompletedProcess, *words: str) -> None:
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("raybench: error:")]
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_unwritable_out_is_exit_2() -> None:
+    one_line_usage_error(raybench(*QUICK, "--out", "/proc/raybench-cannot-write-here"),
+                         "/proc/raybench-cannot-write-here", "cannot be written")
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "2.5"])
+def test_bad_problem_option_value_is_exit_2_before_any_run(tmp_path: Path, value: str) -> None:
+    out = tmp_path / "r"
+    one_line_usage_error(raybench(*QUICK, "--option", f"dim={value}", "--out", str(out)),
+                         f"bad dim {value}" if value != "abc" else "bad dim 'abc'", "an integer >= 1")
+    assert not out.exists()
+
+
+def test_address_without_a_cluster_answers_within_15_s(tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    proc = raybench(*QUICK, "--out", str(tmp_path / "r"), "--address", "127.0.0.1:1", timeout=60)
+    one_line_usage_error(proc, "127.0.0.1:1", "no Ray cluster answers")
+    assert time.monotonic() - t0 < 15
+
+
+def test_gpus_the_embedded_ray_does_not_have_are_exit_2(tmp_path: Path) -> None:
+    proc = raybench(*QUICK, "--out", str(tmp_path / "r"), "--gpus-per-run", "0.5", timeout=120)
+    one_line_usage_error(proc, "0.5 GPUs", "0 GPUs", "--gpus-per-run 0")
+    assert not (tmp_path / "r" / "runs").exists()
+
+
+def test_a_second_writer_is_refused_naming_the_first_and_nothing_is_duplicated(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    raybench(*QUICK, "--out", str(out), check=True)
+    # a first writer that holds the folder until told to stop (its stdin closes)
+    code = ("import sys\nfrom raybench import results\nwith results.writer(sys.argv[1]):\n"
+            "    print('held', flush=True)\n    sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(out)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        lock = json.loads((out / results.LOCK).read_text())
+        second = raybench(*QUICK, "--seeds", "2", "--out", str(out), "--resume", timeout=120)
+        one_line_usage_error(second, "is being written by", f"pid {holder.pid}", lock["host"])
+    finally:
+        holder.communicate(input="", timeout=60)
+    assert not (out / results.LOCK).exists()
+    again = raybench(*QUICK, "--seeds", "2", "--out", str(out), "--resume", timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    runs, curves = results.read(str(out))
+    assert sorted(runs["seed"]) == [0, 1] and runs["run_id"].is_unique
+    assert not curves.duplicated(["run_id", "step"]).any()
+
+
+def test_a_lock_left_by_a_dead_process_is_taken_over(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    results.init(str(out))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    import socket
+
+    (out / results.LOCK).write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout),
+                                                "since": "earlier", "command": "raybench run"}))
+    proc = raybench(*QUICK, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert len(results.read_table(str(out), "runs")) == 1 and not (out / results.LOCK).exists()
+
+
+def test_two_in_process_writers_exclude_each_other(tmp_path: Path) -> None:
+    out = str(tmp_path / "r")
+    with results.writer(out):
+        with pytest.raises(results.FolderInUse, match=f"pid {os.getpid()}"):
+            with results.writer(out):
+                pass
+    with results.writer(out):  # released: free again
+        pass
+
+
+def test_report_reads_a_folder_with_a_run_written_twice(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    raybench(*QUICK, "--out", str(out), check=True)
+    part = next((out / "runs").glob("part-*.parquet"))
+    (out / "runs" / ("part-99999999999999999999-copy.parquet")).write_bytes(part.read_bytes())
+    proc = raybench("report", str(out), "--no-plots")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "written more than once" in proc.stderr and "| quadratic | adam |" in proc.stdout

@@ -1,0 +1,88 @@
+"""The results schema: one home for every table's columns, which writers, failed rows, readers
+and the README all follow."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pyarrow as pa
+import pytest
+
+import rl.train  # noqa: F401  (registers rl_curves)
+import tuning.experiment  # noqa: F401  (registers rungs)
+from raybench import lr_search, results, schema  # noqa: F401  (lr_search registers its table)
+from raybench.spec import RunSpec
+from raybench.train import Run, failed_row
+from tests.conftest import ROOT
+
+TYPES = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
+
+
+def readme_tables() -> dict[str, dict[str, str]]:
+    """``{table: {column: type}}`` from the README's "**`<table>` columns" tables."""
+    text = (ROOT / "README.md").read_text()
+    tables = {}
+    for match in re.finditer(r"\*\*`(\w+)` columns \(table version (\d+)\)\.\*\*.*?\n\n((?:\|[^\n]*\n)+)", text, re.S):
+        name, body = match.group(1), match.group(3)
+        cols: dict[str, str] = {}
+        for line in body.splitlines()[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            for col in re.findall(r"`([^`]+)`", cells[0]):
+                cols[col] = cells[1]
+        tables[name] = {"version": match.group(2), "columns": cols}
+    return tables
+
+
+def test_every_registered_table_is_documented_in_the_readme_with_its_columns_and_types() -> None:
+    documented = readme_tables()
+    assert set(documented) == set(schema.TABLES), "README column tables vs raybench.schema.TABLES"
+    for name, table in schema.TABLES.items():
+        doc = documented[name]
+        assert int(doc["version"]) == table.version, name
+        fixed = {c: t for c, t in doc["columns"].items() if "<" not in c}
+        assert set(fixed) == set(table.columns), (name, set(fixed) ^ set(table.columns))
+        for field in table.fields:
+            assert TYPES[fixed[field.name]] == field.type, (name, field.name)
+
+
+def test_hp_columns_cover_every_registered_hyperparameter() -> None:
+    from raybench import optimizers
+
+    names = set(schema.RUNS.schema().names)
+    for spec in optimizers.REGISTRY.values():
+        assert {f"hp_{k}" for k in spec.defaults} <= names, spec.name
+
+
+def test_a_run_row_and_a_failed_row_both_fit_the_schema_exactly() -> None:
+    run = Run("quadratic", "adam", seed=0, steps=5)
+    run.advance()
+    row = run.summary()
+    assert set(row) <= set(schema.RUNS.schema().names)
+    spec = RunSpec.build("quadratic", "adam", 1, steps=5)
+    failed = failed_row(spec, "RuntimeError: boom")
+    table = results.conform("runs", [row, failed])
+    assert table.schema.equals(schema.RUNS.schema(), check_metadata=False)
+    back = table.to_pandas()
+    assert list(back["status"]) == ["ok", "failed"]
+    assert back.loc[1, "run_id"] == spec.run_id and back.loc[1, "hp_lr"] == pytest.approx(1e-3)
+    assert math.isinf(back.loc[1, "steps_to_target"]) and back.loc[1, "error"] == "RuntimeError: boom"
+
+
+def test_a_column_the_schema_lacks_is_refused_and_a_missing_one_is_null(tmp_path) -> None:
+    with pytest.raises(ValueError, match="has no column 'typo_column'"):
+        results.write(str(tmp_path), "curves", [{"run_id": "a", "step": 0, "typo_column": 1.0}])
+    results.write(str(tmp_path), "curves", [{"run_id": "a", "step": 0}])
+    curves = results.read_table(str(tmp_path), "curves")
+    assert list(curves.columns) == schema.CURVES.columns
+    assert curves["val_loss"].isna().all() and curves["step"].tolist() == [0]
+
+
+def test_reader_returns_a_run_written_twice_once_the_first_written(tmp_path) -> None:
+    out = str(tmp_path)
+    spec = RunSpec.build("quadratic", "adam", 0, steps=5)
+    results.write(out, "runs", [failed_row(spec, "first")])
+    results.write(out, "runs", [failed_row(spec, "second")])
+    with pytest.warns(UserWarning, match="written more than once"):
+        runs = results.read_table(out, "runs")
+    assert runs["error"].tolist() == ["first"]
