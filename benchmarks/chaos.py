@@ -9,7 +9,10 @@ auth on), then runs one suite through ``raybench run --address`` under each faul
 2. ``worker-node``: one worker node is killed whole (raylet and every process of it) in the
    middle of the suite, and a fresh node joins later, as an autoscaler would replace it;
 3. ``driver``: the ``raybench run`` driver is SIGKILLed, several times, each time after some
-   runs are on disk; ``raybench run --resume`` is started again until the suite completes.
+   runs are on disk; ``raybench run --resume`` is started again until the suite completes;
+4. ``two-writers``: while one ``raybench run`` writes the folder, the same command with
+   ``--resume`` is started on it, ``kills`` times: each must be refused (exit 2, naming the
+   first writer), and the first completes alone.
 
 For each it reads the Parquet results back and prints runs planned / completed / lost /
 duplicated (and failed, the kills done and the wall time). "Lost" is a planned run with no
@@ -38,6 +41,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import pandas as pd  # noqa: E402
+
 from raybench import results, suites  # noqa: E402
 from tests.cluster_util import LocalCluster  # noqa: E402
 
@@ -65,7 +70,9 @@ def driver_env(cluster: LocalCluster) -> dict[str, str]:
 
 def tally(out: Path, planned: set[str]) -> dict[str, int]:
     runs, curves = results.read(str(out))  # raises (naming the file) on any corrupt part
-    ids = list(runs["run_id"]) if "run_id" in runs else []
+    # the rows as written (the reader keeps the first of a run written twice: count them here)
+    raw = pd.read_parquet(out / "runs", columns=["run_id"]) if (out / "runs").exists() else runs
+    ids = list(raw["run_id"]) if "run_id" in raw else []
     dup_curves = int(curves.duplicated(["run_id", "step"]).sum()) if len(curves) else 0
     return {
         "planned": len(planned),
@@ -154,10 +161,34 @@ def scenario_driver(cluster: LocalCluster, out: Path, seeds: int, steps: int, ki
         return {"kills": done, "drivers started": attempts}
 
 
+def scenario_two_writers(cluster: LocalCluster, out: Path, seeds: int, steps: int,
+                         kills: int) -> dict[str, int]:
+    args = run_args(cluster, out, seeds, steps)
+    first = subprocess.Popen(args, env=driver_env(cluster), cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    refused = 0
+    while first.poll() is None and not (out / results.LOCK).exists():
+        time.sleep(0.05)
+    for _ in range(kills):
+        if first.poll() is not None:
+            break
+        second = subprocess.run([*args, "--resume"], env=driver_env(cluster), cwd=ROOT,
+                                capture_output=True, text=True)
+        if second.returncode == 2 and "is being written by" in second.stderr:
+            refused += 1
+        elif first.poll() is None:
+            raise SystemExit(f"second writer was not refused ({second.returncode}):\n{second.stderr[-3000:]}")
+    _, err = first.communicate()
+    if first.returncode != 0:
+        raise SystemExit(f"raybench run failed ({first.returncode}):\n{err[-3000:]}")
+    return {"kills": refused, "second writers refused": refused}
+
+
 SCENARIOS = {
     "worker-processes": scenario_worker_processes,
     "worker-node": scenario_worker_node,
     "driver": scenario_driver,
+    "two-writers": scenario_two_writers,
 }
 
 
