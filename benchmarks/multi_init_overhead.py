@@ -8,7 +8,7 @@ How to run (a few minutes on 2 CPUs)::
 
 Both sides train the same 16 seeds with the one training loop (``raybench.train.Run``) and
 eliminate the same way (``tuning.rungs``): the bare side keeps every run in memory and
-advances them one after another; the Tune side is ``tuning.multi_init.run_experiment``
+advances them one after another; the Tune side is ``tuning.experiment.run_experiment``
 (16 trials, paused with a checkpoint at every rung, 1 CPU each so 2 train at once on 2 CPUs).
 It prints both wall times, their ratio (Tune's overhead; the target is <= 1.3x on 2 CPUs),
 that both picked the same survivor, and the compute ratio (all trials' steps over one run's).
@@ -21,6 +21,7 @@ machine it also times 16 trials sharing one GPU at 1/16 each against one trial a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import sys
@@ -41,7 +42,7 @@ def bare(spec, device: str = "cpu") -> tuple[float, int, int]:
             for s in spec.seeds(0)}
     live = list(runs)
     total = 0
-    sign = -1.0 if spec.mode == "max" else 1.0
+    sign = -1.0 if spec.mode == "max" else 1.0  # the problem's declared direction of the metric
     while len(live) > 1:
         for s in live:
             runs[s].advance(spec.steps_per_round)
@@ -58,13 +59,13 @@ def bare(spec, device: str = "cpu") -> tuple[float, int, int]:
 
 def through_tune(spec, resources: dict[str, float]) -> tuple[float, int, int]:
     from raybench import results
-    from tuning import multi_init as mi
+    from tuning.experiment import run_experiment
 
     out = tempfile.mkdtemp(prefix="mi-bench-")
     try:
         results.init(out)
         t0 = time.perf_counter()
-        outcome = mi.run_experiment(spec, out, resources=resources, progress=False)
+        outcome = run_experiment(spec, out, resources=resources, progress=False)
         seconds = time.perf_counter() - t0
         steps = sum(int(r["steps"]) for r in outcome.runs)
         return seconds, outcome.survivor_seed, steps
@@ -91,11 +92,11 @@ def main() -> int:
 
     from raybench import suites
     from raybench.ray_utils import init_ray
-    from tuning import multi_init as mi
+    from tuning.spec import MultiInitSpec, prepare
 
     options = suites.parse_option_flags(args.option if args.option is not None else
                                         (["dataset=mnist_subset"] if args.problem.startswith("mnist") else []))
-    spec = mi.prepare(mi.MultiInitSpec(
+    spec = prepare(MultiInitSpec(
         args.problem, args.optimizer, options=options, num_models=args.num_models,
         reduce_factor=args.reduce_factor, steps_per_round=args.steps_per_round, steps=args.steps,
         metric="loss"))
@@ -127,7 +128,7 @@ def main() -> int:
         if not torch.cuda.is_available():
             print("--gpu: no CUDA device here; skipped")
             return 0
-        one = mi.MultiInitSpec(**{**spec.__dict__, "num_models": 1})
+        one = dataclasses.replace(spec, num_models=1)
         alone_s, _, alone_steps = through_tune(one, {"cpu": 1.0, "gpu": 1.0})
         shared_s, _, shared_steps = through_tune(spec, {"cpu": max(0.1, args.num_cpus / spec.num_models),
                                                         "gpu": 1.0 / spec.num_models})

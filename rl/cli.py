@@ -119,6 +119,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from raybench import results
     from raybench.ray_utils import init_ray
     from rl.evaluate import eval_specs, evaluate
 
@@ -126,8 +127,9 @@ def _eval(args: argparse.Namespace) -> int:
         [o.strip() for o in args.optimizers.split(",") if o.strip()]
     specs = eval_specs(args.policy, args.family, args.seeds, baselines=baselines, steps=args.steps,
                        dim=args.dim, lr_scale=args.lr_scale)  # user errors before Ray starts
-    init_ray(args.address)
-    rep = evaluate(specs, args.out, resume=args.resume, progress=not args.no_progress)
+    with results.writer(args.out):  # one writer per folder
+        init_ray(args.address)
+        rep = evaluate(specs, args.out, resume=args.resume, progress=not args.no_progress)
     print(rep["report"]["markdown"])
     print(f"parquet: {args.out}/runs  {args.out}/curves;  table: {rep['report']['md_path']}")
     return 0

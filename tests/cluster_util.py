@@ -161,7 +161,12 @@ class Node:
 
 
 class LocalCluster:
-    """A head node plus ``worker_nodes`` worker nodes on 127.0.0.1; a context manager."""
+    """A head node plus ``worker_nodes`` worker nodes on 127.0.0.1; a context manager.
+
+    Where a test asserts where Ray places work, the cluster's resources must decide it, not
+    timing: with ``head_cpus=0`` the head runs no task or actor that needs a CPU, so all such
+    work lands on the worker nodes.
+    """
 
     def __init__(self, worker_nodes: int = 1, *, head_cpus: int = 1, worker_cpus: int = 1,
                  root: str | os.PathLike | None = None, start_timeout: float = 60.0,

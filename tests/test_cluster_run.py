@@ -9,8 +9,9 @@ each, token auth on, the head's dashboard (job API) on 127.0.0.1. Every check re
   suite name with ``../`` writes nothing outside ``--out``;
 - ``ray job submit -- raybench run --address auto`` (the README's way onto a cluster) runs
   the suite on this cluster;
-- ``multi-init`` (trials on both nodes) and ``rl train`` (an env runner on each) with
-  ``--address``;
+- ``multi-init`` with ``--address`` on a second cluster whose head offers no CPU, so that its
+  trials run on the worker node by construction, not by timing; ``rl train`` (an env runner
+  on each node) with ``--address``;
 - a worker process SIGKILLed mid-run: Ray retries the run, the suite completes, every run
   exactly once and ``ok``;
 - a run lost more often than ``--max-retries`` allows: exit 1 naming it, every other run
@@ -170,25 +171,31 @@ def test_driver_sigkill_then_resume_completes_exactly_once(cluster: LocalCluster
     assert set(partial["run_id"]) <= set(runs["run_id"])
 
 
-def test_multi_init_and_rl_train_run_unchanged_on_the_cluster(cluster: LocalCluster, tmp_path: Path) -> None:
-    nodes = {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
+def test_multi_init_runs_unchanged_on_the_cluster(tmp_path: Path) -> None:
+    """Its own two-node cluster, whose head offers no CPU: every trial needs one, so every trial
+    runs on the worker node by construction, whichever trial Tune starts first and wherever."""
     mi = tmp_path / "mi"  # one machine, so every node sees this folder (Tune's trial checkpoints)
-    proc = subprocess.run(
-        [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "quadratic", "--optimizer", "adam",
-         "--num-models", "4", "--steps-per-round", "5", "--steps", "40", "--address", cluster.address,
-         "--out", str(mi), "--no-progress"],
-        capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    with LocalCluster(worker_nodes=1, head_cpus=0, worker_cpus=2) as cpu_less_head:
+        proc = subprocess.run(
+            [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "quadratic", "--optimizer", "adam",
+             "--num-models", "4", "--steps-per-round", "5", "--steps", "40",
+             "--address", cpu_less_head.address, "--out", str(mi), "--no-progress"],
+            capture_output=True, text=True, timeout=300, env=_env(cpu_less_head), cwd=ROOT)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        worker = cpu_less_head.node_id(cpu_less_head.workers[0])
     trials = pd.read_parquet(mi / "runs")
     assert sorted(trials["seed"]) == [0, 1, 2, 3] and sorted(trials["steps"]) == [5, 5, 10, 40]
-    assert set(trials["node_id"]) == nodes, trials[["seed", "node_id"]]  # 1 CPU each: trials on both
+    assert set(trials["node_id"]) == {worker}, trials[["seed", "node_id"]]
+
+
+def test_rl_train_runs_unchanged_on_the_cluster(cluster: LocalCluster, tmp_path: Path) -> None:
     rl = tmp_path / "rl"
     proc = subprocess.run(
         [sys.executable, "-m", "raybench.cli", "rl", "train", "--family", "quadratic", "--num-problems", "8",
          "--episode-steps", "20", "--env-runners", "2", "--train-batch", "200", "--minibatch", "100",
          "--epochs", "1", "--iterations", "2", "--address", cluster.address, "--out", str(rl)],
         capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
-    # Two env runners of 1 CPU each on two 1-CPU nodes: one on each.
+    # Two env runners of 1 CPU each, alive together, on two 1-CPU nodes: one on each.
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert sorted(pd.read_parquet(rl / "rl_curves")["iteration"]) == [1, 2]
     assert (rl / "policy.safetensors").exists() and (rl / "policy.json").exists()

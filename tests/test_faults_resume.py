@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import tuning.experiment  # noqa: F401  (registers the rungs table)
 from raybench import results
 from tests.conftest import ROOT, cli_env, wait_for
 

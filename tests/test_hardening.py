@@ -53,6 +53,13 @@ def test_gpus_the_embedded_ray_does_not_have_are_exit_2(tmp_path: Path) -> None:
     assert not (tmp_path / "r" / "runs").exists()
 
 
+def test_multi_init_gpu_share_the_embedded_ray_does_not_have_is_exit_2(tmp_path: Path) -> None:
+    proc = raybench("multi-init", "--problem", "quadratic", "--optimizer", "adam", "--num-models", "4",
+                    "--steps-per-round", "5", "--steps", "20", "--gpus-per-trial", "0.25",
+                    "--out", str(tmp_path / "mi"), timeout=120)
+    one_line_usage_error(proc, "0.25 GPUs", "0 GPUs", "--gpus-per-trial 0")
+
+
 def test_a_second_writer_is_refused_naming_the_first_and_nothing_is_duplicated(tmp_path: Path) -> None:
     out = tmp_path / "r"
     raybench(*QUICK, "--out", str(out), check=True)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from raybench import results
-from tuning.multi_init import MultiInitSpec, compare, comparison_text
+from tuning.compare import compare, comparison_text
+from tuning.spec import MultiInitSpec
 
 
 def _block(out, repeat, seeds, survivor, survivor_stt, steps):

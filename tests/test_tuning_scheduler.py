@@ -21,7 +21,7 @@ pytest.importorskip("ray.tune")
 
 from ray import tune  # noqa: E402
 
-from tuning.multi_init import fit_halving  # noqa: E402
+from tuning.experiment import fit_halving  # noqa: E402
 from tuning.scheduler import rung_sizes, survivors_at  # noqa: E402
 
 N = 16

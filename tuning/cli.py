@@ -14,6 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tuning.spec import MultiInitSpec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="full budget of the survivor (default: the problem's)")
     p.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--metric", default="loss",
-                   help="validation metric to rank on: loss (default), accuracy (maximised), suboptimality")
+                   help="validation metric to rank on, one the problem reports (default loss); "
+                        "better is the direction the problem declares for it (min or max)")
     p.add_argument("--eval-every", type=int, help="steps between curve points (a divisor of --steps-per-round)")
     p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
                    help="problem option, e.g. dataset=mnist_subset (repeatable)")
@@ -40,6 +45,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="results folder (local or shared filesystem)")
     p.add_argument("--address", help="join this Ray cluster (default: start an embedded local Ray)")
     p.add_argument("--resume", action="store_true", help="continue an interrupted experiment in --out")
+    p.add_argument("--pending-timeout", type=float, default=600.0, metavar="S",
+                   help="on a cluster that cannot yet meet the per-trial request, wait this long for "
+                        "its autoscaler before stopping (default 600)")
     p.add_argument("--gpus-per-trial", type=float,
                    help="GPU share per trial (default 1/num-models where the cluster has GPUs, else 0)")
     p.add_argument("--cpus-per-trial", type=float,
@@ -54,10 +62,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from raybench.errors import UsageError
-    from tuning import multi_init as mi
+    from tuning.spec import MultiInitSpec, check_arguments, prepare
 
     # Cheap checks first: a bad number is an answer in milliseconds, before torch or Ray load.
-    mi.check_arguments(args.num_models, args.reduce_factor, args.steps_per_round)
+    check_arguments(args.num_models, args.reduce_factor, args.steps_per_round)
     if args.repeats < 1:
         raise UsageError(f"bad --repeats {args.repeats}: accepted: an integer >= 1")
     if "://" in args.out:
@@ -70,47 +78,58 @@ def main(args: argparse.Namespace) -> int:
     others = sorted(set(hparam_flags) - {args.optimizer})
     if others:
         raise UsageError(f"--hparam {others[0]}.*: this experiment's optimizer is {args.optimizer}")
-    spec = mi.prepare(mi.MultiInitSpec(
+    spec = prepare(MultiInitSpec(
         problem=args.problem, optimizer=args.optimizer, hparams=hparam_flags.get(args.optimizer, {}),
         options=options, num_models=args.num_models, reduce_factor=args.reduce_factor,
         steps_per_round=args.steps_per_round, steps=args.steps, seed_offset=args.seed_offset,
         metric=args.metric, eval_every=args.eval_every))
-    results.init(args.out, kind="multi-init")
-    done = mi.done_repeats(args.out)
+    with results.writer(args.out, kind="multi-init"):  # one writer per folder
+        return _run(args, spec)
+
+
+def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
+    from raybench.errors import UsageError
+    from tuning.experiment import default_resources, done_repeats, run_experiment
+    from tuning.report import describe
+
+    done = done_repeats(args.out)
     if done and not args.resume:
         raise UsageError(f"{args.out} already holds a multi-init experiment; pass --resume to "
                          "complete it, or choose another --out")
 
-    from raybench.ray_utils import init_ray
+    from raybench.ray_utils import ensure_resources, init_ray
 
-    init_ray(args.address)
-    resources = mi.default_resources(spec.num_models, gpus_per_trial=args.gpus_per_trial,
-                                     cpus_per_trial=args.cpus_per_trial)
+    init_ray(args.address)  # the one place this command starts or joins Ray
+    resources = default_resources(spec.num_models, gpus_per_trial=args.gpus_per_trial,
+                                  cpus_per_trial=args.cpus_per_trial)
+    ensure_resources(cpus=resources["cpu"], gpus=resources["gpu"], embedded=args.address is None,
+                     pending_timeout=args.pending_timeout, what="trial")
     progress = not args.no_progress
     for b in range(args.repeats):
         if b in done:
             print(f"resume: seed block {b} already in {args.out}", file=sys.stderr)
         else:
-            outcome = mi.run_experiment(spec, args.out, repeat=b, resources=resources,
-                                        resume=args.resume, progress=progress)
+            outcome = run_experiment(spec, args.out, repeat=b, resources=resources,
+                                     resume=args.resume, progress=progress)
             if outcome is None:
                 print(f"raybench: interrupted; what ran is saved: rerun with --resume --out {args.out}",
                       file=sys.stderr)
                 return 130
-        print(mi.describe(args.out, b))
+        print(describe(args.out, b))
     if args.compare_single:
         import os
 
         from raybench.runner import run_suite
+        from tuning.compare import compare, comparison_text, single_specs, write_comparison
 
         single_out = os.path.join(args.out, "single")
         print(f"single initialization: {spec.num_models * args.repeats} runs to {spec.steps} steps "
               f"-> {single_out}", flush=True)
-        single_runs, _ = run_suite(mi.single_specs(spec, args.repeats), single_out, address=args.address,
+        single_runs, _ = run_suite(single_specs(spec, args.repeats), single_out,
                                    cpus_per_run=resources["cpu"], gpus_per_run=resources["gpu"],
                                    resume=args.resume, progress=progress)
-        comparison = mi.compare(spec, args.out, single_runs, args.repeats)
-        mi.write_comparison(args.out, comparison)
-        print(mi.comparison_text(comparison))
+        comparison = compare(spec, args.out, single_runs, args.repeats)
+        write_comparison(args.out, comparison)
+        print(comparison_text(comparison))
     print(f"results: {args.out} (runs, curves, rungs as Parquet)")
     return 0
