@@ -21,16 +21,6 @@ from raybench import optimizers
 from raybench.optimizers import ModifiedAdam, OptimizerError
 from raybench.train import Run
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # name -> (valid hyperparameter overrides, [(invalid overrides, words the one-line error must contain)])
 OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
     "adam": ([{}, {"lr": 0.1, "betas": "0.8,0.99"}], [

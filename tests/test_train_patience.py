@@ -11,18 +11,8 @@ against the same run without patience.
 from __future__ import annotations
 
 import pytest
-import torch
 
 from raybench.train import Run
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """Tiny tensors: a second intra-op thread only adds contention on a shared 2-core machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _steps(rows: list[dict]) -> list[int]:
