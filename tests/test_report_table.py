@@ -1,0 +1,66 @@
+"""``raybench.report.table`` on hand-made run rows whose right answers are worked out by hand:
+paired speed ratios (never-converged runs kept as infinite, seeds both missed counted apart),
+the headline metric's mean, std and paired difference, status counts and the best marker."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from raybench import report
+
+INF = math.inf
+
+
+def rows(optimizer: str, steps: list[float], acc: list[float], status: list[str] | None = None) -> list[dict]:
+    status = status or ["ok"] * len(steps)
+    return [{"problem": "p", "optimizer": optimizer, "seed": seed, "status": st,
+             "steps_to_target": s, "grad_evals_to_target": s, "converged": math.isfinite(s),
+             "wall_seconds": 1.0, "test_accuracy": a, "test_extra": None,
+             "metric_modes": json.dumps({"accuracy": "max", "loss": "min"})}
+            for seed, (s, a, st) in enumerate(zip(steps, acc, status, strict=True))]
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    runs = pd.DataFrame(
+        rows("adam", [100, 200, INF, INF], [0.80, 0.82, 0.70, 0.75])
+        + rows("fast", [50, 100, 300, INF], [0.90, 0.86, 0.80, 0.85])
+        + rows("slow", [400, INF, INF, 90], [0.60, 0.70, math.nan, 0.65], ["ok", "ok", "diverged", "ok"]))
+    return report.table(runs, baseline="adam", n_boot=500).set_index("optimizer")
+
+
+def test_paired_speed_ratios(table: pd.DataFrame) -> None:
+    fast = table.loc["fast"]
+    # per seed: 100/50 = 2, 200/100 = 2, adam missed and fast met -> inf; seed 3 both missed
+    assert fast["speed_vs_adam"] == 2.0 and fast["paired_seeds"] == 3 and fast["both_missed"] == 1
+    slow = table.loc["slow"]
+    # per seed: 100/400 = 0.25, slow missed -> 0, both missed, adam missed and slow met -> inf
+    assert slow["paired_seeds"] == 3 and slow["both_missed"] == 1
+    assert slow["speed_vs_adam"] == 0.25  # median of (0, 0.25, inf)
+    adam = table.loc["adam"]
+    assert adam["speed_vs_adam"] == 1.0 and adam["both_missed"] == 2
+
+
+def test_headline_metric_counts_and_best(table: pd.DataFrame) -> None:
+    fast, slow = table.loc["fast"], table.loc["slow"]
+    assert fast["metric"] == "test accuracy (higher is better)"
+    assert fast["mean"] == pytest.approx((0.90 + 0.86 + 0.80 + 0.85) / 4)
+    assert fast["std"] == pytest.approx(pd.Series([0.90, 0.86, 0.80, 0.85]).std())
+    # paired differences from adam, same seed: 0.10, 0.04, 0.10, 0.10 -> median 0.10
+    assert fast["diff_vs_adam"] == pytest.approx(0.10)
+    # slow: the diverged run is left out of the mean and counted apart
+    assert slow["mean"] == pytest.approx((0.60 + 0.70 + 0.65) / 3)
+    assert (slow["ok"], slow["diverged"], slow["failed"], slow["runs"]) == (3, 1, 0, 4)
+    assert fast["reached_target"] == 3 and slow["reached_target"] == 2
+    assert table["best"].to_dict() == {"adam": False, "fast": True, "slow": False}
+
+
+def test_markdown_marks_best_and_missed_baselines(table: pd.DataFrame) -> None:
+    text = report.markdown(table.reset_index(), baseline="adam")
+    fast_line = next(line for line in text.splitlines() if line.startswith("| p | fast |"))
+    assert " *" in fast_line and "2x" in fast_line
+    assert "| reached target |" in text.splitlines()[0]
