@@ -60,7 +60,7 @@ def get(name: str) -> TableSchema:
     try:
         return TABLES[name]
     except KeyError:
-        raise ValueError(f"unknown results table {name!r}; accepted: {', '.join(TABLES)}") from None
+        raise ValueError(f"unknown table {name!r}; accepted: {', '.join(TABLES)}") from None
 
 
 def columns(*spec: tuple[str, pa.DataType]) -> tuple[pa.Field, ...]:

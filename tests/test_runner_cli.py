@@ -99,15 +99,16 @@ def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suit
 def test_diverged_and_failed_runs_are_recorded_and_the_suite_goes_on(tmp_path: Path) -> None:
     out = tmp_path / "r"
     suite = tmp_path / "suite.yaml"
-    # SGD with an absurd learning rate on Rosenbrock diverges; logistic regression with a
-    # negative L2 weight raises when its instance is built (in the worker), so it fails.
+    # SGD with an absurd learning rate on Rosenbrock diverges; logistic regression with a batch
+    # larger than its training set passes the up-front option checks (an integer >= 1) but
+    # raises when its instance is built (in the worker), so it fails.
     suite.write_text("""
 name: faults
 seeds: 1
 steps: 30
 problems:
   - rosenbrock
-  - {name: logistic, options: {l2: -1.0}}
+  - {name: logistic, options: {batch_size: 5000}}
 optimizers: [adam, sgd]
 hparams:
   sgd: {lr: 1.0e+6}
@@ -120,7 +121,7 @@ hparams:
     assert runs.loc[("rosenbrock", "adam"), "status"] == "ok"
     for opt in ("adam", "sgd"):
         assert runs.loc[("logistic", opt), "status"] == "failed"
-        assert "bad l2 -1.0" in runs.loc[("logistic", opt), "error"]
+        assert "bad batch_size 5000" in runs.loc[("logistic", opt), "error"]
 
 
 @pytest.mark.parametrize(
@@ -133,6 +134,7 @@ hparams:
         (["--problems", "quadratic", "--hparam", "adam.momentum=0.9"], "unknown hyperparameter adam.momentum"),
         (["--problems", "quadratic", "--hparam", "adam.lr=fast"], "bad value 'fast' for adam.lr"),
         (["--problems", "quadratic", "--hparam", "lr=0.1"], "expected OPTIMIZER.NAME=VALUE"),
+        (["--problems", "logistic", "--option", "l2=-1.0"], "bad l2 -1.0 for problem 'logistic'; accepted: a number > 0"),
         (["--problems", "quadratic", "--option", "colour=red"], "option 'colour' is accepted by none"),
         (["--problems", "quadratic", "--seeds", "0"], "seeds must be >= 1"),
         (["--problems", "quadratic", "--suite", "quick"], "exactly one of"),
