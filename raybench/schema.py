@@ -72,13 +72,14 @@ def metric_fields(prefix: str) -> list[tuple[str, pa.DataType]]:
 
 
 def _hp_fields() -> list[pa.Field]:
-    """``hp_<name>`` for every hyperparameter of every registered optimizer: float64 for numbers
-    and booleans, text otherwise (tuples such as betas as "0.9,0.999")."""
-    from raybench import optimizers
+    """``hp_<name>`` for every hyperparameter of every registered optimizer and of the
+    learning-rate schedule (``hp_schedule``, ``hp_warmup``, ...): float64 for numbers and
+    booleans, text otherwise (tuples such as betas as "0.9,0.999")."""
+    from raybench import optimizers, schedules
 
     kinds: dict[str, pa.DataType] = {}
-    for spec in optimizers.REGISTRY.values():
-        for key, default in spec.defaults.items():
+    for defaults in [*(spec.defaults for spec in optimizers.REGISTRY.values()), schedules.DEFAULTS]:
+        for key, default in defaults.items():
             numeric = isinstance(default, int | float)
             kinds.setdefault(f"hp_{key}", pa.float64() if numeric else pa.string())
     return [pa.field(name, dtype) for name, dtype in sorted(kinds.items())]

@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 import problems
-from raybench import optimizers
+from raybench import optimizers, schedules
 from raybench.errors import UsageError
 
 
@@ -26,7 +26,15 @@ def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, ste
 
     ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
     problem's default budget, so an id never needs the problem instantiated.
+
+    Schedule hyperparameters at their defaults are left out of the hash: every resolved
+    ``hparams`` holds them since schedules were added, and hashing them would have changed the
+    id of every run written before, so ``--resume`` on such a folder would redo all its runs.
+    A run at the default (constant) schedule keeps the id it always had; any other schedule
+    gets its own.
     """
+    hparams = {k: v for k, v in hparams.items()
+               if not (k in schedules.DEFAULTS and schedules.at_default(k, v))}
     key = json.dumps(
         {"p": problem, "o": optimizer, "h": jsonable(hparams), "s": int(seed),
          "n": None if steps is None else int(steps),

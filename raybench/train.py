@@ -6,22 +6,26 @@ restored. The runner advances it to the end in one go; multi-init advances it ru
 benchmarks time it against a bare loop.
 
 Every optimizer is stepped through a closure (``opt.step(closure)``): first-order optimizers
-call it once, L-BFGS several times, and every call counts as one gradient evaluation.
+call it once, L-BFGS several times, and every call counts as one gradient evaluation. A
+learning-rate schedule other than ``constant`` (``raybench.schedules``) spans the run's budget,
+is stepped once after every optimizer step and is saved in ``state_dict``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as _dt
 import json
 import math
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 import problems
-from raybench import optimizers, schema
+from raybench import optimizers, schedules, schema
 from raybench.provenance import provenance
 from raybench.spec import RunSpec, jsonable
 
@@ -62,6 +66,9 @@ class Run:
         self.patience = spec.patience
         self.device = str(device)
         self.optimizer = optimizers.build(spec.optimizer, self.instance.parameters(), self.hparams)
+        _switch_mode(self.optimizer, "train")  # schedule-free optimizers step only in train mode
+        # The learning-rate schedule spans the run's budget; None for the constant default.
+        self.scheduler = schedules.build(self.optimizer, self.hparams, self.steps)
         self.started_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
         self.step = 0
@@ -103,6 +110,8 @@ class Run:
             while self.step < end and not self.done:
                 closure = inst.closure(inst.batch(self.step), self._count_eval)
                 loss = opt.step(closure)
+                if self.scheduler is not None:
+                    self.scheduler.step()
                 self.step += 1
                 value = float(loss.detach()) if torch.is_tensor(loss) else float(loss)
                 self._last_train_loss = value
@@ -130,9 +139,14 @@ class Run:
 
     # -- evaluation ----------------------------------------------------------------------
     def evaluate(self, split: str = "val") -> dict[str, float]:
-        """The instance's metrics on ``split``; every one must be declared by the problem."""
+        """The instance's metrics on ``split``; every one must be declared by the problem.
+
+        An optimizer with ``train()`` / ``eval()`` (schedule-free) is switched to ``eval()`` for
+        the evaluation, so the metrics are those of the parameters it means to be evaluated
+        (schedule-free: the averaged iterate), and back to ``train()`` after it.
+        """
         self.instance.train_mode(False)
-        with torch.no_grad():
+        with _optimizer_eval_mode(self.optimizer), torch.no_grad():
             metrics = {k: float(v) for k, v in self.instance.evaluate(split).items()}
         undeclared = sorted(set(metrics) - set(self.modes))
         if undeclared:
@@ -176,6 +190,7 @@ class Run:
         return {
             "model": copy.deepcopy(self.instance.model.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "scheduler": None if self.scheduler is None else copy.deepcopy(self.scheduler.state_dict()),
             "counters": {
                 "step": self.step, "grad_evals": self.grad_evals, "wall_seconds": self.wall_seconds,
                 "status": self.status, "error": self.error, "stopped_early": self.stopped_early,
@@ -189,6 +204,9 @@ class Run:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.instance.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        # Checkpoints from before schedules have no "scheduler" (they were all constant).
+        if self.scheduler is not None and state.get("scheduler") is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
         c = state["counters"]
         self.step, self.grad_evals, self.wall_seconds = c["step"], c["grad_evals"], c["wall_seconds"]
         self.status, self.error, self.stopped_early = c["status"], c["error"], c["stopped_early"]
@@ -245,6 +263,27 @@ def failed_row(spec: RunSpec, error: str | None, *, budget_steps: int | None = N
             "budget_steps": budget_steps if budget_steps is not None else spec.steps,
             "steps": 0, "grad_evals": 0, "converged": False, "steps_to_target": math.inf,
             "grad_evals_to_target": math.inf, "seconds_to_target": math.inf, **provenance(device)}
+
+
+def _switch_mode(optimizer: torch.optim.Optimizer, mode: str) -> bool:
+    """Call ``optimizer.train()`` or ``.eval()`` where it has both (duck typing, as schedulefree's
+    optimizers do); returns whether it has them. Other optimizers are left alone."""
+    if not (callable(getattr(optimizer, "train", None)) and callable(getattr(optimizer, "eval", None))):
+        return False
+    getattr(optimizer, mode)()
+    return True
+
+
+@contextlib.contextmanager
+def _optimizer_eval_mode(optimizer: torch.optim.Optimizer) -> Iterator[None]:
+    """The optimizer in eval mode inside the block, back in train mode after it (even on error)."""
+    if not _switch_mode(optimizer, "eval"):
+        yield
+        return
+    try:
+        yield
+    finally:
+        _switch_mode(optimizer, "train")
 
 
 def _metric_columns(prefix: str, metrics: dict[str, float]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from raybench import optimizers
+from raybench import optimizers, schedules
 from raybench.optimizers import ModifiedAdam, OptimizerError
 from raybench.train import Run
 
@@ -61,6 +61,43 @@ OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
         ({"policy": ""}, ["autonomous needs policy="]),
         ({"policy": "missing.safetensors"}, ["missing.safetensors", "not found"]),
         ({"lr_scale": -1.0}, ["Invalid lr_scale: -1.0"]),
+    ]),
+    # The modern zoo (raybench/optimizers/zoo.py): the libraries' own checks, as one-liners.
+    "nadam": ([{}, {"decoupled_weight_decay": "true", "weight_decay": 0.01}], [
+        ({"momentum_decay": -1.0}, ["Invalid momentum_decay value: -1.0"]),
+    ]),
+    "radam": ([{}, {"betas": "0.8,0.99"}], [
+        ({"betas": "0.9,1.0"}, ["Invalid beta parameter at index 1: 1.0"]),
+    ]),
+    "adafactor": ([{}, {"eps2": "1e-4", "d": 2}], [
+        ({"d": 0.5}, ["Clipping threshold d should be >= 1 but is: 0.5"]),
+        ({"eps": 1e-3}, ["adafactor.eps", "eps2"]),
+    ]),
+    "muon": ([{}, {"nesterov": "false", "adjust_lr_fn": "match_rms_adamw", "adamw_betas": "0.8,0.99"}], [
+        ({"momentum": -1.0}, ["momentum should be >= 0 but is: -1.0"]),  # Muon's, checked with no matrix
+        ({"adamw_lr": -1.0}, ["Invalid learning rate: -1.0"]),
+        ({"adjust_lr_fn": "bogus"}, ["bogus", "not supported"]),
+        ({"ns_steps": 0}, ["ns_steps value: 0"]),
+    ]),
+    "schedule_free_adamw": ([{}, {"warmup_steps": "10", "r": 0.5}], [
+        ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
+        ({"betas": "0.9,1.0"}, ["Invalid beta parameter at index 1: 1.0"]),
+        ({"warmup_steps": 2.5}, ["2.5", "schedule_free_adamw.warmup_steps", "int"]),
+    ]),
+    "lion": ([{}, {"betas": "0.95,0.98", "weight_decay": 0.1}], [
+        ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
+        ({"weight_decay": -1.0}, ["weight_decay must be non-negative"]),
+    ]),
+    "soap": ([{}, {"precondition_frequency": "5", "precondition_1d": "true"}], [
+        ({"precondition_frequency": 0}, ["precondition_frequency must be positive"]),
+    ]),
+    "prodigy": ([{}, {"growth_rate": "1.02", "safeguard_warmup": "yes"}], [
+        ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
+        ({"betas": "0.9,1.5"}, ["beta2", "range"]),
+    ]),
+    "adan": ([{}, {"betas": "0.9,0.9,0.99", "max_grad_norm": 1.0}], [
+        ({"max_grad_norm": -1.0}, ["max_grad_norm must be non-negative"]),
+        ({"betas": "0.9,0.9"}, ["'0.9,0.9'", "adan.betas", "tuple"]),
     ]),
 }
 
@@ -123,7 +160,7 @@ def test_registry_entry(name: str, extra: Callable[[str], dict]) -> None:
         opt = optimizers.make(name, params, **{**extra(name), **overrides})
         assert isinstance(opt, torch.optim.Optimizer)
         resolved = optimizers.resolve_hparams(name, {**extra(name), **overrides})
-        assert set(resolved) == set(spec.defaults)
+        assert set(resolved) == set(spec.defaults) | set(schedules.DEFAULTS)  # every optimizer takes a schedule
         for key, default in spec.defaults.items():
             assert type(resolved[key]) is type(default)  # CLI strings coerced to the default's type
     for overrides, words in invalid:
@@ -142,6 +179,10 @@ LR_OVERRIDES: dict[tuple[str, str], float] = {
     ("sgd", "rosenbrock"): 1e-3,
     # Nesterov momentum 0.9 multiplies the effective step by ~10: needs 10x smaller than SGD.
     ("momentum", "rosenbrock"): 1e-4,
+    # Lion's update is a sign: every coordinate moves by lr per step. At its default 1e-4, 150
+    # steps move a coordinate at most 0.015 and lower the objective by ~4%; 1e-3 descends.
+    ("lion", "quadratic"): 1e-3,
+    ("lion", "rosenbrock"): 1e-3,
 }
 DESCENT_STEPS = 150
 
@@ -327,3 +368,169 @@ def test_lbfgs_line_search_has_evaluations_to_spend() -> None:
     run = Run("quadratic", "lbfgs", seed=0, steps=100)
     run.advance()
     assert run.evaluate()["suboptimality"] < 1e-6
+
+
+# -- train() / eval() around every evaluation (schedule-free) ---------------------------------
+
+class _ModalSGD(torch.optim.SGD):
+    """SGD with schedulefree's protocol: it starts in eval mode, refuses to step outside train
+    mode, and records its train() / eval() calls and steps."""
+
+    def __init__(self, params: list, lr: float = 1e-2) -> None:
+        super().__init__(params, lr=lr)
+        self.training = False
+        self.log: list[str] = []
+
+    def train(self) -> None:
+        self.training = True
+        self.log.append("train")
+
+    def eval(self) -> None:
+        self.training = False
+        self.log.append("eval")
+
+    def step(self, closure: Callable | None = None):
+        assert self.training, "stepped in eval mode"
+        self.log.append("step")
+        return super().step(closure)
+
+
+@pytest.fixture
+def modal_sgd() -> str:
+    spec = optimizers.register(optimizers.OptimizerSpec(
+        "modal_sgd_test", "SGD with train()/eval() (tests only)", _ModalSGD, {"lr": 1e-2},
+        {"lr": {"min": 1e-3, "max": 1e-1, "scaling": "log"}}))
+    try:
+        yield spec.name
+    finally:
+        del optimizers.REGISTRY[spec.name]
+
+
+def test_the_loop_switches_optimizer_modes_around_every_evaluation(modal_sgd: str) -> None:
+    run = Run("quadratic", modal_sgd, seed=0, steps=4, eval_every=2)
+    opt = run.optimizer
+    evaluate = run.instance.evaluate
+
+    def logged(split: str = "val") -> dict[str, float]:
+        opt.log.append(f"evaluate {split} in {'train' if opt.training else 'eval'} mode")
+        return evaluate(split)
+
+    run.instance.evaluate = logged
+    run.advance()
+    run.summary(test=True)
+    around = ["eval", "evaluate val in eval mode", "train"]
+    assert opt.log == ["train", *around, "step", "step", *around, "step", "step", *around,
+                       "eval", "evaluate test in eval mode", "train"]
+
+    def broken(split: str = "val") -> dict[str, float]:
+        raise RuntimeError("evaluation failed")
+
+    run.instance.evaluate = broken
+    with pytest.raises(RuntimeError):
+        run.evaluate()
+    assert opt.training and opt.log[-2:] == ["eval", "train"]  # back in train mode all the same
+
+
+def test_schedule_free_is_evaluated_at_its_averaged_iterate() -> None:
+    run = Run("quadratic", "schedule_free_adamw", {"lr": 0.05}, seed=0, steps=30)
+    run.advance()
+    opt, inst = run.optimizer, run.instance
+    assert all(group["train_mode"] for group in opt.param_groups)  # left ready to step
+    y = inst.model.x.detach().clone()  # train mode: the point gradients are taken at
+    at_y = inst.evaluate()["suboptimality"]
+    measured = run.evaluate()["suboptimality"]
+    torch.testing.assert_close(inst.model.x.detach(), y)  # train mode again afterwards
+    opt.eval()
+    at_x = inst.evaluate()["suboptimality"]  # eval mode: the averaged iterate x
+    x = inst.model.x.detach().clone()
+    opt.train()
+    assert not torch.allclose(x, y, atol=1e-3)  # the two iterates differ, so the mode matters
+    assert measured == pytest.approx(at_x, rel=1e-5) and measured != pytest.approx(at_y, rel=1e-3)
+
+
+# -- Muon on the matrices, AdamW on the rest ----------------------------------------------------
+
+def _layer_params(seed: int) -> list[torch.nn.Parameter]:
+    g = torch.Generator().manual_seed(seed)
+    return [torch.nn.Parameter(torch.randn(6, 4, generator=g)),  # a weight matrix: Muon
+            torch.nn.Parameter(torch.randn(6, generator=g)),  # a bias: AdamW
+            torch.nn.Parameter(torch.randn(3, 2, 3, 3, generator=g))]  # a conv kernel: AdamW
+
+
+def _layer_loss(params: list[torch.Tensor]) -> torch.Tensor:
+    w, b, k = params
+    inputs = torch.linspace(-1.0, 1.0, 20).reshape(4, 5)
+    return (torch.tanh(w @ inputs + b[:, None]) - 0.5).pow(2).sum() + (k.sin() * k).sum()
+
+
+def _step_muon(params: list[torch.nn.Parameter], opt: torch.optim.Optimizer, n: int) -> None:
+    for _ in range(n):
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = _layer_loss(params)
+            loss.backward()
+            return loss
+        opt.step(closure)
+
+
+def test_muon_is_torch_muon_on_matrices_and_adamw_on_the_rest() -> None:
+    params = _layer_params(0)
+    opt = optimizers.make("muon", params, lr=0.02, adamw_lr=1e-2)
+    assert [id(p) for p in opt.muon.param_groups[0]["params"]] == [id(params[0])]
+    assert [id(p) for p in opt.adamw.param_groups[0]["params"]] == [id(params[1]), id(params[2])]
+    assert all(a is b for a, b in zip(opt.param_groups, [opt.muon.param_groups[0], opt.adamw.param_groups[0]]))
+
+    closure_calls = []
+    reference = _layer_params(0)  # the registry's defaults are the libraries' own
+    ref_muon = torch.optim.Muon([reference[0]], lr=0.02)
+    ref_adamw = torch.optim.AdamW(reference[1:], lr=1e-2)
+    for _ in range(10):
+        def closure() -> torch.Tensor:
+            closure_calls.append(1)
+            opt.zero_grad()
+            loss = _layer_loss(params)
+            loss.backward()
+            return loss
+        loss = opt.step(closure)
+        assert torch.is_tensor(loss)
+        ref_muon.zero_grad()
+        ref_adamw.zero_grad()
+        _layer_loss(reference).backward()
+        ref_muon.step()
+        ref_adamw.step()
+    assert len(closure_calls) == 10  # one evaluation per step
+    for ours, theirs in zip(params, reference):
+        assert torch.equal(ours, theirs)
+    assert set(opt.state) == {params[0], params[1], params[2]} and "momentum_buffer" in opt.state[params[0]]
+
+
+def test_muon_state_dict_round_trip_continues_identically() -> None:
+    params = _layer_params(0)
+    opt = optimizers.make("muon", params, lr=0.02)
+    _step_muon(params, opt, 5)
+    saved_params = [p.detach().clone() for p in params]
+    saved_state = copy.deepcopy(opt.state_dict())
+    _step_muon(params, opt, 5)
+
+    params2 = _layer_params(99)
+    with torch.no_grad():
+        for p, v in zip(params2, saved_params):
+            p.copy_(v)
+    opt2 = optimizers.make("muon", params2, lr=0.02)
+    opt2.load_state_dict(saved_state)
+    assert all(a is b for a, b in zip(opt2.param_groups, [opt2.muon.param_groups[0], opt2.adamw.param_groups[0]]))
+    _step_muon(params2, opt2, 5)
+    for a, b in zip(params, params2):
+        assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="parts"):
+        optimizers.make("muon", [torch.nn.Parameter(torch.ones(3))]).load_state_dict(saved_state)
+
+
+def test_muon_param_groups_and_schedulers_reach_both_parts() -> None:
+    w, b, k = _layer_params(0)
+    opt = optimizers.make("muon", [{"params": [w, b], "lr": 0.05, "adamw_lr": 0.1}, {"params": [k]}])
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.1, 1e-3]  # Muon, AdamW, AdamW default
+    torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 0.5)  # scales lr in every group at once
+    assert opt.muon.param_groups[0]["lr"] == 0.025 and [g["lr"] for g in opt.adamw.param_groups] == [0.05, 5e-4]
+    with pytest.raises(ValueError, match="'betas'"):
+        optimizers.make("muon", [{"params": [w], "betas": (0.9, 0.9)}])

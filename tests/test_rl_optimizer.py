@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import problems
-from raybench import optimizers
+from raybench import optimizers, schedules
 from raybench.learned import policy as policy_module
 from raybench.learned.features import coordinate_features
 from raybench.learned.policy import CoordinatewisePolicy, PolicyError, load_policy, read_policy, save_policy
@@ -123,7 +123,7 @@ def test_registry_needs_a_policy_and_reports_bad_files(policy_file: Path, tmp_pa
     with pytest.raises(OptimizerError, match="pickle"):
         optimizers.resolve_hparams("autonomous", {"policy": str(tmp_path / "x.safetensors")})
     hp = optimizers.resolve_hparams("autonomous", {"policy": str(policy_file), "lr_scale": "2"})
-    assert hp == {"policy": str(policy_file), "lr_scale": 2.0}
+    assert hp == {"policy": str(policy_file), "lr_scale": 2.0, **schedules.DEFAULTS}  # constant: no scheduler
     with pytest.raises(OptimizerError, match="lr_scale"):
         optimizers.resolve_hparams("autonomous", {"policy": str(policy_file), "lr_scale": -1})
 

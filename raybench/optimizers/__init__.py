@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from raybench import schedules
 from raybench.optimizers.modified_adam import ModifiedAdam
 
 
@@ -39,6 +40,11 @@ REGISTRY: dict[str, OptimizerSpec] = {}
 def register(spec: OptimizerSpec) -> OptimizerSpec:
     if spec.name in REGISTRY:
         raise ValueError(f"optimizer {spec.name!r} registered twice")
+    clash = sorted(set(spec.defaults) & set(schedules.DEFAULTS))
+    if clash:
+        # Every optimizer also takes the schedule's hyperparameters (raybench.schedules).
+        raise ValueError(f"optimizer {spec.name!r}: hyperparameter {clash[0]!r} is a schedule "
+                         f"hyperparameter; reserved: {', '.join(schedules.DEFAULTS)}")
     REGISTRY[spec.name] = spec
     return spec
 
@@ -91,35 +97,54 @@ def _coerce(name: str, key: str, value: Any, default: Any) -> Any:
 
 
 def resolve_hparams(name: str, hparams: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Defaults merged with ``hparams``, coerced and validated; raises ``OptimizerError``."""
+    """Defaults merged with ``hparams``, coerced and validated; raises ``OptimizerError``.
+
+    The result holds the optimizer's own hyperparameters and the learning-rate schedule's
+    (``raybench.schedules.DEFAULTS``), which every optimizer takes.
+    """
     spec = get(name)
     hparams = dict(hparams or {})
-    unknown = sorted(set(hparams) - set(spec.defaults))
+    unknown = sorted(set(hparams) - set(spec.defaults) - set(schedules.DEFAULTS))
     if unknown:
         raise OptimizerError(
-            f"unknown hyperparameter {name}.{unknown[0]}; accepted: {', '.join(sorted(spec.defaults))}"
+            f"unknown hyperparameter {name}.{unknown[0]}; accepted: {', '.join(sorted(spec.defaults))} "
+            f"(and the learning-rate schedule's: {', '.join(schedules.DEFAULTS)})"
         )
     merged = dict(spec.defaults)
     for key, value in hparams.items():
-        merged[key] = _coerce(name, key, value, spec.defaults[key])
+        if key in spec.defaults:
+            merged[key] = _coerce(name, key, value, spec.defaults[key])
+    try:
+        schedule = schedules.resolve(name, {k: v for k, v in hparams.items() if k in schedules.DEFAULTS})
+    except ValueError as exc:
+        raise OptimizerError(str(exc)) from None
     probe = torch.nn.Parameter(torch.zeros(1))
     try:
-        spec.factory([probe], **merged)
+        probe_opt = spec.factory([probe], **merged)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         raise OptimizerError(f"invalid hyperparameters for {name}: {exc}") from None
-    return merged
+    try:
+        schedules.check_optimizer(name, schedule, probe_opt)
+    except ValueError as exc:
+        raise OptimizerError(str(exc)) from None
+    return {**merged, **schedule}
 
 
 def make(name: str, params: Iterable[torch.Tensor] | Iterable[dict], **hparams: Any) -> torch.optim.Optimizer:
-    """Build optimizer ``name`` over ``params`` with defaults overridden by ``hparams``."""
+    """Build optimizer ``name`` over ``params`` with defaults overridden by ``hparams``.
+
+    The schedule's hyperparameters are checked but not applied here: a schedule needs the
+    run's budget, and ``raybench.train.Run`` drives it (``raybench.schedules.build``).
+    """
     return build(name, params, resolve_hparams(name, hparams))
 
 
 def build(name: str, params: Iterable[torch.Tensor] | Iterable[dict],
           resolved: dict[str, Any]) -> torch.optim.Optimizer:
     """Build optimizer ``name`` from hyperparameters already resolved (``resolve_hparams``), as
-    a ``RunSpec`` holds them: no second round of coercion and checks."""
-    return get(name).factory(params, **resolved)
+    a ``RunSpec`` holds them: no second round of coercion and checks. The schedule's
+    hyperparameters are left out (the factory never sees them)."""
+    return get(name).factory(params, **schedules.strip(resolved))
 
 
 def _lbfgs(params: Iterable[torch.Tensor] | Iterable[dict], *, line_search_fn: str | None = "strong_wolfe",
@@ -197,3 +222,5 @@ def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], *, policy: str,
 register(OptimizerSpec(
     "autonomous", "learned coordinate-wise policy (raybench rl train); needs policy=<file>", _autonomous,
     {"policy": "", "lr_scale": 1.0}, {"lr_scale": {"min": 0.1, "max": 10.0, "scaling": "log"}}))
+
+from raybench.optimizers import zoo  # noqa: E402,F401  (registers the modern zoo: torch.optim, schedulefree, pytorch_optimizer)

@@ -1,0 +1,134 @@
+"""The modern zoo: registry entries for optimizers that maintained libraries implement.
+
+Each entry is the library's class with the library's defaults, used and not copied:
+
+- ``torch.optim``: NAdam, RAdam, Adafactor, and Muon (as ``MuonAdamW``: Muon on the matrices,
+  AdamW on the rest; ``raybench.optimizers.muon``);
+- ``schedulefree``: AdamW schedule-free (it has ``train()`` / ``eval()``, which the training loop
+  calls around every evaluation);
+- ``pytorch_optimizer``: Lion, SOAP, Prodigy, Adan.
+
+The third-party packages are imported inside the factories, so ``import raybench.optimizers``
+does not load them. A library argument whose default is ``None`` (Prodigy's ``beta3``, SOAP's
+``shampoo_beta``) or a tuple holding ``None`` (Adafactor's ``eps``) is left at the library's
+default rather than listed: a hyperparameter must have a value its command-line string can be
+coerced to. SOAP's ``data_format`` (the layout of 4-D kernels when ``merge_dims`` is set, which
+SOAP does not check) stays ``channels_first``, torch's layout. None of these entries is a baseline: a suite compares them only when named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from raybench.optimizers import OptimizerSpec, _lr_space, register
+from raybench.optimizers.muon import MuonAdamW
+
+Params = Iterable[torch.Tensor] | Iterable[dict]
+
+
+def _torch_optim(class_name: str, since: str) -> Callable[..., torch.optim.Optimizer]:
+    """``torch.optim.<class_name>``, looked up when called: older torch gets a one-line error."""
+    def factory(params: Params, **hparams: Any) -> torch.optim.Optimizer:
+        cls = getattr(torch.optim, class_name, None)
+        if cls is None:
+            raise ValueError(f"torch.optim.{class_name} needs torch >= {since}; this torch is {torch.__version__}")
+        return cls(params, **hparams)
+    factory.__name__ = factory.__qualname__ = class_name
+    return factory
+
+
+def _adafactor(params: Params, *, eps2: float = 1e-3, **hparams: Any) -> torch.optim.Optimizer:
+    """``torch.optim.Adafactor`` with ``eps = (None, eps2)``: eps1 stays torch's ``None`` (the
+    machine epsilon of the parameters' dtype), which no command-line value can spell."""
+    return _torch_optim("Adafactor", "2.5")(params, eps=(None, eps2), **hparams)
+
+
+def _schedule_free_adamw(params: Params, **hparams: Any) -> torch.optim.Optimizer:
+    """``schedulefree.AdamWScheduleFree``, with the argument checks it does not make itself."""
+    import schedulefree
+
+    lr, eps, weight_decay = hparams.get("lr", 0.0025), hparams.get("eps", 1e-8), hparams.get("weight_decay", 0.0)
+    if not lr >= 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    for i, beta in enumerate(hparams.get("betas", (0.9, 0.999))):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
+    if not eps >= 0.0:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    if hparams.get("warmup_steps", 0) < 0:
+        raise ValueError(f"Invalid warmup_steps value: {hparams['warmup_steps']}")
+    return schedulefree.AdamWScheduleFree(params, **hparams)
+
+
+def _pytorch_optimizer(class_name: str) -> Callable[..., torch.optim.Optimizer]:
+    """``pytorch_optimizer.<class_name>``; its negative-learning-rate error (a bare
+    ``Exception``) becomes the ``ValueError`` the registry reports as a one-line message."""
+    def factory(params: Params, **hparams: Any) -> torch.optim.Optimizer:
+        import pytorch_optimizer
+        from pytorch_optimizer.base.exception import NegativeLRError
+
+        try:
+            return getattr(pytorch_optimizer, class_name)(params, **hparams)
+        except NegativeLRError:
+            raise ValueError(f"Invalid learning rate: {hparams.get('lr')}; accepted: lr >= 0") from None
+    factory.__name__ = factory.__qualname__ = class_name
+    return factory
+
+
+register(OptimizerSpec(
+    "nadam", "NAdam: Adam with Nesterov momentum (Dozat), torch.optim.NAdam", _torch_optim("NAdam", "1.10"),
+    {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3,
+     "decoupled_weight_decay": False},
+    _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "radam", "RAdam: Adam with a rectified warm-up of the adaptive step (Liu et al.), torch.optim.RAdam",
+    _torch_optim("RAdam", "1.10"),
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "decoupled_weight_decay": False},
+    _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "adafactor", "Adafactor: factored second moments, relative step size (Shazeer & Stern), torch.optim.Adafactor",
+    _adafactor,
+    {"lr": 1e-2, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay": 0.0},
+    _lr_space(1e-4, 1.0)))
+register(OptimizerSpec(
+    "muon", "Muon (torch.optim.Muon) on 2-D weights, AdamW on biases, scalars and conv kernels",
+    MuonAdamW,
+    {"lr": 1e-3, "weight_decay": 0.1, "momentum": 0.95, "nesterov": True, "ns_steps": 5,
+     "adjust_lr_fn": "original", "adamw_lr": 1e-3, "adamw_betas": (0.9, 0.999), "adamw_eps": 1e-8,
+     "adamw_weight_decay": 1e-2},
+    _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "schedule_free_adamw", "schedule-free AdamW (Defazio et al.), schedulefree.AdamWScheduleFree; "
+    "evaluated at its averaged iterate (eval())",
+    _schedule_free_adamw,
+    {"lr": 2.5e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "r": 0.0,
+     "weight_lr_power": 2.0},
+    _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "lion", "Lion: sign of interpolated momentum (Chen et al.), pytorch_optimizer.Lion", _pytorch_optimizer("Lion"),
+    {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "weight_decouple": True, "fixed_decay": False},
+    _lr_space(1e-5, 1e-2)))
+register(OptimizerSpec(
+    "soap", "SOAP: Adam in Shampoo's eigenbasis (Vyas et al.), pytorch_optimizer.SOAP", _pytorch_optimizer("SOAP"),
+    {"lr": 3e-3, "betas": (0.95, 0.95), "weight_decay": 1e-2, "precondition_frequency": 10,
+     "max_precondition_dim": 10000, "merge_dims": False, "precondition_1d": False, "correct_bias": True,
+     "normalize_gradient": False, "eps": 1e-8},
+    _lr_space(1e-4, 1e-1)))
+register(OptimizerSpec(
+    "prodigy", "Prodigy: learning-rate-free Adam, estimates the step size d (Mishchenko & Defazio), "
+    "pytorch_optimizer.Prodigy; lr multiplies the estimate",
+    _pytorch_optimizer("Prodigy"),
+    {"lr": 1.0, "betas": (0.9, 0.999), "d0": 1e-6, "d_coef": 1.0, "growth_rate": float("inf"),
+     "weight_decay": 0.0, "weight_decouple": True, "fixed_decay": False, "bias_correction": False,
+     "safeguard_warmup": False, "eps": 1e-8},
+    _lr_space(1e-1, 10.0)))
+register(OptimizerSpec(
+    "adan", "Adan: adaptive Nesterov momentum (Xie et al.), pytorch_optimizer.Adan", _pytorch_optimizer("Adan"),
+    {"lr": 1e-3, "betas": (0.98, 0.92, 0.99), "weight_decay": 0.0, "weight_decouple": False,
+     "max_grad_norm": 0.0, "eps": 1e-8},
+    _lr_space(1e-4, 1e-1)))
