@@ -9,7 +9,10 @@ joins an existing cluster.
 from __future__ import annotations
 
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
@@ -23,13 +26,20 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     if ray.is_initialized():
         return ray.get_runtime_context()
     # Workers must import raybench/problems/tuning/rl from wherever the driver does.
-    env = {"PYTHONPATH": os.pathsep.join(p for p in (_src_root(), os.environ.get("PYTHONPATH")) if p)}
-    runtime_env = kwargs.pop("runtime_env", None) or {"env_vars": env}
-    common = dict(ignore_reinit_error=True, log_to_driver=not quiet, runtime_env=runtime_env,
+    path = os.pathsep.join(p for p in (_src_root(), os.environ.get("PYTHONPATH")) if p)
+    runtime_env = kwargs.pop("runtime_env", None)
+    common = dict(ignore_reinit_error=True, log_to_driver=not quiet,
                   logging_level="ERROR" if quiet else "INFO", **kwargs)
     if address:
         check_address(address)
-        return ray.init(address=address, **common)
+        return ray.init(address=address, runtime_env=runtime_env or {"env_vars": {"PYTHONPATH": path}},
+                        **common)
+    # The embedded Ray's workers are this process's grandchildren and inherit its environment,
+    # so the path goes there rather than into a runtime_env: Ray prestarts one worker per CPU
+    # with no runtime_env, and a job with one could not use them (it would start new workers,
+    # about a second each, at its first task).
+    os.environ["PYTHONPATH"] = path
+    common["runtime_env"] = runtime_env
     from ray._private import ray_constants
 
     # Ray swaps a loopback node IP for the machine's routable one (so that other nodes could
@@ -45,6 +55,64 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
         )
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = cluster_mode
+
+
+def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float | None = None,
+              **init_kwargs: Any) -> T:
+    """Start or join Ray (``init_ray``) while ``prepare()`` runs, and return what it returns.
+
+    A command's own start (importing torch, building and checking its specs, preparing data)
+    and Ray's (a GCS, a raylet and worker processes) take a few seconds each and use
+    different processes, so they overlap: ``prepare`` runs in a helper thread while this,
+    the main thread, starts Ray. (Ray must be started from the main thread: it ties its
+    processes' lives to the thread that started them.) ``warm_cpus``: on the embedded Ray,
+    then warm one worker per ``warm_cpus`` CPUs (``warm_workers``) while ``prepare`` finishes.
+
+    When ``prepare`` raises (a user error in the suite), Ray is shut down again and its error
+    re-raised, so every check still comes before any run; when only Ray's start fails, its
+    error is raised once ``prepare`` has finished.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ray
+
+    with ThreadPoolExecutor(1, thread_name_prefix="raybench-prepare") as pool:
+        future = pool.submit(prepare)
+        try:
+            init_ray(address, **init_kwargs)
+        except BaseException:
+            future.result()  # its error first (the user's input): else Ray's
+            raise
+        if warm_cpus and address is None:
+            warm_workers(warm_cpus)
+        try:
+            return future.result()
+        except BaseException:
+            ray.shutdown()
+            raise
+
+
+def warm_workers(cpus_per_task: float) -> None:
+    """Have each worker that tasks of ``cpus_per_task`` CPUs will use import torch and the
+    training code now, in the background, instead of at its first run: one task per slot,
+    not waited for (the runs queue behind them and reuse the same worker processes)."""
+    import ray
+
+    slots = int(ray.cluster_resources().get("CPU", 0.0) // cpus_per_task)
+    warm = ray.remote(_warm).options(num_cpus=cpus_per_task, max_retries=0)
+    for _ in range(min(slots, 64)):
+        warm.remote()
+
+
+def _warm() -> None:
+    """Import what every run imports (torch, the training loop, the problems) and build one
+    optimizer (torch imports ``torch._dynamo``, about a second, at the first one)."""
+    import torch
+
+    import problems  # noqa: F401 - imported for its cost, now
+    import raybench.train  # noqa: F401
+
+    torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 
 
 PROBE_TIMEOUT_S = 5.0

@@ -140,6 +140,16 @@ def writer(folder: str, **meta: Any) -> Iterator[None]:
             os.unlink(path)
 
 
+def check_free(folder: str) -> None:
+    """``FolderInUse`` if a live process holds ``folder``'s writer lock now: a check a command
+    makes early, before its slow start; ``writer`` is what takes the lock."""
+    fs, root = _fs(folder)
+    if isinstance(fs, pafs.LocalFileSystem):
+        holder = _read_lock(os.path.join(root, LOCK))
+        if holder is not None and _alive(holder):
+            raise FolderInUse(_in_use(folder, holder))
+
+
 def _read_lock(path: str) -> dict[str, Any] | None:
     try:
         with open(path) as f:

@@ -16,15 +16,18 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from raybench import results
 from raybench.errors import UsageError
 from raybench.ray_utils import require_ray
-from raybench.spec import RunSpec
-from raybench.train import Run, failed_row
+
+# The driver's first checks import none of torch, pandas or pyarrow (a command's start overlaps
+# Ray's with them); each is imported where it is used.
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from raybench.spec import RunSpec
+    from raybench.train import Run
 
 # How often finished runs are written: after this many runs or seconds, whichever is first.
 FLUSH_EVERY_RUNS = int(os.environ.get("RAYBENCH_FLUSH_EVERY_RUNS", "16"))
@@ -38,6 +41,8 @@ class IncompleteSuite(RuntimeError):
 
 def execute(spec: RunSpec, device: str = "cpu") -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Do one run in this process: ``(run row, curve rows)``. Never raises for a run's own fault."""
+    from raybench.train import Run
+
     run = None
     curves: list[dict[str, Any]] = []
     try:
@@ -57,6 +62,8 @@ def _failed_row(spec: RunSpec, run: Run | None, exc: BaseException, device: str)
             return run.summary(test=False)
         except Exception:  # noqa: BLE001 - fall back to the row built from the spec alone
             pass
+    from raybench.train import failed_row
+
     return failed_row(spec, error, device=device)
 
 
@@ -107,6 +114,8 @@ def check_requests(cpus_per_run: float, gpus_per_run: float) -> None:
 def check_folder(out: str, *, resume: bool) -> set[str]:
     """The run ids already in ``out``; without ``resume``, a folder holding runs is refused
     (so that results are never mixed by accident)."""
+    from raybench import results
+
     done = results.finished_run_ids(out)
     if done and not resume:
         raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
@@ -125,6 +134,8 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
     redoes a run whose worker process or node died; a run lost more often than that has no
     row, and the suite ends with ``IncompleteSuite`` after writing every other run.
     """
+    from raybench import results
+
     require_ray()
     check_requests(cpus_per_run, gpus_per_run)
     check_max_retries(max_retries)
@@ -148,6 +159,8 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
 def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run: float,
              progress: bool, max_retries: int) -> None:
     import ray
+
+    from raybench import results
 
     device = "cuda" if gpus_per_run > 0 else "cpu"
     remote = ray.remote(execute).options(

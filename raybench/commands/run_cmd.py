@@ -86,26 +86,41 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from raybench import results, runner
+    from raybench import runner
+    from raybench.ray_utils import ensure_resources, start_ray
 
-    # Every check before any data is fetched or Ray started: each user error is exit 2 here.
+    # Every check before any run: each user error is exit 2. Those that need no imports come
+    # first; the suite's own (names, options, hyperparameters, folder, data) run while Ray starts.
     runner.check_max_retries(args.max_retries)
     runner.check_requests(args.cpus_per_run, args.gpus_per_run)
-    specs = build_specs(args)
+    specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run)
+    from raybench import results
+
     with results.writer(args.out):
-        runner.check_folder(args.out, resume=args.resume)
+        runner.check_folder(args.out, resume=args.resume)  # again, now as the folder's one writer
+        ensure_resources(cpus=args.cpus_per_run, gpus=args.gpus_per_run, embedded=args.address is None,
+                         pending_timeout=args.pending_timeout)
         return _run(args, specs)
+
+
+def _prepare(args: argparse.Namespace) -> list:
+    """The suite's specs, built and checked, and the folder checked (writable, not in use, no
+    runs unless --resume); on the embedded Ray, whose workers share this machine's data
+    folder, the data fetched or checked once here."""
+    from raybench import results, runner
+
+    specs = build_specs(args)
+    results.init(args.out)
+    results.check_free(args.out)
+    runner.check_folder(args.out, resume=args.resume)
+    if args.address is None:
+        specs = runner.prepare_data(specs)
+    return specs
 
 
 def _run(args: argparse.Namespace, specs: list) -> int:
     from raybench import runner
-    from raybench.ray_utils import ensure_resources, init_ray
 
-    if args.address is None:  # workers share this machine's data folder: fetch / check once
-        specs = runner.prepare_data(specs)
-    init_ray(args.address)
-    ensure_resources(cpus=args.cpus_per_run, gpus=args.gpus_per_run, embedded=args.address is None,
-                     pending_timeout=args.pending_timeout)
     if args.tune_lr:
         from raybench import lr_search
 
