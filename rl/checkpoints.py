@@ -74,7 +74,8 @@ def training_info(s: TrainSettings, extra: dict[str, Any]) -> dict[str, Any]:
 
     prov = provenance("cpu")
     return {"family": s.family, "dim": s.dim, "num_problems": s.num_problems, "passes": s.passes,
-            "episode_steps": s.episode_steps, "env_runners": s.env_runners, "seed": s.seed,
+            "episode_steps": s.episode_steps, "batch_problems": s.batch_problems,
+            "env": s.env_class().__name__, "env_runners": s.env_runners, "seed": s.seed,
             "train_batch": s.train_batch, "lr": s.lr, "clip": s.clip, **extra,
             "torch_version": torch.__version__, "ray_version": ray.__version__,
             "git_commit": prov.get("git_commit"), "raybench_version": prov.get("raybench_version")}

@@ -32,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--episode-steps", type=int, help="optimizer steps per episode (default 40)")
     t.add_argument("--env-runners", type=int, help="parallel RLlib env runners (default 2; 0: in the driver)")
     t.add_argument("--envs-per-runner", type=int, help="vectorised envs per env runner (default 8)")
+    t.add_argument("--batch-problems", type=int,
+                   help="problem instances one env step advances as batched tensor ops (default 1: one)")
     t.add_argument("--out", required=True, help="output folder")
     t.add_argument("--dim", type=int, help="problem dimension (default: the problem's)")
     t.add_argument("--history", type=int, help="history length H the policy sees (default 25)")

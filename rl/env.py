@@ -99,6 +99,27 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     return cfg
 
 
+def gap(f: float | torch.Tensor, f_lower: float | torch.Tensor) -> torch.Tensor:
+    """``max(f - f_lower, 0)`` in float64, elementwise: the suboptimality the reward measures."""
+    f = torch.as_tensor(f, dtype=torch.float64)
+    return (f - torch.as_tensor(f_lower, dtype=torch.float64)).clamp(min=0.0)
+
+
+def reward_eps(gap_0: torch.Tensor) -> torch.Tensor:
+    """``eps = GAP_EPS * gap_0`` (at least ``GAP_EPS * 1e-12``): the reward's floor under the gap."""
+    return GAP_EPS * gap_0.clamp(min=1e-12)
+
+
+def step_reward(gap_before: torch.Tensor, gap_after: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """``clip(log(gap_before + eps) - log(gap_after + eps), -5, 5)``, elementwise (the module docstring).
+
+    The one home of the reward: ``OptimizationEnv`` takes it for one instance,
+    ``rl.batched_env.BatchedOptimizationEnv`` for many at once. Non-finite gaps give NaN;
+    the envs end the episode on those with ``-REWARD_CLIP`` instead.
+    """
+    return (torch.log(gap_before + eps) - torch.log(gap_after + eps)).clamp(-REWARD_CLIP, REWARD_CLIP)
+
+
 def problem_options(cfg: dict[str, Any]) -> dict[str, Any]:
     """The problem options an env config implies (``dim`` only when set)."""
     options = dict(cfg.get("options") or {})
@@ -148,9 +169,6 @@ class OptimizationEnv(gym.Env):
         self._obs = obs.numpy()
         return self._obs
 
-    def _gap(self, f: float) -> float:
-        return max(f - self._f_lower, 0.0)
-
     # -- gymnasium API ---------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -177,7 +195,7 @@ class OptimizationEnv(gym.Env):
         f, g = self._evaluate()
         obs = self._observe(f, g)
         self._f = f
-        self._eps = GAP_EPS * max(self._gap(f), 1e-12)
+        self._eps = reward_eps(gap(f, self._f_lower))
         return obs, self._info()
 
     def _info(self) -> dict[str, Any]:
@@ -196,7 +214,6 @@ class OptimizationEnv(gym.Env):
             # The episode ends here; the last finite observation stands.
             self._f = f
             return self._obs, -REWARD_CLIP, True, False, self._info()
-        reward = math.log(self._gap(f_prev) + self._eps) - math.log(self._gap(f) + self._eps)
-        reward = float(np.clip(reward, -REWARD_CLIP, REWARD_CLIP))
+        reward = float(step_reward(gap(f_prev, self._f_lower), gap(f, self._f_lower), self._eps))
         self._f = f
         return self._observe(f, g), reward, False, truncated, self._info()

@@ -10,6 +10,12 @@ The value head is coordinate-wise too: a per-coordinate embedding of the same fe
 averaged over coordinates, then a small MLP to one number, so it has the same few
 parameters whatever the problem's dimension.
 
+Observations are ``(H, 1 + n)`` (``rl.env.OptimizationEnv``: one problem) or
+``(P, H, 1 + d)`` (``rl.batched_env.BatchedOptimizationEnv``: ``P`` problems of ``d``
+parameters each, actions ``P * d``, problem-major). Each problem's coordinates see their own
+objective column; the means are flattened problem-major and the value head averages over all
+``P * d`` coordinates, so the batched problems are one optimisation over all their coordinates.
+
 ``model_config`` keys: ``history`` (25), ``hidden`` ([32, 32]), ``value_hidden`` (32),
 ``init_log_std`` (log 0.5).
 """
@@ -42,20 +48,27 @@ class CoordinatewisePolicyModule(TorchRLModule, ValueFunctionAPI):
     def setup(self) -> None:
         cfg = {**DEFAULT_MODEL_CONFIG, **(self.model_config or {})}
         history = int(cfg["history"])
-        if self.observation_space.shape[0] != history:
-            raise ValueError(f"observation history {self.observation_space.shape[0]} != model history {history}")
+        if self.observation_space.shape[-2] != history:
+            raise ValueError(f"observation history {self.observation_space.shape[-2]} != model history {history}")
         self.policy = CoordinatewisePolicy(history, cfg["hidden"])
         self.log_std = nn.Parameter(torch.full((1,), float(cfg["init_log_std"])))
         width = int(cfg["value_hidden"])
         self.value_embed = nn.Sequential(nn.Linear(2 * history, width), nn.Tanh())
         self.value_head = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
 
+    @staticmethod
+    def _problems(obs: torch.Tensor) -> torch.Tensor:
+        """``(N, H, 1 + n)`` or ``(N, P, H, 1 + d)`` observations -> ``(N, P, H, 1 + d)``."""
+        return obs.reshape(obs.shape[0], -1, *obs.shape[-2:])
+
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        mean = self.policy.from_observation(batch[Columns.OBS])  # (B, n)
+        obs = self._problems(batch[Columns.OBS])
+        mean = self.policy.from_observation(obs).flatten(1)  # (N, P * d)
         log_std = self.log_std.expand_as(mean)
         return {Columns.ACTION_DIST_INPUTS: torch.cat([mean, log_std], dim=-1)}
 
     def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
-        feats = coordinate_features(batch[Columns.OBS])
-        pooled = self.value_embed(feats).mean(dim=-2)  # (B, width)
+        feats = coordinate_features(self._problems(batch[Columns.OBS]))  # (N, P, d, 2H)
+        embedded = self.value_embed(feats)
+        pooled = embedded.reshape(embedded.shape[0], -1, embedded.shape[-1]).mean(dim=1)  # (N, width)
         return self.value_head(pooled).squeeze(-1)

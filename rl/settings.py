@@ -15,10 +15,12 @@ from typing import Any
 
 from raybench.errors import UsageError
 from raybench.learned.policy import DEFAULT_HIDDEN
-from rl.env import DEFAULT_CONFIG, resolve_config
+from rl.batched_env import BatchedOptimizationEnv, resolve_batched_config
+from rl.env import DEFAULT_CONFIG, OptimizationEnv, resolve_config
 
 SETTINGS_FILE = "rl_train.json"
-FIXED_ON_RESUME = ("family", "dim", "history", "hidden", "update_scale", "episode_steps", "num_problems")
+FIXED_ON_RESUME = ("family", "dim", "history", "hidden", "update_scale", "episode_steps", "num_problems",
+                   "batch_problems")
 """Settings fixed by the first run of an output folder: they shape the env or the network."""
 
 
@@ -33,13 +35,16 @@ class TrainSettings:
     num_problems: int = DEFAULT_CONFIG["num_problems"]
     """Training pool size: instance seeds 1,000,000 + i."""
     passes: int = 20
-    """Passes over the training pool (budget = num_problems * passes * episode_steps)."""
+    """Passes over the training pool (budget = num_problems * passes * episode_steps optimizee steps)."""
     episode_steps: int = DEFAULT_CONFIG["episode_steps"]
     """Optimizer steps per episode."""
     env_runners: int = 2
     """Parallel RLlib env runners (0: sample in the driver)."""
     envs_per_runner: int = 8
     """Environments each env runner steps as one vector (one policy forward pass for all)."""
+    batch_problems: int = 1
+    """Problem instances one env step advances together as batched tensor operations
+    (``rl.batched_env``; one env step is this many optimizee steps); 1: ``rl.env``, one per step."""
     dim: int | None = DEFAULT_CONFIG["dim"]
     """Problem dimension (problem default when unset)."""
     history: int = DEFAULT_CONFIG["history"]
@@ -49,13 +54,13 @@ class TrainSettings:
     hidden: tuple[int, ...] = DEFAULT_HIDDEN
     """Hidden layer widths of the coordinate-wise policy."""
     timesteps: int | None = None
-    """Environment steps to train for (overrides the passes budget)."""
+    """Optimizee steps to train for, env steps x batch_problems (overrides the passes budget)."""
     iterations: int | None = None
     """Stop after this many PPO iterations at most."""
     train_batch: int = 2000
-    """Environment steps per PPO iteration."""
+    """Environment steps per PPO iteration (each holds batch_problems instances)."""
     minibatch: int = 200
-    """SGD minibatch size."""
+    """SGD minibatch size, in environment steps."""
     epochs: int = 10
     """SGD epochs over each train batch."""
     lr: float = 3e-4
@@ -69,6 +74,7 @@ class TrainSettings:
 
     @property
     def budget_timesteps(self) -> int:
+        """The training budget in optimizee steps (env steps x batch_problems)."""
         if self.timesteps is not None:
             return int(self.timesteps)
         return int(self.num_problems) * int(self.passes) * int(self.episode_steps)
@@ -80,16 +86,27 @@ class TrainSettings:
         return max(1, int(self.env_runners)) + 1
 
     def env_config(self) -> dict[str, Any]:
-        return {"family": self.family, "dim": self.dim, "history": self.history,
-                "episode_steps": self.episode_steps, "update_scale": self.update_scale,
-                "pool": "train", "num_problems": self.num_problems}
+        """The config of ``env_class()`` (``batch_problems`` only for the batched env)."""
+        cfg = {"family": self.family, "dim": self.dim, "history": self.history,
+               "episode_steps": self.episode_steps, "update_scale": self.update_scale,
+               "pool": "train", "num_problems": self.num_problems}
+        if self.batch_problems != 1:
+            cfg["batch_problems"] = self.batch_problems
+        return cfg
+
+    def env_class(self) -> type:
+        """``rl.env.OptimizationEnv`` for one problem per env step, else ``rl.batched_env.BatchedOptimizationEnv``."""
+        return OptimizationEnv if self.batch_problems == 1 else BatchedOptimizationEnv
 
     def check(self) -> None:
         """Raise ``UsageError`` naming the first bad setting."""
+        if isinstance(self.batch_problems, bool) or int(self.batch_problems) != self.batch_problems \
+                or self.batch_problems < 1:
+            raise UsageError(f"bad --batch-problems {self.batch_problems}; accepted: a positive integer")
         try:
-            resolve_config(self.env_config())
+            (resolve_config if self.batch_problems == 1 else resolve_batched_config)(self.env_config())
         except ValueError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(str(exc).replace("batch_problems", "--batch-problems")) from None
         positive = {"passes": self.passes, "train_batch": self.train_batch, "minibatch": self.minibatch,
                     "epochs": self.epochs, "envs_per_runner": self.envs_per_runner,
                     "checkpoint_every": self.checkpoint_every}

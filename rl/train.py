@@ -3,8 +3,11 @@
     raybench rl train --family quadratic --num-problems 90 --passes 20 --episode-steps 40 \\
         --env-runners 2 --out policy/
 
-The research summary's budget is ``num_problems x passes x episode_steps`` environment steps
-(90 x 20 x 40 = 72,000); ``--timesteps`` / ``--iterations`` override it. Results in ``OUT``:
+The research summary's budget is ``num_problems x passes x episode_steps`` optimizee steps
+(90 x 20 x 40 = 72,000); ``--timesteps`` / ``--iterations`` override it. An optimizee step is
+one instance's optimizer step: one env step with ``rl.env`` (the default), ``batch_problems``
+with ``--batch-problems B`` (``rl.batched_env``, ``B`` instances per env step); RLlib, and so
+``rl_curves``'s ``env_steps``, count env steps. Results in ``OUT``:
 
     OUT/rl_train.json                  # the settings (rl.settings; what --resume continues)
     OUT/rl_curves/part-*.parquet       # one row per PPO iteration (the ``rl_curves`` table)
@@ -46,7 +49,6 @@ def ppo_config(s: TrainSettings) -> Any:
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 
-    from rl.env import OptimizationEnv
     from rl.module import CoordinatewisePolicyModule
 
     return (
@@ -54,7 +56,7 @@ def ppo_config(s: TrainSettings) -> Any:
         .api_stack(enable_rl_module_and_learner=True, enable_env_runner_and_connector_v2=True)
         # The env clips actions itself; RLlib's default squashing into [-1, 1] would make the
         # module's outputs mean something else than the exported policy's.
-        .environment(OptimizationEnv, env_config=s.env_config(), normalize_actions=False, clip_actions=False)
+        .environment(s.env_class(), env_config=s.env_config(), normalize_actions=False, clip_actions=False)
         .env_runners(num_env_runners=s.env_runners, num_envs_per_env_runner=s.envs_per_runner,
                      rollout_fragment_length="auto", num_cpus_per_env_runner=1)
         .learners(num_learners=0)
@@ -139,7 +141,8 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
         t0 = time.perf_counter()
         pending: list[dict[str, Any]] = []
         last_return = math.nan
-        while steps < budget and (s.iterations is None or iteration < s.iterations):
+        per_step = s.batch_problems  # optimizee steps per env step
+        while steps * per_step < budget and (s.iterations is None or iteration < s.iterations):
             result = algo.train()
             iteration += 1
             row = _row(result, iteration, time.perf_counter() - t0, steps)
@@ -147,8 +150,11 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
             last_return = row["episode_return_mean"]
             if iteration not in done_iterations:
                 pending.append(row)
-            _say(progress, f"iter {iteration:4d}  env steps {steps:7d}/{budget}  "
-                           f"return {row['episode_return_mean']:8.3f}  {row['env_steps_per_s']:7.0f} steps/s  "
+            counted = (f"env steps {steps:7d}/{budget}" if per_step == 1 else
+                       f"optimizee steps {steps * per_step:8d}/{budget} ({steps} env steps)")
+            _say(progress, f"iter {iteration:4d}  {counted}  "
+                           f"return {row['episode_return_mean']:8.3f}  "
+                           f"{row['env_steps_per_s'] * per_step:7.0f} steps/s  "
                            f"{row['wall_seconds']:6.1f} s")
             if iteration % s.checkpoint_every == 0:
                 # Curves first, then the checkpoint: a crash in between re-runs iterations whose
@@ -161,6 +167,7 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
             checkpoints.save(algo, s.out, iteration)
         weights, meta = checkpoints.export(algo, s, os.path.join(s.out, "policy"),
                                            {"iterations": iteration, "env_steps": steps,
+                                            "optimizee_steps": steps * per_step,
                                             "final_episode_return_mean": last_return})
         _say(progress, f"exported {weights} (+ {os.path.basename(meta)})")
         return {"iterations": iteration, "env_steps": steps, "policy": weights, "metadata": meta,

@@ -41,17 +41,19 @@ def empty_history(history: int, n: int, *, dtype: torch.dtype = torch.float32,
             torch.zeros(history, n, dtype=dtype, device=device))
 
 
-def record(f_hist: torch.Tensor, g_hist: torch.Tensor, f: float, g: torch.Tensor
+def record(f_hist: torch.Tensor, g_hist: torch.Tensor, f: float | torch.Tensor, g: torch.Tensor
            ) -> tuple[torch.Tensor, torch.Tensor]:
     """The window moved one step on: the oldest row dropped, ``(f, g)`` appended as the newest.
 
-    Returns new tensors rather than writing in place: an optimizer ``state_dict`` loaded into
-    another optimizer shares these tensors with its source, and must not change when the
-    source steps.
+    Leading batch dimensions are allowed (``f_hist`` ``(..., H)``, ``g_hist`` ``(..., H, n)``,
+    ``f`` ``(...)``, ``g`` ``(..., n)``): the batched RL environment records many problem
+    instances at once. Returns new tensors rather than writing in place: an optimizer
+    ``state_dict`` loaded into another optimizer shares these tensors with its source, and
+    must not change when the source steps.
     """
-    f_new = torch.full((1,), float(f), dtype=f_hist.dtype, device=f_hist.device)
-    g_new = g.detach().reshape(1, -1).to(dtype=g_hist.dtype, device=g_hist.device)
-    return torch.cat([f_hist[1:], f_new]), torch.cat([g_hist[1:], g_new])
+    f_new = torch.as_tensor(f).detach().to(dtype=f_hist.dtype, device=f_hist.device).reshape(*f_hist.shape[:-1], 1)
+    g_new = g.detach().to(dtype=g_hist.dtype, device=g_hist.device).reshape(*g_hist.shape[:-2], 1, g_hist.shape[-1])
+    return torch.cat([f_hist[..., 1:], f_new], dim=-1), torch.cat([g_hist[..., 1:, :], g_new], dim=-2)
 
 
 def _maxabs_normalise(x: torch.Tensor, dim: int) -> torch.Tensor:
@@ -67,13 +69,16 @@ def observation(f_hist: torch.Tensor, g_hist: torch.Tensor, count: int) -> torch
         f_hist: ``(H,)`` objective values, oldest first, the current one last.
         g_hist: ``(H, n)`` gradients at those points.
         count: how many steps have been recorded; only the last ``min(count, H)`` rows count.
+
+    Leading batch dimensions (``(..., H)`` and ``(..., H, n)`` -> ``(..., H, 1 + n)``) observe
+    many histories of the same ``count`` at once, each normalised on its own.
     """
-    history = f_hist.shape[0]
+    history = f_hist.shape[-1]
     valid = torch.arange(history, device=f_hist.device) >= history - min(int(count), history)
-    f_now = f_hist[-1]
+    f_now = f_hist[..., -1:]
     df = torch.where(valid, f_now - f_hist, torch.zeros_like(f_hist))
     g = torch.where(valid[:, None], g_hist, torch.zeros_like(g_hist))
-    obs = torch.cat([_maxabs_normalise(df, 0)[:, None].to(g.dtype), _maxabs_normalise(g, 0)], dim=1)
+    obs = torch.cat([_maxabs_normalise(df, -1).unsqueeze(-1).to(g.dtype), _maxabs_normalise(g, -2)], dim=-1)
     # Only non-finite input can leave [-1, 1] (inf / inf); the clamp states the bound.
     return torch.nan_to_num(obs, nan=0.0, posinf=1.0, neginf=-1.0).clamp_(-1.0, 1.0).float()
 
