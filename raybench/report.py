@@ -9,10 +9,18 @@ For each problem x optimizer:
   target carry no information and are counted as ``both_missed``);
 - the headline metric's paired difference from the baseline (same seed, both ok), median with
   a 95% bootstrap CI: how "within x% of Adam" is measured;
-- how many runs were ok / diverged / failed, and how many reached the target.
+- how many runs were ok / diverged / failed, and how many reached the target;
+- how its learning rate was chosen (``lr_chosen``): ``default`` (the registry's), ``given``
+  (in the suite or on the command line), ``tuned`` (``--tune-lr``), ``mixed`` if seeds differ.
 
-Writes ``report.md``, ``report.csv``, ``curves_<problem>.png`` (median and interquartile band
-over seeds) and ``performance_profile.png`` (Dolan-Moré, on steps to target) into the folder.
+Beside the table, the AlgoPerf score of each optimizer (``raybench.profile``): the normalised
+area under its performance profile over problems, on steps to target, up to tau = 4; and the
+same score on gradient evaluations to target.
+
+Writes ``report.md``, ``report.csv``, ``scores.csv``, ``curves_<problem>.png`` (median and
+interquartile band over seeds), ``performance_profile.png`` (Dolan-Moré, per (problem, seed))
+and ``algoperf_profile.png`` (the scored profile, per problem) into the folder. Every plot
+draws an optimizer in the same colour (``optimizer_colour``).
 """
 
 from __future__ import annotations
@@ -25,9 +33,48 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raybench import results, stats
+from raybench import profile, results, stats
 
 BASELINE = "adam"
+
+LR_CHOSEN = {"default": "default", "config": "given", "tuned": "tuned"}
+"""How a run's learning rate was chosen, from its ``hparam_source``, in the report's words."""
+
+# Registry names, in registry order: matplotlib's tab10, then tab20's light shades.
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+           "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5",
+           "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#c7c7c7")
+# Any other name: dark shades from tab20b/tab20c, none of them in PALETTE.
+EXTRA_PALETTE = ("#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#5254a3", "#8ca252",
+                 "#bd9e39", "#ad494a", "#a55194", "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363")
+
+
+def optimizer_colour(name: str) -> str:
+    """The colour of optimizer ``name`` in every plot, whatever else a folder holds.
+
+    The registry's names (registered in a fixed order when ``raybench.optimizers`` is
+    imported) take ``PALETTE`` in registry order; any other name (a user's optimizer) takes a
+    colour from ``EXTRA_PALETTE`` picked by a hash of the name that does not change between
+    processes (not Python's salted ``hash``).
+    """
+    import zlib
+
+    from raybench import optimizers
+
+    registry = optimizers.names()
+    if name in registry and registry.index(name) < len(PALETTE):
+        return PALETTE[registry.index(name)]
+    return EXTRA_PALETTE[zlib.crc32(name.encode()) % len(EXTRA_PALETTE)]
+
+
+def lr_chosen(sources: pd.Series) -> str:
+    """One row's ``lr chosen``: its seeds' common ``hparam_source`` in the report's words,
+    ``mixed`` when seeds differ, ``-`` when the folder does not record it."""
+    seen = {LR_CHOSEN.get(s, s) for s in sources.dropna().astype(str)}
+    if not seen:
+        return "-"
+    return seen.pop() if len(seen) == 1 else "mixed"
 
 
 def metric_modes(runs: pd.DataFrame) -> dict[str, str]:
@@ -78,7 +125,9 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
             ok = orun[orun["status"] == "ok"]
             vals = ok[col].astype(float).dropna()
             row: dict[str, Any] = {
-                "problem": problem, "optimizer": opt, "metric": label, "mode": mode,
+                "problem": problem, "optimizer": opt,
+                "lr_chosen": lr_chosen(orun["hparam_source"]) if "hparam_source" in orun else "-",
+                "metric": label, "mode": mode,
                 "mean": float(vals.mean()) if len(vals) else math.nan,
                 "std": float(vals.std(ddof=1)) if len(vals) > 1 else math.nan,
                 "runs": len(orun), "ok": int((orun["status"] == "ok").sum()),
@@ -132,9 +181,9 @@ def _fmt(x: float, digits: int = 4) -> str:
 def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
     speed = f"speed_vs_{baseline}"
     lines = [
-        f"| problem | optimizer | metric | mean +- std (* best) | speed vs {baseline} [95% CI] (paired seeds) "
-        f"| {baseline} paired diff [95% CI] | reached target | ok / diverged / failed |",
-        "|---|---|---|---|---|---|---|---|",
+        f"| problem | optimizer | lr chosen | metric | mean +- std (* best) | speed vs {baseline} [95% CI] "
+        f"(paired seeds) | {baseline} paired diff [95% CI] | reached target | ok / diverged / failed |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in tbl.itertuples(index=False):
         d = r._asdict()
@@ -145,7 +194,8 @@ def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
         else:
             sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
         lines.append(
-            f"| {d['problem']} | {d['optimizer']} | {d['metric']} | {_fmt(d['mean'])} +- {_fmt(d['std'], 2)}"
+            f"| {d['problem']} | {d['optimizer']} | {d.get('lr_chosen', '-')} | {d['metric']} "
+            f"| {_fmt(d['mean'])} +- {_fmt(d['std'], 2)}"
             f"{' *' if d['best'] else ''} "
             f"| {sp} | {_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}] "
             f"| {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
@@ -171,8 +221,9 @@ def plot_curves(curves: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[
             pivot = pivot.ffill()
             q = pivot.quantile([0.25, 0.5, 0.75], axis=1).T
             positive &= bool((q > 0).all().all())
-            (line,) = ax.plot(q.index, q[0.5], label=opt, lw=1.5)
-            ax.fill_between(q.index, q[0.25], q[0.75], color=line.get_color(), alpha=0.2, lw=0)
+            colour = optimizer_colour(str(opt))
+            ax.plot(q.index, q[0.5], label=opt, lw=1.5, color=colour)
+            ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.2, lw=0)
         if positive:
             ax.set_yscale("log")
         ax.set_xlabel("step")
@@ -211,7 +262,7 @@ def plot_profile(runs: pd.DataFrame, folder: Path) -> Path | None:
         drawn = True
         prof = stats.performance_profile({o: wide[o].tolist() for o in wide.columns}, taus)
         for opt, ys in prof.items():
-            ax.step(taus, ys, where="post", label=opt)
+            ax.step(taus, ys, where="post", label=opt, color=optimizer_colour(str(opt)))
         ax.set_xscale("log")
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(f"tau: within a factor tau of the best {cost.replace('_', ' ')}")
@@ -229,6 +280,35 @@ def plot_profile(runs: pd.DataFrame, folder: Path) -> Path | None:
     return path
 
 
+def plot_algoperf_profile(prof: profile.Profile, folder: Path) -> Path | None:
+    """The scored profile: rho_s(tau) per optimizer over problems, tau in [1, tau_max], the
+    score (normalised area) in the legend."""
+    if prof.scores.empty or not int(prof.scores["problems"].max()):
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for r in prof.scores.itertuples(index=False):
+        ax.step(prof.curves["tau"], prof.curves[r.optimizer], where="post", lw=1.5,
+                color=optimizer_colour(str(r.optimizer)), label=f"{r.optimizer} ({r.score:.3f})")
+    ax.set_xlim(1, prof.tau_max)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel(f"tau: within a factor tau of the fastest median {prof.cost.replace('_', ' ')}")
+    ax.set_ylabel("fraction of problems")
+    excluded = f"; {len(prof.excluded)} unsolved excluded" if prof.excluded else ""
+    ax.set_title(f"AlgoPerf performance profile over {int(prof.scores['problems'].max())} problems"
+                 f"{excluded}\n(legend: score = normalised area up to tau = {prof.tau_max:g})", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="score", title_fontsize=8)
+    fig.tight_layout()
+    path = folder / "algoperf_profile.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True,
                 out_dir: str | None = None) -> dict[str, Any]:
     """Build the table and plots of a results folder (local or URI) into ``out_dir``
@@ -239,18 +319,25 @@ def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True,
     out = Path(out_dir or folder.removeprefix("file://"))
     out.mkdir(parents=True, exist_ok=True)
     tbl = table(runs, baseline=baseline)
-    md = markdown(tbl, baseline=baseline)
+    prof = profile.profile(runs)
+    # The same score on gradient evaluations: L-BFGS's line search spends several per step.
+    prof_grad = profile.profile(runs, cost="grad_evals_to_target")
+    md = markdown(tbl, baseline=baseline) + "\n" + profile.markdown(prof, also=prof_grad)
     header = (f"# raybench report\n\n{len(runs)} runs, {runs['problem'].nunique()} problems, "
               f"{runs['optimizer'].nunique()} optimizers, seeds {sorted(runs['seed'].unique().tolist())}.\n"
               f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
-              f"optimizer's, paired by seed, median with 95% bootstrap CI.\n\n")
+              f"optimizer's, paired by seed, median with 95% bootstrap CI. lr chosen: default (registry), "
+              f"given (suite or --hparam), tuned (--tune-lr), mixed (seeds differ).\n\n")
     (out / "report.md").write_text(header + md)
     tbl.to_csv(out / "report.csv", index=False)
+    scores = prof.scores.merge(prof_grad.scores[["optimizer", "score"]].rename(columns={"score": "score_grad_evals"}),
+                               on="optimizer", how="left")
+    scores.to_csv(out / "scores.csv", index=False)
     pngs: list[Path] = []
     if plots and not curves.empty:
         pngs = plot_curves(curves, runs, out)
-        prof = plot_profile(runs, out)
-        if prof is not None:
-            pngs.append(prof)
+        for path in (plot_profile(runs, out), plot_algoperf_profile(prof, out)):
+            if path is not None:
+                pngs.append(path)
     return {"table": tbl, "markdown": md, "md_path": out / "report.md", "csv_path": out / "report.csv",
-            "plots": pngs}
+            "scores": scores, "scores_path": out / "scores.csv", "plots": pngs}

@@ -1,6 +1,7 @@
 """``raybench.report.table`` on hand-made run rows whose right answers are worked out by hand:
 paired speed ratios (never-converged runs kept as infinite, seeds both missed counted apart),
-the headline metric's mean, std and paired difference, status counts and the best marker."""
+the headline metric's mean, std and paired difference, status counts, the best marker and how
+each row's learning rate was chosen."""
 
 from __future__ import annotations
 
@@ -64,3 +65,19 @@ def test_markdown_marks_best_and_missed_baselines(table: pd.DataFrame) -> None:
     fast_line = next(line for line in text.splitlines() if line.startswith("| p | fast |"))
     assert " *" in fast_line and "2x" in fast_line
     assert "| reached target |" in text.splitlines()[0]
+
+
+def test_lr_chosen_per_row() -> None:
+    def sourced(optimizer: str, sources: list[str]) -> list[dict]:
+        out = rows(optimizer, [100.0] * len(sources), [0.8] * len(sources))
+        return [{**r, "hparam_source": src} for r, src in zip(out, sources, strict=True)]
+
+    runs = pd.DataFrame(sourced("adam", ["tuned", "tuned"]) + sourced("fast", ["config", "config"])
+                        + sourced("slow", ["default", "default"]) + sourced("odd", ["tuned", "default"]))
+    tbl = report.table(runs, baseline="adam", n_boot=50).set_index("optimizer")
+    assert tbl["lr_chosen"].to_dict() == {"adam": "tuned", "fast": "given", "slow": "default", "odd": "mixed"}
+    text = report.markdown(tbl.reset_index(), baseline="adam")
+    assert "| lr chosen |" in text.splitlines()[0]
+    assert any(line.startswith("| p | fast | given | test accuracy") for line in text.splitlines())
+    # a folder written before hparam_source was recorded says so
+    assert set(report.table(runs.drop(columns="hparam_source"), n_boot=50)["lr_chosen"]) == {"-"}

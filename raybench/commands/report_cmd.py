@@ -1,4 +1,5 @@
-"""``raybench report DIR``: the results table (Markdown, CSV) and plots (PNG) of a results folder."""
+"""``raybench report DIR``: the results table and AlgoPerf scores (Markdown, CSV) and plots (PNG)
+of a results folder."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def main(args: argparse.Namespace) -> int:
                       out_dir=args.report_dir)
     print(rep["markdown"])
     print(f"parquet: {args.folder}/runs  {args.folder}/curves  (pandas.read_parquet)")
-    print(f"table: {rep['md_path']}  {rep['csv_path']}")
+    print(f"table: {rep['md_path']}  {rep['csv_path']}  {rep['scores_path']}")
     for p in rep["plots"]:
         print(f"plot:  {p}")
     return 0
