@@ -20,6 +20,7 @@ from problems.base import (
     families,
     generator,
     get,
+    load_entry_points,
     names,
     register,
 )
@@ -35,5 +36,5 @@ from problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifa
 
 __all__ = [
     "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Option", "Problem", "ProblemError", "Target",
-    "better", "families", "generator", "get", "names", "register",
+    "better", "families", "generator", "get", "load_entry_points", "names", "register",
 ]

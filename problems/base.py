@@ -247,6 +247,10 @@ class Problem:
     and returns the options to record, with any choice it made resolved (``dataset="auto"``
     becomes the data set actually found). Raises ``ProblemError`` naming the folder and file
     when the data are missing and cannot be downloaded."""
+    origin: str = "raybench"
+    """Where the entry comes from: "raybench", "entry point" or "import path" (``raybench.entries``)."""
+    path: str | None = None
+    """``MODULE:ATTR`` of a problem registered from an import path or entry point."""
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in self.metrics.items() if v not in MODES}
@@ -333,7 +337,41 @@ def families() -> list[str]:
     return [name for name, prob in REGISTRY.items() if prob.family]
 
 
+ENTRY_POINT_GROUP = "raybench.problems"
+"""Installed packages add problems here: an entry point naming a ``Problem`` or a callable
+returning one (registered under the problem's own name; ``raybench.entries``)."""
+
+
+def load_entry_points() -> None:
+    """Register the ``raybench.problems`` entry points of installed packages (once per process;
+    ``get`` calls it on a miss). One that fails to load is a warning naming it."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    import sys
+    from importlib import metadata
+
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            made = ep.load()
+            if not isinstance(made, Problem) and callable(made):
+                made = made()
+            if not isinstance(made, Problem):
+                raise TypeError(f"gave a {type(made).__name__}, not a Problem")
+            if made.name not in REGISTRY:
+                register(dataclasses.replace(made, origin="entry point", path=ep.value))
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break every command
+            print(f"raybench: warning: entry point {ENTRY_POINT_GROUP}:{ep.name} = {ep.value} not loaded: "
+                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
+
+
+_entry_points_loaded = False
+
+
 def get(name: str) -> Problem:
+    if name not in REGISTRY:
+        load_entry_points()
     try:
         return REGISTRY[name]
     except KeyError:

@@ -70,6 +70,21 @@ def _trainable(config: dict[str, Any]) -> None:
                  "mode": row.get("target_mode")})
 
 
+def check_tunable(specs: list[RunSpec]) -> None:
+    """``UsageError`` unless every spec's learning rate can be searched: its optimizer has an
+    ``lr`` (a search space for it) and its seed is not the reserved tuning seed."""
+    from raybench.errors import UsageError
+
+    for spec in specs:
+        if spec.seed == TUNING_SEED:
+            raise UsageError(f"seed {TUNING_SEED} is reserved for learning-rate tuning")
+        entry = optimizers.get(spec.optimizer)
+        if "lr" not in entry.search_space:
+            raise UsageError(f"--tune-lr: optimizer {spec.optimizer!r} ({entry.path}) has no learning rate "
+                             "to search (no lr argument or search space); accepted: optimizers taking lr, "
+                             "or leave it out of a tuned suite")
+
+
 def tune_specs(specs: list[RunSpec], out: str, *, samples: int = 6,
                cpus_per_run: float = 1.0, gpus_per_run: float = 0.0, resume: bool = False) -> list[RunSpec]:
     """Search each pair's learning rate, record it in ``out``, and return the specs with it set."""
@@ -77,12 +92,9 @@ def tune_specs(specs: list[RunSpec], out: str, *, samples: int = 6,
 
     if samples < 2:
         raise UsageError(f"--tune-samples must be >= 2, got {samples}")
+    check_tunable(specs)
     pairs: dict[tuple, RunSpec] = {}
     for spec in specs:
-        if spec.seed == TUNING_SEED:
-            raise UsageError(f"seed {TUNING_SEED} is reserved for learning-rate tuning")
-        if "lr" not in optimizers.get(spec.optimizer).search_space:
-            raise UsageError(f"optimizer {spec.optimizer!r} has no learning-rate search space")
         pairs.setdefault(_pair_key(spec), spec)
     results.init(out)
     chosen = _previous_choices(out) if resume else {}

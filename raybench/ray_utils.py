@@ -16,10 +16,12 @@ T = TypeVar("T")
 
 
 def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpus: int | None = None,
-             quiet: bool = True, **kwargs: Any) -> Any:
+             quiet: bool = True, py_modules: list[str] | None = None, **kwargs: Any) -> Any:
     """Start an embedded local Ray (``address=None``) or join the cluster at ``address``.
 
-    Reuses an already-initialised Ray in this process. Returns ray's context.
+    ``py_modules``: local ``.py`` files or package folders Ray ships to every worker (its
+    ``runtime_env``), for code that lives only on this machine. Reuses an already-initialised
+    Ray in this process. Returns ray's context.
     """
     import ray
 
@@ -28,12 +30,14 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     # Workers must import raybench/problems/tuning/rl from wherever the driver does.
     path = os.pathsep.join(p for p in (_src_root(), os.environ.get("PYTHONPATH")) if p)
     runtime_env = kwargs.pop("runtime_env", None)
+    if py_modules:
+        runtime_env = {**(runtime_env or {}), "py_modules": list(py_modules)}
     common = dict(ignore_reinit_error=True, log_to_driver=not quiet,
                   logging_level="ERROR" if quiet else "INFO", **kwargs)
     if address:
         check_address(address)
-        return ray.init(address=address, runtime_env=runtime_env or {"env_vars": {"PYTHONPATH": path}},
-                        **common)
+        runtime_env = {"env_vars": {"PYTHONPATH": path}, **(runtime_env or {})}
+        return ray.init(address=address, runtime_env=runtime_env, **common)
     # The embedded Ray's workers are this process's grandchildren and inherit its environment,
     # so the path goes there rather than into a runtime_env: Ray prestarts one worker per CPU
     # with no runtime_env, and a job with one could not use them (it would start new workers,

@@ -21,6 +21,7 @@ import json
 import math
 import os
 import posixpath
+import re
 import socket
 import sys
 import time
@@ -267,21 +268,50 @@ def read_table(folder: str, table: str) -> pd.DataFrame:
     """
     fs, root = _fs(folder)
     _check_marker(fs, root)
-    sch = schema.get(table).schema()
+    # A table of a layer this process has not imported (``rungs`` of tuning, ``rl_curves`` of
+    # rl, ...) has no schema here: its parts are read as written, which is its schema too.
+    table_schema = schema.TABLES.get(table)
+    if table_schema is None and not re.fullmatch(r"[a-z][a-z0-9_]*", table):
+        schema.get(table)  # "unknown table ...": a name that is not a table's cannot name a folder
+    sch = table_schema.schema() if table_schema is not None else None
+    parts = [_read_part(fs, path) for path in _parts(fs, posixpath.join(root, table))]
+    if sch is not None and table_schema.dynamic is not None:
+        sch = _with_dynamic_columns(sch, parts)
     frames = []
-    for path in _parts(fs, posixpath.join(root, table)):
-        part = _read_part(fs, path)
+    for part in parts:
+        if sch is None:
+            frames.append(part)
+            continue
         frames.append(pa.table({f.name: (part[f.name].cast(f.type) if f.name in part.column_names
                                          else pa.nulls(part.num_rows, f.type)) for f in sch}))
     if not frames:
         return pd.DataFrame()
-    df = pa.concat_tables(frames).to_pandas()
+    df = pa.concat_tables(frames, promote_options="default").to_pandas()
     if table == "runs" and df["run_id"].duplicated().any():
         dups = int(df["run_id"].duplicated().sum())
         warnings.warn(f"{folder}: {dups} runs were written more than once; keeping the first "
                       "written of each", stacklevel=2)
         df = df.drop_duplicates("run_id", keep="first").reset_index(drop=True)
     return df
+
+
+def _with_dynamic_columns(sch: pa.Schema, parts: list[pa.Table]) -> pa.Schema:
+    """``sch`` plus the ``hp_<name>`` columns parts hold that this process's registry does not
+    know (an optimizer named by import path in the command that wrote them): float64 where
+    every part has a number, text otherwise, as the writer typed them."""
+    known = set(sch.names)
+    extra: dict[str, pa.DataType] = {}
+    for part in parts:
+        for field in part.schema:
+            if field.name.startswith("hp_") and field.name not in known:
+                numeric = pa.types.is_floating(field.type) or pa.types.is_integer(field.type)
+                if not numeric or extra.get(field.name, pa.float64()) != pa.float64():
+                    extra[field.name] = pa.string()
+                else:
+                    extra.setdefault(field.name, pa.float64())
+    for name, dtype in sorted(extra.items()):
+        sch = sch.append(pa.field(name, dtype))
+    return sch
 
 
 def metric(df: pd.DataFrame, prefix: str, name: str) -> pd.Series:

@@ -87,8 +87,9 @@ def _hp_fields() -> list[pa.Field]:
 
 STR, FLOAT, INT, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
-RUNS = register(TableSchema("runs", 2, columns(
+RUNS = register(TableSchema("runs", 3, columns(
     ("run_id", STR), ("problem", STR), ("dataset", STR), ("optimizer", STR), ("seed", INT),
+    ("optimizer_path", STR), ("optimizer_version", STR), ("problem_path", STR),
     ("hparams", STR), ("options", STR), ("hparam_source", STR),
     ("status", STR), ("error", STR),
     ("budget_steps", INT), ("batch_size", INT), ("steps", INT), ("grad_evals", INT), ("wall_seconds", FLOAT),

@@ -21,7 +21,8 @@ from raybench.errors import UsageError
 
 
 def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, steps: int | None,
-           options: dict[str, Any] | None = None) -> str:
+           options: dict[str, Any] | None = None, *, optimizer_path: str | None = None,
+           problem_path: str | None = None) -> str:
     """A stable id for one run configuration (what ``--resume`` matches on).
 
     ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
@@ -31,16 +32,18 @@ def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, ste
     ``hparams`` holds them since schedules were added, and hashing them would have changed the
     id of every run written before, so ``--resume`` on such a folder would redo all its runs.
     A run at the default (constant) schedule keeps the id it always had; any other schedule
-    gets its own.
+    gets its own. Likewise the import paths of user entries enter the hash only when there are
+    some (two classes given the same name are different runs).
     """
     hparams = {k: v for k, v in hparams.items()
                if not (k in schedules.DEFAULTS and schedules.at_default(k, v))}
-    key = json.dumps(
-        {"p": problem, "o": optimizer, "h": jsonable(hparams), "s": int(seed),
-         "n": None if steps is None else int(steps),
-         "x": jsonable(options or {})},
-        sort_keys=True,
-    )
+    fields = {"p": problem, "o": optimizer, "h": jsonable(hparams), "s": int(seed),
+              "n": None if steps is None else int(steps), "x": jsonable(options or {})}
+    if optimizer_path:
+        fields["op"] = optimizer_path
+    if problem_path:
+        fields["pp"] = problem_path
+    key = json.dumps(fields, sort_keys=True)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
@@ -75,6 +78,11 @@ class RunSpec:
     hparam_source: str
     """How the hyperparameters were chosen: "default", "config" or "tuned" (recorded)."""
     run_id: str
+    optimizer_path: str | None = None
+    """``MODULE:CLASS`` of an optimizer the user named by import path (``raybench.entries``):
+    a Ray worker registers it from there before the run. ``None`` for registry entries."""
+    problem_path: str | None = None
+    """Likewise for a problem named by import path."""
 
     @classmethod
     def build(cls, problem: str, optimizer: str, seed: int, *, hparams: dict[str, Any] | None = None,
@@ -83,18 +91,27 @@ class RunSpec:
               hparam_source: str = "default") -> RunSpec:
         """Look up, check and resolve everything once; raises the one-line user errors."""
         options = dict(options or {})
-        problems.get(problem).check_options(options)
+        prob = problems.get(problem)
+        prob.check_options(options)
+        opt = optimizers.get(optimizer)
         resolved = optimizers.resolve_hparams(optimizer, hparams)
         steps = positive_int("steps", steps)
         seed = int(seed)
+        # Only what the user named by import path travels as a path: registry and entry-point
+        # entries are known to every worker by name.
+        optimizer_path = opt.path if opt.origin == "import path" else None
+        problem_path = prob.path if prob.origin == "import path" else None
         return cls(problem=problem, optimizer=optimizer, seed=seed, hparams=resolved, options=options,
                    steps=steps, eval_every=positive_int("eval_every", eval_every),
                    patience=positive_int("patience", patience), hparam_source=hparam_source,
-                   run_id=run_id(problem, optimizer, resolved, seed, steps, options))
+                   run_id=run_id(problem, optimizer, resolved, seed, steps, options,
+                                 optimizer_path=optimizer_path, problem_path=problem_path),
+                   optimizer_path=optimizer_path, problem_path=problem_path)
 
     def with_(self, **changes: Any) -> RunSpec:
         """A new spec with ``changes`` (e.g. ``hparams``, ``options``, ``seed``), built anew."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "run_id"}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                  if f.name not in ("run_id", "optimizer_path", "problem_path")}
         fields.update(changes)
         return RunSpec.build(fields.pop("problem"), fields.pop("optimizer"), fields.pop("seed"), **fields)
 

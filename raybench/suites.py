@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import problems
-from raybench import optimizers
+from raybench import entries, optimizers
 from raybench.errors import UsageError
 from raybench.spec import RunSpec
 
@@ -81,6 +81,7 @@ def builtin(name: str) -> dict[str, Any]:
 def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]] | None = None,
            steps: int | None = None, seeds: int | None = None) -> list[RunSpec]:
     """The suite's runs: problems x optimizers x seeds, each a resolved ``RunSpec``."""
+    entries.load_entry_points()
     unknown = sorted(set(suite) - _SUITE_KEYS)
     if unknown:
         raise UsageError(f"unknown suite key {unknown[0]!r}; accepted: {', '.join(sorted(_SUITE_KEYS))}")
@@ -97,9 +98,7 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
             if not isinstance(values, dict):
                 raise UsageError(f"hparams for {opt!r} must be a mapping name -> value")
             hparams.setdefault(opt, {}).update(values)
-    opt_names = [str(o) for o in suite["optimizers"]]
-    for opt in opt_names:
-        optimizers.get(opt)
+    opt_names = use_optimizers(suite["optimizers"], hparams)
     for opt in hparams:
         if opt not in opt_names:
             raise UsageError(f"hyperparameters given for {opt!r}, which is not in this suite's "
@@ -114,18 +113,59 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
         bad = sorted(set(entry) - _PROBLEM_KEYS)
         if bad:
             raise UsageError(f"unknown problem key {bad[0]!r}; accepted: {', '.join(sorted(_PROBLEM_KEYS))}")
+        name = use_problem(str(entry["name"]))
         options = dict(entry.get("options") or {})
-        problems.get(entry["name"]).check_options(options)
+        problems.get(name).check_options(options)
         # --steps beats the problem entry's steps, which beats the suite's.
         p_steps = steps if steps is not None else entry.get("steps", suite.get("steps"))
         for opt in opt_names:
             for seed in seed_list:
                 specs.append(RunSpec.build(
-                    entry["name"], opt, seed, hparams=resolved[opt], options=options, steps=p_steps,
+                    name, opt, seed, hparams=resolved[opt], options=options, steps=p_steps,
                     eval_every=entry.get("eval_every", suite.get("eval_every")),
                     patience=suite.get("patience"),
                     hparam_source="config" if opt in hparams else "default"))
     return specs
+
+
+_OPTIMIZER_KEYS = {"name", "path", "hparams", "search_space"}
+
+
+def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list[str]:
+    """The names of a suite's optimizers, each a registry name, ``NAME=MODULE:CLASS``,
+    ``MODULE:CLASS`` or a mapping ``{name, path, hparams, search_space}``; import paths are
+    registered (``raybench.entries``) and a mapping's ``hparams`` go into ``hparams`` (under
+    any given on the command line). A name given twice is a ``UsageError``."""
+    names: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            bad = sorted(set(item) - _OPTIMIZER_KEYS)
+            if bad or "name" not in item and "path" not in item:
+                raise UsageError(f"bad optimizer entry {item!r}; accepted keys: {', '.join(sorted(_OPTIMIZER_KEYS))} "
+                                 "(name or path required)")
+            name, path = item.get("name"), item.get("path")
+            if path:
+                name = entries.use_optimizer(name and str(name), str(path), search_space=item.get("search_space"))
+            elif item.get("search_space") is not None:
+                raise UsageError(f"optimizer {name!r}: a search_space goes with a path; a registry "
+                                 "entry's is its own")
+            if item.get("hparams"):
+                if not isinstance(item["hparams"], dict):
+                    raise UsageError(f"hparams for {name!r} must be a mapping name -> value")
+                hparams[str(name)] = {**item["hparams"], **hparams.get(str(name), {})}
+        else:
+            name, path = entries.split(str(item))
+            name = entries.use_optimizer(name, path) if path else name
+        optimizers.get(str(name))
+        if name in names:
+            raise UsageError(f"optimizer {name!r} is given twice in this suite; give each entry its own name")
+        names.append(str(name))
+    return names
+
+
+def use_problem(text: str) -> str:
+    """A problem entry's name: a registry name, or ``MODULE:ATTR`` registered (``raybench.entries``)."""
+    return entries.use_problem(text) if ":" in text else text
 
 
 def _seeds(value: Any) -> list[int]:
@@ -148,7 +188,6 @@ def parse_hparam_flags(flags: list[str]) -> dict[str, dict[str, Any]]:
         opt, dot, name = key.partition(".")
         if not sep or not dot or not opt or not name:
             raise UsageError(f"bad --hparam {flag!r}: expected OPTIMIZER.NAME=VALUE, e.g. adam.lr=0.01")
-        optimizers.get(opt)
         out.setdefault(opt, {})[name] = value
     return out
 

@@ -128,7 +128,12 @@ hparams:
     ("args", "message"),
     [
         (["--problems", "nope"], "unknown problem 'nope'; accepted: quadratic"),
-        (["--problems", "quadratic", "--optimizers", "adam,nadam"], "unknown optimizer 'nadam'; accepted: adam"),
+        (["--problems", "quadratic", "--optimizers", "adam,nadamw"], "unknown optimizer 'nadamw'; accepted: adam"),
+        (["--problems", "quadratic", "--optimizers", "adam,adam"], "optimizer 'adam' is given twice"),
+        (["--problems", "quadratic", "--optimizers", "nosuchmodule:Opt"], "module 'nosuchmodule' does not import"),
+        (["--problems", "quadratic", "--optimizers", "torch.optim:Nope"], "module 'torch.optim' has no attribute 'Nope'"),
+        (["--problems", "quadratic", "--optimizers", "torch.nn:Linear"], "not a torch.optim.Optimizer subclass"),
+        (["--problems", "quadratic", "--optimizers", "adam=torch.optim:SGD"], "optimizer name 'adam' is used twice"),
         (["--suite", "huge"], "unknown suite 'huge'; accepted: quick, seed"),
         (["--problems", "quadratic", "--hparam", "adam.lr=-1"], "Invalid learning rate: -1"),
         (["--problems", "quadratic", "--hparam", "adam.momentum=0.9"], "unknown hyperparameter adam.momentum"),

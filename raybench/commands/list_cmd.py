@@ -1,4 +1,10 @@
-"""``raybench list``: the problems and optimizers, one line each."""
+"""``raybench list``: every problem and optimizer, one line each, with where it comes from.
+
+Where: ``raybench`` (the built-in registry; for optimizers the class it builds and the
+distribution providing it, e.g. ``pytorch_optimizer:Lion (pytorch_optimizer 4.1.0)``), an
+installed package's entry point (``raybench.optimizers`` / ``raybench.problems`` groups), or an
+import path.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,31 @@ import argparse
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list problems and optimizers")
+    p = sub.add_parser("list", help="list problems and optimizers, with where each comes from",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(handler=main)
 
 
 def main(args: argparse.Namespace) -> int:
     import problems
-    from raybench import optimizers
+    from raybench import entries, optimizers
 
+    entries.load_entry_points()
     print("problems:")
     for name, prob in problems.REGISTRY.items():
-        print(f"  {name:<18} {prob.description}")
+        print(f"  {name:<20} {prob.description}  [{_where(prob.origin, prob.path)}]")
     print("optimizers:")
     for name, spec in optimizers.REGISTRY.items():
-        print(f"  {name:<18} {spec.description}")
+        print(f"  {name:<20} {spec.description}  [{_where(spec.origin, spec.path)}]")
     return 0
+
+
+def _where(origin: str, path: str | None) -> str:
+    from raybench import entries
+
+    if not path:
+        return origin
+    version = entries.path_version(path)
+    dist = path.partition(":")[0].split(".")[0]
+    provided = f" ({dist} {version})" if version else ""
+    return f"{origin}: {path}{provided}" if origin != "raybench" else f"{path}{provided}"

@@ -39,6 +39,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tune-lr", action="store_true",
                    help="first search each (problem, optimizer) learning rate on validation, same budget for all")
     p.add_argument("--tune-samples", type=int, default=6, help="learning rates tried per pair with --tune-lr")
+    p.add_argument("--py-modules", action="append", default=[], metavar="PATH",
+                   help="a .py file or package folder of yours (e.g. an optimizer or problem named by import "
+                        "path) to ship to every Ray worker (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=main)
 
@@ -72,10 +75,11 @@ def _split(text: str) -> list[str]:
 
 def _problem_entries(text: str, options: dict) -> list[dict]:
     import problems
+    from raybench import suites
     from raybench.errors import UsageError
 
     entries = []
-    names = _split(text)
+    names = [suites.use_problem(name) for name in _split(text)]
     for name in names:
         accepted = problems.get(name).options
         entries.append({"name": name, "options": {k: v for k, v in options.items() if k in accepted}})
@@ -93,7 +97,8 @@ def main(args: argparse.Namespace) -> int:
     # first; the suite's own (names, options, hyperparameters, folder, data) run while Ray starts.
     runner.check_max_retries(args.max_retries)
     runner.check_requests(args.cpus_per_run, args.gpus_per_run)
-    specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run)
+    py_modules = check_py_modules(args.py_modules)
+    specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run, py_modules=py_modules)
     from raybench import results
 
     with results.writer(args.out):
@@ -103,6 +108,16 @@ def main(args: argparse.Namespace) -> int:
         return _run(args, specs)
 
 
+def check_py_modules(paths: list[str]) -> list[str] | None:
+    """``--py-modules``: their absolute paths (checked: a ``.py`` file or a package folder), made
+    importable here; ``None`` when none is given."""
+    if not paths:
+        return None
+    from raybench import entries
+
+    return entries.add_module_paths(paths)
+
+
 def _prepare(args: argparse.Namespace) -> list:
     """The suite's specs, built and checked, and the folder checked (writable, not in use, no
     runs unless --resume); on the embedded Ray, whose workers share this machine's data
@@ -110,6 +125,10 @@ def _prepare(args: argparse.Namespace) -> list:
     from raybench import results, runner
 
     specs = build_specs(args)
+    if args.tune_lr:
+        from raybench import lr_search
+
+        lr_search.check_tunable(specs)
     results.init(args.out)
     results.check_free(args.out)
     runner.check_folder(args.out, resume=args.resume)

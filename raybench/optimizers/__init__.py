@@ -32,6 +32,11 @@ class OptimizerSpec:
     search_space: dict[str, dict[str, Any]]
     baseline: bool = False
     """True for the hand-designed optimizers a suite compares by default (``baselines()``)."""
+    origin: str = "raybench"
+    """Where the entry comes from: "raybench" (this registry), "entry point" (an installed
+    package's ``raybench.optimizers`` entry point) or "import path" (named by the user)."""
+    path: str | None = None
+    """``MODULE:CLASS`` of the class the entry builds (recorded with its distribution's version)."""
 
 
 REGISTRY: dict[str, OptimizerSpec] = {}
@@ -59,6 +64,10 @@ def baselines() -> list[str]:
 
 
 def get(name: str) -> OptimizerSpec:
+    if name not in REGISTRY:  # an installed package's entry point, loaded on first need
+        from raybench import entries
+
+        entries.load_entry_points()
     try:
         return REGISTRY[name]
     except KeyError:
@@ -167,23 +176,27 @@ def _lr_space(lo: float, hi: float) -> dict[str, dict[str, Any]]:
 
 register(OptimizerSpec(
     "adam", "Adam (Kingma & Ba), the baseline", torch.optim.Adam,
-    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, _lr_space(1e-4, 1e-1), baseline=True))
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}, _lr_space(1e-4, 1e-1), baseline=True, path="torch.optim:Adam"))
 register(OptimizerSpec(
     "sgd", "plain stochastic gradient descent", torch.optim.SGD,
-    {"lr": 1e-2, "weight_decay": 0.0}, _lr_space(1e-4, 1.0), baseline=True))
+    {"lr": 1e-2, "weight_decay": 0.0}, _lr_space(1e-4, 1.0), baseline=True, path="torch.optim:SGD"))
 register(OptimizerSpec(
     "momentum", "SGD with Nesterov momentum 0.9",
     torch.optim.SGD,
-    {"lr": 1e-2, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0}, _lr_space(1e-4, 1.0), baseline=True))
+    {"lr": 1e-2, "momentum": 0.9, "nesterov": True, "weight_decay": 0.0}, _lr_space(1e-4, 1.0), baseline=True,
+    path="torch.optim:SGD"))
 register(OptimizerSpec(
     "adagrad", "AdaGrad (Duchi et al.)", torch.optim.Adagrad,
-    {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0}, _lr_space(1e-3, 1.0), baseline=True))
+    {"lr": 1e-2, "eps": 1e-10, "weight_decay": 0.0}, _lr_space(1e-3, 1.0), baseline=True,
+    path="torch.optim:Adagrad"))
 register(OptimizerSpec(
     "rmsprop", "RMSprop (Tieleman & Hinton), alpha 0.99", torch.optim.RMSprop,
-    {"lr": 1e-3, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}, _lr_space(1e-5, 1e-1), baseline=True))
+    {"lr": 1e-3, "alpha": 0.99, "eps": 1e-8, "momentum": 0.0, "weight_decay": 0.0}, _lr_space(1e-5, 1e-1), baseline=True,
+    path="torch.optim:RMSprop"))
 register(OptimizerSpec(
     "adamw", "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter)", torch.optim.AdamW,
-    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}, _lr_space(1e-4, 1e-1), baseline=True))
+    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2}, _lr_space(1e-4, 1e-1), baseline=True,
+    path="torch.optim:AdamW"))
 register(OptimizerSpec(
     "lbfgs", "L-BFGS with strong-Wolfe line search, one iteration per step (counts every closure call)",
     _lbfgs,
@@ -191,12 +204,12 @@ register(OptimizerSpec(
     # strong-Wolfe search no evaluation to spend, and L-BFGS then stalls (quadratic: stuck at
     # suboptimality 0.16 from step 10 on). 25 is torch's own ratio at its default max_iter=20.
     {"lr": 1.0, "max_iter": 1, "max_eval": 25, "history_size": 10, "line_search_fn": "strong_wolfe"},
-    _lr_space(1e-2, 1.0), baseline=True))
+    _lr_space(1e-2, 1.0), baseline=True, path="torch.optim:LBFGS"))
 register(OptimizerSpec(
     "modified_adam", "Adam with the second-moment update scaled by variance_scale (default 1.1)",
     ModifiedAdam,
     {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "variance_scale": 1.1},
-    _lr_space(1e-4, 1e-1), baseline=True))
+    _lr_space(1e-4, 1e-1), baseline=True, path="raybench.optimizers.modified_adam:ModifiedAdam"))
 
 __all__ = ["ModifiedAdam", "OptimizerError", "OptimizerSpec", "REGISTRY", "baselines", "build", "get", "make", "names",
            "register", "resolve_hparams"]
@@ -221,6 +234,7 @@ def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], *, policy: str,
 
 register(OptimizerSpec(
     "autonomous", "learned coordinate-wise policy (raybench rl train); needs policy=<file>", _autonomous,
-    {"policy": "", "lr_scale": 1.0}, {"lr_scale": {"min": 0.1, "max": 10.0, "scaling": "log"}}))
+    {"policy": "", "lr_scale": 1.0}, {"lr_scale": {"min": 0.1, "max": 10.0, "scaling": "log"}},
+    path="raybench.optimizers.autonomous:AutonomousOptimizer"))
 
 from raybench.optimizers import zoo  # noqa: E402,F401  (registers the modern zoo: torch.optim, schedulefree, pytorch_optimizer)

@@ -84,41 +84,41 @@ register(OptimizerSpec(
     "nadam", "NAdam: Adam with Nesterov momentum (Dozat), torch.optim.NAdam", _torch_optim("NAdam", "1.10"),
     {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3,
      "decoupled_weight_decay": False},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), path="torch.optim:NAdam"))
 register(OptimizerSpec(
     "radam", "RAdam: Adam with a rectified warm-up of the adaptive step (Liu et al.), torch.optim.RAdam",
     _torch_optim("RAdam", "1.10"),
     {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "decoupled_weight_decay": False},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), path="torch.optim:RAdam"))
 register(OptimizerSpec(
     "adafactor", "Adafactor: factored second moments, relative step size (Shazeer & Stern), torch.optim.Adafactor",
     _adafactor,
     {"lr": 1e-2, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay": 0.0},
-    _lr_space(1e-4, 1.0)))
+    _lr_space(1e-4, 1.0), path="torch.optim:Adafactor"))
 register(OptimizerSpec(
     "muon", "Muon (torch.optim.Muon) on 2-D weights, AdamW on biases, scalars and conv kernels",
     MuonAdamW,
     {"lr": 1e-3, "weight_decay": 0.1, "momentum": 0.95, "nesterov": True, "ns_steps": 5,
      "adjust_lr_fn": "original", "adamw_lr": 1e-3, "adamw_betas": (0.9, 0.999), "adamw_eps": 1e-8,
      "adamw_weight_decay": 1e-2},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), path="raybench.optimizers.muon:MuonAdamW"))
 register(OptimizerSpec(
     "schedule_free_adamw", "schedule-free AdamW (Defazio et al.), schedulefree.AdamWScheduleFree; "
     "evaluated at its averaged iterate (eval())",
     _schedule_free_adamw,
     {"lr": 2.5e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "r": 0.0,
      "weight_lr_power": 2.0},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), path="schedulefree:AdamWScheduleFree"))
 register(OptimizerSpec(
     "lion", "Lion: sign of interpolated momentum (Chen et al.), pytorch_optimizer.Lion", _pytorch_optimizer("Lion"),
     {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "weight_decouple": True, "fixed_decay": False},
-    _lr_space(1e-5, 1e-2)))
+    _lr_space(1e-5, 1e-2), path="pytorch_optimizer:Lion"))
 register(OptimizerSpec(
     "soap", "SOAP: Adam in Shampoo's eigenbasis (Vyas et al.), pytorch_optimizer.SOAP", _pytorch_optimizer("SOAP"),
     {"lr": 3e-3, "betas": (0.95, 0.95), "weight_decay": 1e-2, "precondition_frequency": 10,
      "max_precondition_dim": 10000, "merge_dims": False, "precondition_1d": False, "correct_bias": True,
      "normalize_gradient": False, "eps": 1e-8},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), path="pytorch_optimizer:SOAP"))
 register(OptimizerSpec(
     "prodigy", "Prodigy: learning-rate-free Adam, estimates the step size d (Mishchenko & Defazio), "
     "pytorch_optimizer.Prodigy; lr multiplies the estimate",
@@ -126,9 +126,9 @@ register(OptimizerSpec(
     {"lr": 1.0, "betas": (0.9, 0.999), "d0": 1e-6, "d_coef": 1.0, "growth_rate": float("inf"),
      "weight_decay": 0.0, "weight_decouple": True, "fixed_decay": False, "bias_correction": False,
      "safeguard_warmup": False, "eps": 1e-8},
-    _lr_space(1e-1, 10.0)))
+    _lr_space(1e-1, 10.0), path="pytorch_optimizer:Prodigy"))
 register(OptimizerSpec(
     "adan", "Adan: adaptive Nesterov momentum (Xie et al.), pytorch_optimizer.Adan", _pytorch_optimizer("Adan"),
     {"lr": 1e-3, "betas": (0.98, 0.92, 0.99), "weight_decay": 0.0, "weight_decouple": False,
      "max_grad_norm": 0.0, "eps": 1e-8},
-    _lr_space(1e-4, 1e-1)))
+    _lr_space(1e-4, 1e-1), path="pytorch_optimizer:Adan"))
