@@ -108,6 +108,57 @@ def test_run_submitted_as_a_ray_job_joins_the_cluster_it_runs_on(cluster: LocalC
     assert set(runs["node_id"]) <= {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
 
 
+USER_MODULE = """
+import torch
+
+
+class HalvedSGD(torch.optim.SGD):
+    \"\"\"SGD at half the given learning rate: a class no installed package has.\"\"\"
+
+    def __init__(self, params, lr: float = 0.02, momentum: float = 0.0):
+        super().__init__(params, lr=lr / 2, momentum=momentum)
+"""
+
+
+def test_a_module_only_on_this_machine_reaches_every_node_with_py_modules(
+        cluster: LocalCluster, tmp_path: Path) -> None:
+    """``--py-modules``: a module that lives only in a temporary folder (not installed, not on
+    any path the nodes have) is shipped by Ray to both nodes; every run, wherever Ray puts it,
+    builds the user's class from it."""
+    module = tmp_path / "only_here" / "halved_sgd_mod.py"
+    module.parent.mkdir()
+    module.write_text(USER_MODULE)
+    out = tmp_path / "user"
+    args = _run_args(cluster, str(out), problems="quadratic", optimizers="adam,halved=halved_sgd_mod:HalvedSGD",
+                     seeds=3, steps=30)
+    proc = subprocess.run([*args, "--py-modules", str(module), "--hparam", "halved.momentum=0.5"],
+                          capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = _check_complete(out, 6)
+    halved = runs[runs["optimizer"] == "halved"]
+    assert set(halved["optimizer_path"]) == {"halved_sgd_mod:HalvedSGD"} and (halved["hp_momentum"] == 0.5).all()
+    # Without --py-modules the same command is refused up front: the module is nowhere to import.
+    proc = subprocess.run(_run_args(cluster, str(tmp_path / "none"), problems="quadratic",
+                                    optimizers="halved_sgd_mod:HalvedSGD", seeds=1, steps=30),
+                          capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
+    assert proc.returncode == 2 and "module 'halved_sgd_mod' does not import" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_a_gpu_request_no_node_meets_waits_pending_timeout_then_exit_2(cluster: LocalCluster, tmp_path: Path) -> None:
+    """On a cluster an autoscaler may still add GPU nodes: a warning, then after
+    ``--pending-timeout`` one line and exit 2, with no run started."""
+    out = tmp_path / "gpu"
+    args = _run_args(cluster, str(out), problems="quadratic", optimizers="adam", seeds=1, steps=10)
+    proc = subprocess.run([*args, "--gpus-per-run", "0.5", "--pending-timeout", "2"],
+                          capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert any(ln.startswith("raybench: warning:") and "waiting for the autoscaler" in ln for ln in lines), lines
+    assert lines[-1].startswith("raybench: error: no node with 1 CPUs and 0.5 GPUs for a run appeared "
+                                "within --pending-timeout 2 s"), lines
+    assert not (out / "runs").exists()
+
+
 def _kill_worker_node_runs(cluster: LocalCluster, args: list[str]) -> tuple[subprocess.Popen, str, list[int]]:
     """Start ``args``, SIGKILL the worker processes running a run on the worker node, let the
     driver finish: ``(process, its stderr, the pids killed)``."""
