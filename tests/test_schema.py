@@ -11,7 +11,7 @@ import pytest
 
 import rl.train  # noqa: F401  (registers rl_curves)
 import tuning.experiment  # noqa: F401  (registers rungs)
-from raybench import lr_search, results, schema  # noqa: F401  (lr_search registers its table)
+from raybench import claims, lr_search, results, schema  # noqa: F401  (claims, lr_search register their tables)
 from raybench.spec import RunSpec
 from raybench.train import Run, failed_row
 from tests.conftest import ROOT
