@@ -10,7 +10,7 @@ OUT ?= demo-results
 # (same budget for every optimizer); 4 keeps `make demo` within 5 minutes of a fresh clone.
 TUNE_SAMPLES ?= 4
 
-.PHONY: install test lint demo bench clean
+.PHONY: install browser test lint demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,7 +21,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# Headless Chromium and its WebDriver, for tests/test_html_report.py (the report's web page in a
+# real browser): Debian's packages, installed when missing (about 30 s here, apt-get update included).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -19,8 +19,9 @@ same score on gradient evaluations to target.
 
 Writes ``report.md``, ``report.csv``, ``scores.csv``, ``curves_<problem>.png`` (median and
 interquartile band over seeds), ``performance_profile.png`` (Dolan-Moré, per (problem, seed))
-and ``algoperf_profile.png`` (the scored profile, per problem) into the folder. Every plot
-draws an optimizer in the same colour (``optimizer_colour``).
+and ``algoperf_profile.png`` (the scored profile, per problem) into the folder, and all of it
+as one self-contained page, ``index.html`` (``raybench.html_report``). Every plot draws an
+optimizer in the same colour (``optimizer_colour``).
 """
 
 from __future__ import annotations
@@ -178,13 +179,14 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
+def cells(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> tuple[list[str], list[list[str]]]:
+    """The report table as text: its header and one list of cells per row of ``tbl``, as
+    ``report.md`` and ``index.html`` both show them."""
     speed = f"speed_vs_{baseline}"
-    lines = [
-        f"| problem | optimizer | lr chosen | metric | mean +- std (* best) | speed vs {baseline} [95% CI] "
-        f"(paired seeds) | {baseline} paired diff [95% CI] | reached target | ok / diverged / failed |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["problem", "optimizer", "lr chosen", "metric", "mean +- std (* best)",
+              f"speed vs {baseline} [95% CI] (paired seeds)", f"{baseline} paired diff [95% CI]",
+              "reached target", "ok / diverged / failed"]
+    rows = []
     for r in tbl.itertuples(index=False):
         d = r._asdict()
         if not d["paired_seeds"]:
@@ -193,12 +195,18 @@ def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
             sp = f"inf: {baseline} missed ({d['paired_seeds']})"
         else:
             sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
-        lines.append(
-            f"| {d['problem']} | {d['optimizer']} | {d.get('lr_chosen', '-')} | {d['metric']} "
-            f"| {_fmt(d['mean'])} +- {_fmt(d['std'], 2)}"
-            f"{' *' if d['best'] else ''} "
-            f"| {sp} | {_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}] "
-            f"| {d['reached_target']}/{d['runs']} | {d['ok']} / {d['diverged']} / {d['failed']} |")
+        rows.append([
+            str(d["problem"]), str(d["optimizer"]), str(d.get("lr_chosen", "-")), str(d["metric"]),
+            f"{_fmt(d['mean'])} +- {_fmt(d['std'], 2)}{' *' if d['best'] else ''}", sp,
+            f"{_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}]",
+            f"{d['reached_target']}/{d['runs']}", f"{d['ok']} / {d['diverged']} / {d['failed']}"])
+    return header, rows
+
+
+def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
+    header, rows = cells(tbl, baseline=baseline)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -323,12 +331,12 @@ def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True,
     # The same score on gradient evaluations: L-BFGS's line search spends several per step.
     prof_grad = profile.profile(runs, cost="grad_evals_to_target")
     md = markdown(tbl, baseline=baseline) + "\n" + profile.markdown(prof, also=prof_grad)
-    header = (f"# raybench report\n\n{len(runs)} runs, {runs['problem'].nunique()} problems, "
-              f"{runs['optimizer'].nunique()} optimizers, seeds {sorted(runs['seed'].unique().tolist())}.\n"
-              f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
-              f"optimizer's, paired by seed, median with 95% bootstrap CI. lr chosen: default (registry), "
-              f"given (suite or --hparam), tuned (--tune-lr), mixed (seeds differ).\n\n")
-    (out / "report.md").write_text(header + md)
+    summary = (f"{len(runs)} runs, {runs['problem'].nunique()} problems, "
+               f"{runs['optimizer'].nunique()} optimizers, seeds {sorted(runs['seed'].unique().tolist())}.\n"
+               f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
+               f"optimizer's, paired by seed, median with 95% bootstrap CI. lr chosen: default (registry), "
+               f"given (suite or --hparam), tuned (--tune-lr), mixed (seeds differ).")
+    (out / "report.md").write_text(f"# raybench report\n\n{summary}\n\n" + md)
     tbl.to_csv(out / "report.csv", index=False)
     scores = prof.scores.merge(prof_grad.scores[["optimizer", "score"]].rename(columns={"score": "score_grad_evals"}),
                                on="optimizer", how="left")
@@ -339,5 +347,9 @@ def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True,
         for path in (plot_profile(runs, out), plot_algoperf_profile(prof, out)):
             if path is not None:
                 pngs.append(path)
+    from raybench import html_report  # it renders this module's table: imported here, not at the top
+
+    html_path = html_report.write_html(out, table=tbl, baseline=baseline, summary=summary,
+                                       profiles=(prof, prof_grad), plots=pngs, source=folder)
     return {"table": tbl, "markdown": md, "md_path": out / "report.md", "csv_path": out / "report.csv",
-            "scores": scores, "scores_path": out / "scores.csv", "plots": pngs}
+            "scores": scores, "scores_path": out / "scores.csv", "plots": pngs, "html_path": html_path}

@@ -1,5 +1,5 @@
-"""``raybench report DIR``: the results table and AlgoPerf scores (Markdown, CSV) and plots (PNG)
-of a results folder."""
+"""``raybench report DIR``: the results table and AlgoPerf scores (Markdown, CSV), plots (PNG)
+and all of it as one web page (``index.html``) of a results folder."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("folder", help="results folder written by raybench run")
     p.add_argument("--baseline", default="adam", help="optimizer to compare speeds against (default: adam)")
     p.add_argument("--no-plots", action="store_true", help="tables only")
-    p.add_argument("--report-dir", help="where to write report.md/csv and PNGs (default: the folder; "
+    p.add_argument("--report-dir", help="where to write report.md/csv, PNGs and index.html (default: the folder; "
                    "required when the folder is a URI such as s3://...)")
     p.set_defaults(handler=main)
 
@@ -32,6 +32,7 @@ def main(args: argparse.Namespace) -> int:
     print(rep["markdown"])
     print(f"parquet: {args.folder}/runs  {args.folder}/curves  (pandas.read_parquet)")
     print(f"table: {rep['md_path']}  {rep['csv_path']}  {rep['scores_path']}")
+    print(f"html:  {rep['html_path']}  (one self-contained page: tables and plots)")
     for p in rep["plots"]:
         print(f"plot:  {p}")
     return 0
