@@ -115,7 +115,11 @@ def optimizer_from_class(name: str, cls: Any, path: str, *, origin: str,
     if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
         raise UsageError(f"optimizer {path!r} is {_kind(cls)}, not a torch.optim.Optimizer subclass; "
                          "accepted: MODULE:CLASS of an optimizer class")
-    defaults = constructor_defaults(cls)
+    from raybench import schedules
+
+    # An argument named like a schedule hyperparameter (``warmup``, ...) stays at the class's
+    # default: on the command line that name means the run's learning-rate schedule.
+    defaults = {k: v for k, v in constructor_defaults(cls).items() if k not in schedules.DEFAULTS}
     space = dict(search_space) if search_space is not None else (dict(DEFAULT_LR_SPACE) if "lr" in defaults else {})
     for key, dim in space.items():
         if not isinstance(dim, dict) or not {"min", "max"} <= set(dim) or not 0 < dim["min"] < dim["max"]:

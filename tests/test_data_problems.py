@@ -84,7 +84,8 @@ def test_mnist_auto_uses_full_mnist_when_present_else_the_subset(tmp_path):
 
 def test_prepare_resolves_auto_so_run_ids_tell_full_mnist_from_the_subset(tmp_path):
     from raybench.errors import UsageError
-    from raybench.runner import RunSpec, prepare_data
+    from raybench.runner import prepare_data
+    from raybench.spec import RunSpec
 
     folder = tmp_path / "data"
     spec = RunSpec.build("mnist_mlp", "adam", 0, options={"data_dir": str(folder), "download": False})
