@@ -71,3 +71,27 @@ def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path
     assert sorted(curves["iteration"]) == [1, 2, 3]  # every iteration once, none twice
     assert json.loads(latest.read_text())["iteration"] == 3
     assert (out / "policy.safetensors").exists() and (out / "policy.json").exists()
+
+
+def test_collect_takes_the_furthest_checkpoint_not_tunes_possibly_stale_pointer(tmp_path: Path) -> None:
+    """After a restore, Tune's ``result.checkpoint`` can lag what the trial saved (its experiment
+    snapshot is older than the trial's last report): the run row comes from the checkpoint that
+    got furthest, so a trial eliminated at rung 1 is not written with its rung-0 state."""
+    import types
+
+    import torch
+    from ray.tune import Checkpoint
+
+    from tuning.experiment import _furthest_saved
+    from tuning.trainable import CHECKPOINT_FILE
+
+    trial = tmp_path / "train_seed_seed=1"
+    for i, progress in enumerate((10, 20)):
+        (trial / f"checkpoint_00000{i}").mkdir(parents=True)
+        torch.save({"progress": progress, "summary": {"steps": progress}, "curves": [], "run": {}},
+                   trial / f"checkpoint_00000{i}" / CHECKPOINT_FILE)
+    (trial / "checkpoint_000002").mkdir()  # being written when the driver died: no file yet
+    stale = types.SimpleNamespace(checkpoint=Checkpoint.from_directory(str(trial / "checkpoint_000000")),
+                                  path=str(trial))
+    assert _furthest_saved(stale, torch)["summary"]["steps"] == 20
+    assert _furthest_saved(types.SimpleNamespace(checkpoint=None, path=str(tmp_path / "none")), torch) is None

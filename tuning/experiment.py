@@ -186,12 +186,7 @@ def collect(spec: MultiInitSpec, grid: Any, state: dict[str, Any], repeat: int) 
         seed = int(config["seed"]) if "seed" in config else _seed_from_path(result.path)
         tid = (result.metrics or {}).get("trial_id") or _trial_id_from_path(result.path)
         seed_of[tid] = seed
-        saved = None
-        checkpoint = result.checkpoint or _newest_checkpoint(result.path)
-        if checkpoint is not None:
-            with checkpoint.as_directory() as d:
-                saved = torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu",
-                                   weights_only=False)
+        saved = _furthest_saved(result, torch)
         if saved is not None:
             row = dict(saved["summary"])
             curves.extend(saved["curves"])
@@ -226,11 +221,29 @@ def _seed_from_path(path: str) -> int:
     return int(found.group(1))
 
 
-def _newest_checkpoint(path: str) -> Any:
+def _furthest_saved(result: Any, torch: Any) -> dict[str, Any] | None:
+    """The trial's saved state that got furthest (largest ``progress``): from Tune's result
+    checkpoint and every ``checkpoint_*`` in its folder. After the driver was killed and the
+    experiment restored, Tune's pointer can be older than what the trial saved (its experiment
+    snapshot lags the trial's last reports; seen: a trial eliminated at rung 1 whose
+    ``result.checkpoint`` was its rung-0 one), so the pointer alone is not trusted."""
     from ray.tune import Checkpoint
 
-    found = sorted(d for d in os.listdir(path) if d.startswith("checkpoint_")) if os.path.isdir(path) else []
-    return Checkpoint.from_directory(os.path.join(path, found[-1])) if found else None
+    candidates = [result.checkpoint] if result.checkpoint is not None else []
+    path = result.path
+    if path and os.path.isdir(path):
+        candidates += [Checkpoint.from_directory(os.path.join(path, d))
+                       for d in sorted(os.listdir(path)) if d.startswith("checkpoint_")]
+    best = None
+    for checkpoint in candidates:
+        try:
+            with checkpoint.as_directory() as d:
+                saved = torch.load(os.path.join(d, CHECKPOINT_FILE), map_location="cpu", weights_only=False)
+        except (OSError, RuntimeError, EOFError):
+            continue  # a checkpoint being written when the driver died
+        if best is None or saved["progress"] > best["progress"]:
+            best = saved
+    return best
 
 
 def _trial_id_from_path(path: str) -> str:
