@@ -547,8 +547,9 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(folder: str, table: pd.DataFrame) -> dict[str, Path]:
-    """Write ``claims.md``, ``claims.csv`` and the ``claims`` Parquet table into ``folder``.
+def write(folder: str, table: pd.DataFrame, *, notes: str = "") -> dict[str, Path]:
+    """Write ``claims.md``, ``claims.csv`` and the ``claims`` Parquet table into ``folder``;
+    ``notes`` (Markdown: how the runs were made) go at the end of ``claims.md``.
 
     ``claims`` is derived from the folder's runs: a new write replaces the previous one (the new
     part is written first, then older parts are removed)."""
@@ -556,7 +557,7 @@ def write(folder: str, table: pd.DataFrame) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     results.init(folder)
     md, csv = out / "claims.md", out / "claims.csv"
-    md.write_text(markdown(table))
+    md.write_text(markdown(table) + (f"\n{notes}" if notes else ""))
     table.to_csv(csv, index=False)
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in table.to_dict("records")]
     part = results.write(folder, "claims", rows)

@@ -5,9 +5,10 @@
     raybench report results/
     raybench multi-init --problem mnist_cnn --optimizer adam --out mi/
     raybench rl train --family quadratic --out policy/
+    raybench reproduce --scale smoke --out s/
 
 Core's subcommands are listed here; the layers above core (``tuning``: ``multi-init``,
-``rl``: ``rl``) add theirs through the ``raybench.commands`` entry-point group that
+``rl``: ``rl``, ``reproduce``: ``reproduce``) add theirs through the ``raybench.commands`` entry-point group that
 ``pyproject.toml`` declares, so core never names them. A command module has
 ``add_parser(subparsers)`` and sets ``handler``; it imports its heavy modules (torch, ray)
 inside the handler, so that ``raybench --help`` imports neither. Errors a user can cause print

@@ -142,6 +142,10 @@ def _search(out: str, pairs: dict[tuple, RunSpec], *, samples: int,
         run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="raybench-tune-lr-"), verbose=0),
     )
     grid_results = tuner.fit()
+    if any(res.error is None and "score" not in (res.metrics or {}) for res in grid_results):
+        # Tune stops gracefully on Ctrl-C: trials that never reported did not fail, they did not
+        # run. Choosing without them would record (and --resume would reuse) a partial search.
+        raise KeyboardInterrupt
     found: dict[tuple[tuple, float], dict[str, Any]] = {}
     for res in grid_results:
         spec = res.config["spec"]

@@ -1,4 +1,4 @@
-"""Imports point one way: problems <- raybench core <- tuning, rl <- (their CLI commands).
+"""Imports point one way: problems <- raybench core <- tuning, rl <- reproduce (and the CLI commands).
 
 Checked on the source itself (every import statement, and every string that names a module of a
 higher layer, as importlib would take it), and on what ``raybench --help`` loads.
@@ -16,10 +16,11 @@ from tests.conftest import ROOT, cli_env
 
 # package -> the top-level packages it must never import
 FORBIDDEN = {
-    "problems": {"raybench", "tuning", "rl", "ray"},
-    "raybench": {"tuning", "rl"},
-    "tuning": {"rl"},
-    "rl": {"tuning"},
+    "problems": {"raybench", "tuning", "rl", "reproduce", "ray"},
+    "raybench": {"tuning", "rl", "reproduce"},
+    "tuning": {"rl", "reproduce"},
+    "rl": {"tuning", "reproduce"},
+    "reproduce": set(),  # the top layer
 }
 
 
@@ -32,7 +33,7 @@ def imported_names(path) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append((node.lineno, node.module))
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.count(".") >= 1 \
-                and node.value.split(".")[0] in {"tuning", "rl"} and node.value.replace(".", "").replace("_", "").isalnum():
+                and node.value.split(".")[0] in {"tuning", "rl", "reproduce"} and node.value.replace(".", "").replace("_", "").isalnum():
             found.append((node.lineno, node.value))  # "tuning.cli" handed to importlib
     return found
 
@@ -63,5 +64,5 @@ def test_help_imports_neither_torch_nor_ray() -> None:
             "print('HEAVY', heavy, file=sys.stderr)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env=cli_env(), cwd=ROOT)
-    assert "multi-init" in proc.stdout and "rl" in proc.stdout  # found through the entry points
+    assert "multi-init" in proc.stdout and "rl" in proc.stdout and "reproduce" in proc.stdout  # entry points
     assert "HEAVY []" in proc.stderr, proc.stderr

@@ -123,7 +123,7 @@ def _shell_calls(tree: ast.AST) -> list[str]:
 
 def test_no_shell_commands_in_the_package() -> None:
     offenders = {}
-    files = [p for d in ("raybench", "problems", "tuning", "rl") for p in (ROOT / d).rglob("*.py")]
+    files = [p for d in ("raybench", "problems", "tuning", "rl", "reproduce") for p in (ROOT / d).rglob("*.py")]
     assert files
     for path in files:
         calls = _shell_calls(ast.parse(path.read_text(), filename=str(path)))
@@ -137,7 +137,7 @@ def test_no_shell_commands_in_the_package() -> None:
 def test_yaml_is_only_read_with_the_safe_loader() -> None:
     """Every yaml.load-family call in the package uses a safe loader (AST, not grep)."""
     unsafe = []
-    for d in ("raybench", "problems", "tuning", "rl"):
+    for d in ("raybench", "problems", "tuning", "rl", "reproduce"):
         for path in (ROOT / d).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
                 if isinstance(node, ast.Call):

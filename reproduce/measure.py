@@ -1,0 +1,130 @@
+"""The last stage of ``raybench reproduce``: the claims measured, written and reported.
+
+Every cell of the summary's table comes from the runs the plan made (``raybench.claims``
+measures and judges it; its rules are fixed there): Adam, Modified Adam, SGD + momentum and the
+autonomous optimizer from their runs in ``OUT`` paired by seed, Multi-Init from its seed blocks
+(``multi_init_rows``), and the cells that did not run say why. The claims are measured on the
+tuned baselines (``OUT/claims.md``) and, because the summary does not say it tuned, again on
+the registry defaults (``OUT/defaults/claims.md``).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+import pandas as pd
+
+from reproduce import scales
+from reproduce.plan import DEFAULTS, MULTI_INIT_METHOD, POLICIES, Plan
+
+
+def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> list[dict[str, Any]]:
+    """``raybench.claims.measure``'s ``extra`` rows of one multi-init folder: one per seed block.
+
+    A block is paired with single initialization on its own seeds: its ``value`` is the
+    survivor's (test accuracy in percent; steps to target, ``inf`` if never met), its ``adam``
+    the median over the block's seeds each trained alone with the same optimizer, learning rate
+    and budget (``tuning.compare``'s convergence speed, so the ratio is the one it reports).
+    """
+    from raybench import claims, results
+    from tuning.experiment import RUNGS
+
+    runs, rungs = results.read_table(out, "runs"), results.read_table(out, RUNGS.name)
+    columns = [c for c, col in claims.COLUMNS.items() if col.problem == spec.problem]
+    rows = []
+    for b in range(blocks):
+        alone = singles[singles["seed"].isin(spec.seeds(b))]
+        survivor = rungs[(rungs["repeat"] == b) & (rungs["decision"] == "survivor")]
+        srow = runs[runs["run_id"].isin(survivor["run_id"])].head(1)
+        for column in columns:
+            metric = claims.COLUMNS[column].metric
+            if metric == "steps_to_target":
+                value = float(srow["steps_to_target"].fillna(math.inf).iloc[0]) if len(srow) else math.inf
+                base = alone["steps_to_target"].astype(float).fillna(math.inf).tolist()
+            else:
+                ok = srow[srow["status"] == "ok"]
+                value = 100.0 * float(results.metric(ok, "test", metric).iloc[0]) if len(ok) else math.nan
+                base = (100.0 * results.metric(alone[alone["status"] == "ok"], "test", metric)).dropna().tolist()
+            rows.append({"method": MULTI_INIT_METHOD, "column": column, "key": b, "value": value,
+                         "adam": statistics.median(base) if base else math.nan, "threshold": math.nan,
+                         "problem": spec.problem,
+                         "dataset": str(srow["dataset"].iloc[0]) if len(srow) else None})
+    return rows
+
+
+def claims_table(plan: Plan, runs: pd.DataFrame, extra: list[dict[str, Any]],
+                 not_run: dict[Any, str] | None = None) -> pd.DataFrame:
+    """``raybench.claims.measure`` of ``runs`` (the plan's, nothing else) and the multi-init rows,
+    with reduced networks named in the dataset column."""
+    from raybench import claims
+
+    runs = runs.copy()
+    for problem in plan.problems:
+        reduced = scales.reduced(plan.scale, problem)
+        if reduced and "dataset" in runs:
+            mask = (runs["problem"] == problem) & runs["dataset"].notna()
+            runs.loc[mask, "dataset"] = runs.loc[mask, "dataset"].astype(str) + f" ({reduced})"
+    extra_frame = pd.DataFrame(extra, columns=list(claims.PER_SEED_COLUMNS)) if extra else None
+    return claims.measure(runs, extra=extra_frame, not_run_why={**plan.not_run, **(not_run or {})})
+
+
+def notes(plan: Plan, *, tuned: bool, runs: pd.DataFrame) -> str:
+    """How this table was measured, for the end of ``claims.md``."""
+    s = plan.scale
+    lrs = ""
+    if tuned and len(runs):
+        chosen = runs[runs["hparam_source"] == "tuned"].groupby(["problem", "optimizer"])["hp_lr"].first()
+        lrs = "; ".join(f"{p}/{o} {lr:.3g}" for (p, o), lr in chosen.items())
+    budget = ", ".join(f"{p} {plan.budget.get(p, {}).get('steps', s.steps[p] or 'default')} steps"
+                       for p in plan.problems)
+    rl = (f"given in {plan.policy_dir}" if plan.policy_dir else
+          f"trained by `raybench rl train` per family ({plan.scale.rl['num_problems']} problems, "
+          f"{plan.scale.rl['passes']} passes, {plan.scale.rl['episode_steps']} steps per episode"
+          + (f", budget cut to {plan.scale.rl['timesteps']} optimizee steps" if plan.scale.rl.get("timesteps") else "")
+          + f"), in {plan.folder(POLICIES)}")
+    lines = [
+        "## How this was measured", "",
+        f"- `raybench reproduce --scale {s.name}`: {s.description}.",
+        f"- Seeds 0..{s.seeds - 1} for every optimizer, paired by seed; budgets: {budget}; early stopping with "
+        f"patience {scales.PATIENCE} evaluations (epochs) on validation loss for "
+        f"{', '.join(p for p in scales.EARLY_STOPPING if p in plan.problems)}; CNN batch {scales.CNN_BATCH}.",
+        ("- Adam, Modified Adam, SGD + momentum: learning rate tuned with the same budget for each "
+         f"({s.tune_samples} values on the reserved tuning seed, chosen on validation; `lr_search` table): {lrs}. "
+         f"At registry defaults instead: `{DEFAULTS}/claims.md`." if tuned else
+         "- Adam, Modified Adam, SGD + momentum at their registry defaults (the summary does not say it tuned); "
+         "the autonomous optimizer as in `../claims.md`. The tuned table: `../claims.md`."),
+        f"- Autonomous: the policy of each problem's family ({', '.join(f'{p} <- {scales.POLICY_FAMILY[p]}' for p in plan.problems)}), {rl}.",
+        (f"- Multi-Init (16): {scales.NUM_MODELS} seeds, r = {scales.REDUCE_FACTOR}, ranked on validation "
+         f"{scales.MULTI_INIT_METRIC}, Adam at its tuned learning rate, {s.multi_init_blocks} disjoint seed "
+         f"block(s) on {', '.join(plan.multi_init) or 'nothing'}; each block's survivor against the median of "
+         "the same seeds trained alone (`multi_init/<problem>/`)." if tuned else
+         "- Multi-Init (16) ran with Adam's tuned learning rate: see `../claims.md`."),
+    ]
+    if s.name != "full":
+        lines.append(f"- Budgets, data and networks at this scale are smaller than the summary's (above): each verdict "
+                     f"judges a claim against what `{s.name}` measured, not against the summary's own protocol.")
+    return "\n".join(lines) + "\n"
+
+
+def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: set[str],
+              extra: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Measure, write (``claims.write``) and report (``report.make_report``) both tables; the
+    tuned table and the top report's paths."""
+    from raybench import claims, results
+    from raybench.report import make_report
+
+    runs = results.read_table(plan.out, "runs")
+    mine = runs[runs["run_id"].isin(tuned_ids | auto_ids)]
+    table = claims_table(plan, mine, extra)
+    claims.write(plan.out, table, notes=notes(plan, tuned=True, runs=mine))
+    defaults = pd.concat([results.read_table(plan.folder(DEFAULTS), "runs").query("run_id in @default_ids"),
+                          runs[runs["run_id"].isin(auto_ids)]], ignore_index=True)
+    once = "multi-init ran once, with Adam's tuned learning rate: see ../claims.md"
+    at_defaults = claims_table(plan, defaults, [], not_run={
+        (MULTI_INIT_METHOD, c): once for c in claims.COLUMNS
+        if c not in plan.not_run and (MULTI_INIT_METHOD, c) not in plan.not_run})
+    claims.write(plan.folder(DEFAULTS), at_defaults, notes=notes(plan, tuned=False, runs=defaults))
+    make_report(plan.folder(DEFAULTS))
+    return table, make_report(plan.out)
