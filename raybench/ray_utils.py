@@ -70,7 +70,8 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
     different processes, so they overlap: ``prepare`` runs in a helper thread while this,
     the main thread, starts Ray. (Ray must be started from the main thread: it ties its
     processes' lives to the thread that started them.) ``warm_cpus``: on the embedded Ray,
-    then warm one worker per ``warm_cpus`` CPUs (``warm_workers``) while ``prepare`` finishes.
+    once ``prepare`` succeeded, warm one worker per ``warm_cpus`` CPUs (``warm_workers``) in
+    the background (not on the error path: a refused command leaves no task behind).
 
     When ``prepare`` raises (a user error in the suite), Ray is shut down again and its error
     re-raised, so every check still comes before any run; when only Ray's start fails, its
@@ -87,25 +88,52 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
         except BaseException:
             future.result()  # its error first (the user's input): else Ray's
             raise
-        if warm_cpus and address is None:
-            warm_workers(warm_cpus)
         try:
-            return future.result()
+            prepared = future.result()
         except BaseException:
             ray.shutdown()
             raise
+    if warm_cpus and address is None:
+        warm_workers(warm_cpus)
+    return prepared
 
 
 def warm_workers(cpus_per_task: float) -> None:
     """Have each worker that tasks of ``cpus_per_task`` CPUs will use import torch and the
     training code now, in the background, instead of at its first run: one task per slot,
     not waited for (the runs queue behind them and reuse the same worker processes)."""
+    import atexit
+
     import ray
 
     slots = int(ray.cluster_resources().get("CPU", 0.0) // cpus_per_task)
     warm = ray.remote(_warm).options(num_cpus=cpus_per_task, max_retries=0)
-    for _ in range(min(slots, 64)):
-        warm.remote()
+    if not _warming:
+        atexit.register(_settle_warming)  # after Ray's own exit hook, so it runs before it
+    _warming.extend(warm.remote() for _ in range(min(slots, 64)))
+
+
+_warming: list[Any] = []
+"""The warm-up tasks in flight (``warm_workers``)."""
+
+
+def _settle_warming() -> None:
+    """At exit, before Ray shuts down: cancel warm-up tasks still running (a command that had
+    nothing to run ends before they do) and collect their outcome, so that Ray does not report
+    the workers it kills on the way out as "died unexpectedly"."""
+    import ray
+
+    if not _warming or not ray.is_initialized():
+        return
+    _, running = ray.wait(_warming, num_returns=len(_warming), timeout=0)
+    for ref in running:
+        ray.cancel(ref, force=True)
+    for ref in _warming:
+        try:
+            ray.get(ref, timeout=5)
+        except Exception:  # noqa: BLE001, S110 - cancelled or killed on the way out: expected
+            pass
+    _warming.clear()
 
 
 def _warm() -> None:
