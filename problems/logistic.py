@@ -81,12 +81,17 @@ def newton_minimum(x1: torch.Tensor, y: torch.Tensor, l2: float, tol: float = 1e
         direction = -torch.linalg.solve(hess, grad)
         slope = float(grad @ direction)
         t = 1.0
-        while True:
+        # Within float64's resolution of f (a Newton decrement, -slope, below 1e-12 |f|) Armijo
+        # cannot see a decrease and would halve t to nothing, stalling with ||grad|| near 2e-10
+        # on some instances: there the full Newton step is taken, as in the quadratic phase.
+        while -slope > 1e-12 * max(1.0, abs(f)):
             f_new = float(regularised_logistic(theta + t * direction, x1, y, l2))
             # Armijo; the t floor stops at float64 resolution where f can no longer decrease.
             if f_new <= f + 1e-4 * t * slope or t < 1e-12:
                 break
             t *= 0.5
+        else:
+            f_new = float(regularised_logistic(theta + direction, x1, y, l2))
         theta, f = theta + t * direction, f_new
     raise RuntimeError(f"Newton reference solve did not reach ||grad|| < {tol} in {max_iter} iterations")
 

@@ -194,6 +194,16 @@ def test_logistic_data_f_star_and_lbfgs_reaches_it() -> None:
     assert abs(test["accuracy"] - 0.841) < 0.05
 
 
+@pytest.mark.parametrize(("dim", "seed"), [(4, 1_000_000), (44, 1_000_003), (37, 8)])
+def test_logistic_f_star_where_armijo_cannot_see_a_decrease(dim: int, seed: int) -> None:
+    # These instances stalled the reference Newton solve at ||grad|| ~ 2e-10 (Armijo cannot
+    # resolve a decrease in float64 there) and raised; the mixed-family RL env draws such sizes.
+    inst = problems.get("logistic").instance(seed=seed, dim=dim)
+    theta = inst.theta_star.clone().requires_grad_(True)
+    regularised_logistic(theta, *inst.data64["train"], inst.l2).backward()
+    assert theta.grad.norm().item() < 1e-9
+
+
 def test_mlp_data_needs_the_hidden_layer() -> None:
     inst = problems.get("mlp").instance(seed=0)
     x, y = inst.data["train"]
