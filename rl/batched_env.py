@@ -14,7 +14,7 @@ parameter). The env takes one ``config`` dict, ``rl.env``'s keys plus ``batch_pr
 The coordinate-wise policy sees the ``B`` instances as one optimisation over all their
 ``B * d`` coordinates:
 
-* Observation: ``(B, H, 1 + d)``, instance ``b``'s ``OptimizationEnv`` observation in row
+* Observation: ``(B, R, 1 + d)``, instance ``b``'s ``OptimizationEnv`` observation in row
   ``b`` (each instance normalised on its own, so every coordinate sees its own instance's
   objective column), recorded with the same ``raybench.learned.step.observe``.
 * Action: ``B * d`` numbers, instance-major (``action[b * d + i]`` moves coordinate ``i`` of
@@ -54,7 +54,7 @@ import torch.nn.functional as F
 import problems
 from problems.robust_regression import geman_mcclure
 from problems.rosenbrock import rosenbrock
-from raybench.learned.features import empty_history
+from raybench.learned.features import Layout, empty_history
 from raybench.learned.policy import ACTION_CLIP
 from raybench.learned.step import apply_update, observe
 from rl.env import (
@@ -174,11 +174,12 @@ class BatchedOptimizationEnv(gym.Env):
         self.seeds = pool_seeds(self.config["pool"], size)
         self.batch_problems = self.config["batch_problems"]
         self.history = self.config["history"]
+        self.layout = Layout(self.history, self.config["inputs"])
         self._cache: dict[int, tuple[Any, torch.Tensor, Data]] = {}
         probe, x0, _ = self._instance(self.seeds[0])
         self.model = probe.model  # a template for functional calls: its own parameters are never used
         self.n_params = x0.numel()
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, (self.batch_problems, self.history, 1 + self.n_params),
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (self.batch_problems, self.layout.rows, 1 + self.n_params),
                                                 np.float32)
         self.action_space = gym.spaces.Box(-ACTION_CLIP, ACTION_CLIP, (self.batch_problems * self.n_params,),
                                            np.float32)
@@ -205,7 +206,7 @@ class BatchedOptimizationEnv(gym.Env):
         return f.detach(), g.detach()
 
     def _observe(self, f: torch.Tensor, g: torch.Tensor) -> np.ndarray:
-        self._f_hist, self._g_hist, obs = observe(self._f_hist, self._g_hist, self._count, f, g)
+        self._hist, obs = observe(self._hist, self._count, f, g, self.layout)
         self._count += 1
         self._obs = obs.numpy()
         return self._obs
@@ -235,9 +236,7 @@ class BatchedOptimizationEnv(gym.Env):
                                      dtype=torch.float64)
         self._t = 0
         self._count = 0
-        f_hist, g_hist = empty_history(self.history, self.n_params)
-        self._f_hist = f_hist.expand(self.batch_problems, -1).clone()
-        self._g_hist = g_hist.expand(self.batch_problems, -1, -1).clone()
+        self._hist = empty_history(self.layout, self.n_params, batch=(self.batch_problems,))
         f, g = self._evaluate()
         obs = self._observe(f, g)
         self._f = f

@@ -56,10 +56,12 @@ def policy_of(algo: Any) -> Any:
     import torch
 
     from raybench.learned.policy import CoordinatewisePolicy
+    from rl.module import DEFAULT_MODEL_CONFIG
 
     weights = algo.learner_group.get_weights()["default_policy"]
-    cfg = algo.config.rl_module_spec.model_config
-    policy = CoordinatewisePolicy(cfg["history"], cfg["hidden"])
+    cfg = {**DEFAULT_MODEL_CONFIG, **algo.config.rl_module_spec.model_config}
+    # The input groups travel in the policy file (save_policy records the network's layout).
+    policy = CoordinatewisePolicy(cfg["history"], cfg["hidden"], inputs=cfg["inputs"])
     state = {k[len("policy."):]: torch.as_tensor(v) for k, v in weights.items() if k.startswith("policy.")}
     policy.load_state_dict(state)
     return policy
@@ -73,6 +75,11 @@ def training_info(s: TrainSettings, extra: dict[str, Any]) -> dict[str, Any]:
     from raybench.provenance import provenance
 
     prov = provenance("cpu")
+    if s.mixed:  # what each episode drew from: families, their probabilities, size ranges (batch_size too)
+        from rl.mixed_env import resolve_mixed_config
+
+        cfg = resolve_mixed_config(s.env_config())
+        extra = {"families": cfg["families"], "family_weights": cfg["weights"], "ranges": cfg["ranges"], **extra}
     return {"family": s.family, "dim": s.dim, "num_problems": s.num_problems, "passes": s.passes,
             "episode_steps": s.episode_steps, "batch_problems": s.batch_problems,
             "env": s.env_class().__name__, "env_runners": s.env_runners, "seed": s.seed,

@@ -5,11 +5,14 @@ Each episode draws one instance of a problem family (a problem registered with
 for ``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
 
     OptimizationEnv({"family": "quadratic", "dim": 10, "history": 25, "episode_steps": 40,
-                     "update_scale": 0.1, "pool": "train", "num_problems": 90})
+                     "update_scale": 0.1, "pool": "train", "num_problems": 90,
+                     "inputs": ["objective", "gradient", "momentum"]})
 
-Observation: ``raybench.learned.features``, the last ``history`` steps of
-[change in objective, gradient] as an ``(H, 1 + n)`` matrix in ``[-1, 1]`` (each column
-divided by its largest magnitude in the window; rows before the first step are zeros).
+Observation: ``raybench.learned.features`` (``FEATURES``), an ``(H + 3, 1 + n)`` matrix in
+``[-1, 1]``: the last ``history`` steps of [change in objective, gradient] (each column
+divided by its largest magnitude in the window; rows before the first step are zeros), then
+three rows of each coordinate's gradient moving averages divided by its RMS. Input groups
+not in ``inputs`` are zeros.
 
 Action: one number per parameter; the parameters move by ``update_scale * clip(action,
 -10, 10)``.
@@ -44,7 +47,7 @@ import numpy as np
 import torch
 
 import problems
-from raybench.learned.features import empty_history
+from raybench.learned.features import GROUPS, Layout, empty_history, parse_inputs
 from raybench.learned.policy import ACTION_CLIP, DEFAULT_HISTORY
 from raybench.learned.step import apply_update, observe
 
@@ -64,6 +67,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "pool": "train",      # "train" or "heldout"
     "num_problems": 90,   # size of the training pool
     "num_heldout": 100,   # size of the held-out pool
+    "inputs": GROUPS,     # input groups the policy observes (raybench.learned.features)
 }
 
 
@@ -93,6 +97,10 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     if not (math.isfinite(float(cfg["update_scale"])) and float(cfg["update_scale"]) > 0):
         raise ValueError(f"bad update_scale {cfg['update_scale']!r}; accepted: a number > 0")
     cfg["update_scale"] = float(cfg["update_scale"])
+    try:
+        cfg["inputs"] = parse_inputs(cfg["inputs"])
+    except ValueError as exc:
+        raise ValueError(f"bad inputs {cfg['inputs']!r}: {exc}") from None
     pool_seeds("train", cfg["num_problems"])
     pool_seeds("heldout", cfg["num_heldout"])
     pool_seeds(cfg["pool"], 1)
@@ -143,7 +151,8 @@ class OptimizationEnv(gym.Env):
         probe, _ = self._instance(self.seeds[0])
         self.n_params = sum(p.numel() for p in probe.parameters())
         self.history = self.config["history"]
-        self.observation_space = gym.spaces.Box(-1.0, 1.0, (self.history, 1 + self.n_params), np.float32)
+        self.layout = Layout(self.history, self.config["inputs"])
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (self.layout.rows, 1 + self.n_params), np.float32)
         self.action_space = gym.spaces.Box(-ACTION_CLIP, ACTION_CLIP, (self.n_params,), np.float32)
         self._inst: Any = None
 
@@ -164,7 +173,7 @@ class OptimizationEnv(gym.Env):
 
     def _observe(self, f: float, g: torch.Tensor) -> np.ndarray:
         """Record the current point and return what the policy sees of the history."""
-        self._f_hist, self._g_hist, obs = observe(self._f_hist, self._g_hist, self._count, f, g)
+        self._hist, obs = observe(self._hist, self._count, f, g, self.layout)
         self._count += 1
         self._obs = obs.numpy()
         return self._obs
@@ -191,7 +200,7 @@ class OptimizationEnv(gym.Env):
         self._f_lower = float(self._inst.f_star) if self._inst.f_star is not None else 0.0
         self._t = 0
         self._count = 0
-        self._f_hist, self._g_hist = empty_history(self.history, self.n_params)
+        self._hist = empty_history(self.layout, self.n_params)
         f, g = self._evaluate()
         obs = self._observe(f, g)
         self._f = f

@@ -10,14 +10,16 @@ The value head is coordinate-wise too: a per-coordinate embedding of the same fe
 averaged over coordinates, then a small MLP to one number, so it has the same few
 parameters whatever the problem's dimension.
 
-Observations are ``(H, 1 + n)`` (``rl.env.OptimizationEnv``: one problem) or
-``(P, H, 1 + d)`` (``rl.batched_env.BatchedOptimizationEnv``: ``P`` problems of ``d``
+Observations are ``(R, 1 + n)`` (``rl.env.OptimizationEnv``: one problem) or
+``(P, R, 1 + d)`` (``rl.batched_env.BatchedOptimizationEnv``: ``P`` problems of ``d``
 parameters each, actions ``P * d``, problem-major). Each problem's coordinates see their own
 objective column; the means are flattened problem-major and the value head averages over all
 ``P * d`` coordinates, so the batched problems are one optimisation over all their coordinates.
 
-``model_config`` keys: ``history`` (25), ``hidden`` ([32, 32]), ``value_hidden`` (32),
-``init_log_std`` (log 0.5).
+``model_config`` keys: ``history`` (25), ``hidden`` ([32, 32]), ``inputs`` (the input groups,
+all of ``raybench.learned.features.GROUPS``: the env's ``inputs``, so that the first layers
+read the rows the env fills), ``value_hidden`` (32), ``init_log_std`` (log 0.5). ``R`` is
+``raybench.learned.features.Layout(history, inputs).rows``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from ray.rllib.core.rl_module.apis import ValueFunctionAPI
 from ray.rllib.core.rl_module.torch import TorchRLModule
 from torch import nn
 
-from raybench.learned.features import coordinate_features
+from raybench.learned.features import GROUPS, coordinate_features
 from raybench.learned.policy import DEFAULT_HIDDEN, DEFAULT_HISTORY, CoordinatewisePolicy
 
 DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     "history": DEFAULT_HISTORY,
     "hidden": list(DEFAULT_HIDDEN),
+    "inputs": list(GROUPS),
     "value_hidden": 32,
     "init_log_std": math.log(0.5),
 }
@@ -47,18 +50,19 @@ class CoordinatewisePolicyModule(TorchRLModule, ValueFunctionAPI):
 
     def setup(self) -> None:
         cfg = {**DEFAULT_MODEL_CONFIG, **(self.model_config or {})}
-        history = int(cfg["history"])
-        if self.observation_space.shape[-2] != history:
-            raise ValueError(f"observation history {self.observation_space.shape[-2]} != model history {history}")
-        self.policy = CoordinatewisePolicy(history, cfg["hidden"])
+        self.policy = CoordinatewisePolicy(int(cfg["history"]), cfg["hidden"], inputs=cfg["inputs"])
+        self.layout = self.policy.layout
+        if self.observation_space.shape[-2] != self.layout.rows:
+            raise ValueError(f"observation rows {self.observation_space.shape[-2]} != the model's {self.layout.rows} "
+                             f"(history {self.layout.history}, {self.layout.features})")
         self.log_std = nn.Parameter(torch.full((1,), float(cfg["init_log_std"])))
         width = int(cfg["value_hidden"])
-        self.value_embed = nn.Sequential(nn.Linear(2 * history, width), nn.Tanh())
+        self.value_embed = nn.Sequential(nn.Linear(self.layout.width, width), nn.Tanh())
         self.value_head = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, 1))
 
     @staticmethod
     def _problems(obs: torch.Tensor) -> torch.Tensor:
-        """``(N, H, 1 + n)`` or ``(N, P, H, 1 + d)`` observations -> ``(N, P, H, 1 + d)``."""
+        """``(N, R, 1 + n)`` or ``(N, P, R, 1 + d)`` observations -> ``(N, P, R, 1 + d)``."""
         return obs.reshape(obs.shape[0], -1, *obs.shape[-2:])
 
     def _forward(self, batch: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -68,7 +72,7 @@ class CoordinatewisePolicyModule(TorchRLModule, ValueFunctionAPI):
         return {Columns.ACTION_DIST_INPUTS: torch.cat([mean, log_std], dim=-1)}
 
     def compute_values(self, batch: dict[str, Any], embeddings: Any = None) -> torch.Tensor:
-        feats = coordinate_features(self._problems(batch[Columns.OBS]))  # (N, P, d, 2H)
+        feats = coordinate_features(self._problems(batch[Columns.OBS]), self.layout)  # (N, P, d, width)
         embedded = self.value_embed(feats)
         pooled = embedded.reshape(embedded.shape[0], -1, embedded.shape[-1]).mean(dim=1)  # (N, width)
         return self.value_head(pooled).squeeze(-1)

@@ -14,13 +14,15 @@ import os
 from typing import Any
 
 from raybench.errors import UsageError
+from raybench.learned.features import FEATURES_V1, parse_inputs
 from raybench.learned.policy import DEFAULT_HIDDEN
 from rl.batched_env import BatchedOptimizationEnv, resolve_batched_config
 from rl.env import DEFAULT_CONFIG, OptimizationEnv, resolve_config
+from rl.mixed_env import MIXED_DEFAULT_CONFIG, MixedFamilyEnv, resolve_mixed_config
 
 SETTINGS_FILE = "rl_train.json"
 FIXED_ON_RESUME = ("family", "dim", "history", "hidden", "update_scale", "episode_steps", "num_problems",
-                   "batch_problems")
+                   "batch_problems", "inputs", "ranges")
 """Settings fixed by the first run of an output folder: they shape the env or the network."""
 
 
@@ -29,15 +31,16 @@ class TrainSettings:
     """``raybench rl train``'s arguments; derived values are properties."""
 
     family: str = DEFAULT_CONFIG["family"]
-    """Problem family the policy trains on (a problem with ``family=True``: ``problems.families()``)."""
+    """Problem family the policy trains on (a problem with ``family=True``: ``problems.families()``),
+    or several, comma-separated: ``rl.mixed_env``, a family and its sizes drawn per episode."""
     out: str = "policy"
     """Output folder (checkpoints, curves, exported policy)."""
     num_problems: int = DEFAULT_CONFIG["num_problems"]
     """Training pool size: instance seeds 1,000,000 + i."""
     passes: int = 20
     """Passes over the training pool (budget = num_problems * passes * episode_steps optimizee steps)."""
-    episode_steps: int = DEFAULT_CONFIG["episode_steps"]
-    """Optimizer steps per episode."""
+    episode_steps: int | None = None
+    """Optimizer steps per episode (unset: the env's default, ``rl.env``'s or ``rl.mixed_env``'s)."""
     env_runners: int = 2
     """Parallel RLlib env runners (0: sample in the driver)."""
     envs_per_runner: int = 8
@@ -47,8 +50,13 @@ class TrainSettings:
     (``rl.batched_env``; one env step is this many optimizee steps); 1: ``rl.env``, one per step."""
     dim: int | None = DEFAULT_CONFIG["dim"]
     """Problem dimension (problem default when unset)."""
+    ranges: dict[str, dict[str, Any]] | None = None
+    """Several families only: per family, size options drawn per episode as ``[lo, hi]`` or fixed
+    (over ``rl.mixed_env.MIXED_DEFAULT_RANGES``)."""
     history: int = DEFAULT_CONFIG["history"]
     """Steps of [change in objective, gradient] the policy sees."""
+    inputs: tuple[str, ...] = DEFAULT_CONFIG["inputs"]
+    """Input groups the policy observes (``raybench.learned.features``): objective, gradient, momentum."""
     update_scale: float = DEFAULT_CONFIG["update_scale"]
     """Parameter change per unit of action."""
     hidden: tuple[int, ...] = DEFAULT_HIDDEN
@@ -72,6 +80,20 @@ class TrainSettings:
     checkpoint_every: int = 5
     """Iterations between checkpoints (and at the end)."""
 
+    def __post_init__(self) -> None:
+        if self.episode_steps is None:
+            self.episode_steps = (MIXED_DEFAULT_CONFIG if self.mixed else DEFAULT_CONFIG)["episode_steps"]
+
+    @property
+    def families(self) -> list[str]:
+        """The families of ``family`` (a comma-separated list)."""
+        return [f.strip() for f in str(self.family).split(",") if f.strip()]
+
+    @property
+    def mixed(self) -> bool:
+        """Several families: ``rl.mixed_env.MixedFamilyEnv``."""
+        return len(self.families) > 1
+
     @property
     def budget_timesteps(self) -> int:
         """The training budget in optimizee steps (env steps x batch_problems)."""
@@ -89,22 +111,41 @@ class TrainSettings:
         """The config of ``env_class()`` (``batch_problems`` only for the batched env)."""
         cfg = {"family": self.family, "dim": self.dim, "history": self.history,
                "episode_steps": self.episode_steps, "update_scale": self.update_scale,
-               "pool": "train", "num_problems": self.num_problems}
+               "pool": "train", "num_problems": self.num_problems, "inputs": list(self.inputs)}
         if self.batch_problems != 1:
             cfg["batch_problems"] = self.batch_problems
+        if self.mixed:  # every other key as above: the mixed env passes them to its batched sub-envs
+            for key in ("family", "dim"):
+                cfg.pop(key)
+            cfg.update(families=self.families, ranges=self.ranges or {}, batch_problems=self.batch_problems)
         return cfg
 
     def env_class(self) -> type:
-        """``rl.env.OptimizationEnv`` for one problem per env step, else ``rl.batched_env.BatchedOptimizationEnv``."""
+        """``rl.env.OptimizationEnv`` for one problem per env step, else ``rl.batched_env.BatchedOptimizationEnv``;
+        ``rl.mixed_env.MixedFamilyEnv`` for several families."""
+        if self.mixed:
+            return MixedFamilyEnv
         return OptimizationEnv if self.batch_problems == 1 else BatchedOptimizationEnv
 
     def check(self) -> None:
         """Raise ``UsageError`` naming the first bad setting."""
+        try:
+            parse_inputs(self.inputs)
+        except ValueError as exc:
+            raise UsageError(f"bad --inputs {self.inputs!r}: {exc}") from None
         if isinstance(self.batch_problems, bool) or int(self.batch_problems) != self.batch_problems \
                 or self.batch_problems < 1:
             raise UsageError(f"bad --batch-problems {self.batch_problems}; accepted: a positive integer")
+        if self.mixed and self.dim is not None:
+            raise UsageError(f"--dim applies to one family; with several ({self.family}) use --ranges, "
+                             f"e.g. quadratic.dim=5:20")
+        if not self.mixed and self.ranges:
+            raise UsageError("--ranges applies to several families (--family quadratic,logistic); "
+                             "for one use --dim")
+        resolve = resolve_mixed_config if self.mixed else \
+            resolve_config if self.batch_problems == 1 else resolve_batched_config
         try:
-            (resolve_config if self.batch_problems == 1 else resolve_batched_config)(self.env_config())
+            resolve(self.env_config())
         except ValueError as exc:
             raise UsageError(str(exc).replace("batch_problems", "--batch-problems")) from None
         positive = {"passes": self.passes, "train_batch": self.train_batch, "minibatch": self.minibatch,
@@ -148,6 +189,11 @@ def load_settings(out: str) -> TrainSettings:
     with open(path) as f:
         data = json.load(f)
     data["hidden"] = tuple(data.get("hidden", DEFAULT_HIDDEN))
+    if "inputs" not in data:
+        raise UsageError(f"{path} is a run from before input groups: its policy observes {FEATURES_V1}, "
+                         f"which `raybench rl train` no longer produces, so it can be neither resumed nor "
+                         f"exported again (its exported policy files still load)")
+    data["inputs"] = tuple(data["inputs"])
     known = {f.name for f in dataclasses.fields(TrainSettings)}
     return TrainSettings(**{k: v for k, v in data.items() if k in known})
 

@@ -121,6 +121,19 @@ class Node:
         return [pid for pid in self.pids()
                 if pid in table and table[pid][2].split(b"\0")[0].strip() == f"ray::{task}".encode()]
 
+    def actor_pids(self, class_name: str, *, idle: bool = False) -> list[int]:
+        """Worker processes of this node that hold an actor of class ``class_name``: Ray titles
+        them ``ray::CLASS.METHOD`` while one runs (``__init__`` too), ``ray::CLASS`` when idle
+        (``idle=True``: only those, so constructed)."""
+        table = _process_table()
+        title = f"ray::{class_name}".encode()
+        found = []
+        for pid in self.pids():
+            name = table[pid][2].split(b"\0")[0].strip() if pid in table else b""
+            if name == title or (not idle and name.startswith(title + b".")):
+                found.append(pid)
+        return found
+
     def raylet_pid(self) -> int | None:
         for pid in self.pids():
             try:

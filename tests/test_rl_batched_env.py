@@ -13,7 +13,7 @@ import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
-from raybench.learned.features import observation, record
+from raybench.learned.features import FEATURES, GROUPS, Layout, empty_history, observation, record
 from raybench.learned.policy import load_policy
 from raybench.optimizers.autonomous import AutonomousOptimizer
 from rl.batched_env import BATCHED, BatchedOptimizationEnv, resolve_batched_config
@@ -43,8 +43,10 @@ def test_batch_follows_separate_envs_under_the_same_actions(family: str) -> None
         for b, env in enumerate(singles):
             torch.testing.assert_close(batched.parameters[b], _flat_params(env), rtol=1e-5, atol=1e-5)
             assert info["objectives"][b] == pytest.approx(env._f, rel=1e-5, abs=1e-6)
-            torch.testing.assert_close(batched._g_hist[b, -1], env._g_hist[-1], rtol=1e-4, atol=1e-5)
-        action = (-obs[:, -1, 1:] + 0.3 * rng.standard_normal((3, n))).astype(np.float32)
+            torch.testing.assert_close(batched._hist.g[b, -1], env._hist.g[-1], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(batched._hist.m[b], env._hist.m, rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(batched._hist.v[b], env._hist.v, rtol=1e-4, atol=1e-8)
+        action = (-obs[:, batched.history - 1, 1:] + 0.3 * rng.standard_normal((3, n))).astype(np.float32)
         obs, reward, terminated, truncated, info = batched.step(action.reshape(-1))
         steps = [env.step(action[b]) for b, env in enumerate(singles)]
         single_obs = [s[0] for s in steps]
@@ -58,7 +60,7 @@ def test_batched_env_passes_gymnasium_checker(family: str) -> None:
     env = BatchedOptimizationEnv({"family": family, "num_problems": 4, "batch_problems": 2})
     check_env(env, skip_render_check=True)
     n = env.n_params
-    assert env.observation_space.shape == (2, 25, 1 + n) and env.action_space.shape == (2 * n,)
+    assert env.observation_space.shape == (2, 28, 1 + n) and env.action_space.shape == (2 * n,)
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(1)
     for _ in range(5):
@@ -121,15 +123,20 @@ def test_bad_config_names_the_key(bad: dict, word: str) -> None:
 def test_batched_features_are_each_histories_own() -> None:
     """``record`` / ``observation`` on stacked histories give each history's own observation."""
     torch.manual_seed(0)
-    f_hist, g_hist = torch.randn(3, 5), torch.randn(3, 5, 4) * torch.tensor([1.0, 10.0, 1e-3, 0.0])
-    f_new, g_new = torch.randn(3), torch.randn(3, 4)
-    fb, gb = record(f_hist, g_hist, f_new, g_new)
-    batched = observation(fb, gb, 3)
-    for b in range(3):
-        fs, gs = record(f_hist[b], g_hist[b], float(f_new[b]), g_new[b])
-        torch.testing.assert_close(fb[b], fs)
-        torch.testing.assert_close(gb[b], gs)
-        torch.testing.assert_close(batched[b], observation(fs, gs, 3), rtol=0, atol=0)
+    layout = Layout(5)
+    scale = torch.tensor([1.0, 10.0, 1e-3, 0.0])
+    stacked = empty_history(layout, 4, batch=(3,))
+    singles = [empty_history(layout, 4) for _ in range(3)]
+    steps = 7  # past the window
+    for _ in range(steps):
+        f_new, g_new = torch.randn(3), torch.randn(3, 4) * scale
+        stacked = record(stacked, f_new, g_new)
+        singles = [record(h, float(f_new[b]), g_new[b]) for b, h in enumerate(singles)]
+    batched = observation(stacked, steps, layout)
+    for b, single in enumerate(singles):
+        for mine, own in zip(stacked, single):
+            torch.testing.assert_close(mine[b], own)
+        torch.testing.assert_close(batched[b], observation(single, steps, layout), rtol=0, atol=0)
 
 
 def test_module_acts_on_each_instance_and_pools_values_over_all_coordinates() -> None:
@@ -141,14 +148,15 @@ def test_module_acts_on_each_instance_and_pools_values_over_all_coordinates() ->
     torch.manual_seed(0)
     module = CoordinatewisePolicyModule(observation_space=env.observation_space, action_space=env.action_space,
                                         model_config={})
-    obs = torch.rand(4, 3, 25, 11) * 2 - 1
+    obs = torch.rand(4, 3, 28, 11) * 2 - 1
     with torch.no_grad():
         out = module._forward({Columns.OBS: obs})[Columns.ACTION_DIST_INPUTS]
         values = module.compute_values({Columns.OBS: obs})
-        # The same coordinates as one 30-coordinate problem with each instance's objective column.
+        # The same coordinates as one 30-coordinate problem with each instance's objective column
+        # (its 25 window rows beside each coordinate's 28 rows: window and momenta).
         pooled = module.value_head(module.value_embed(
             torch.cat([torch.cat([obs[:, b, :, 1:].transpose(1, 2),
-                                  obs[:, b, :, :1].transpose(1, 2).expand(-1, 10, -1)], -1) for b in range(3)],
+                                  obs[:, b, :25, :1].transpose(1, 2).expand(-1, 10, -1)], -1) for b in range(3)],
                       dim=1)).mean(1)).squeeze(-1)
     assert out.shape == (4, 2 * 30) and values.shape == (4,)
     for b in range(3):
@@ -169,6 +177,7 @@ def test_rl_train_on_the_batched_env_exports_a_policy_the_optimizer_uses(tmp_pat
     assert json.loads((out / "rl_train.json").read_text())["batch_problems"] == 8
     loaded = load_policy(out / "policy.safetensors")
     training = loaded.metadata["training"]
+    assert loaded.metadata["features"] == FEATURES and loaded.metadata["inputs"] == list(GROUPS)
     assert training["batch_problems"] == 8 and training["env"] == "BatchedOptimizationEnv"
     assert training["env_steps"] == 40 and training["optimizee_steps"] == 320
     model = torch.nn.Linear(3, 1)

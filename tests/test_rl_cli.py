@@ -85,7 +85,7 @@ def test_export_from_checkpoint_gives_identical_actions(trained: Path, tmp_path:
     a = load_policy(trained / "policy.safetensors").network
     exported = load_policy(tmp_path / "again.safetensors")
     b, meta = exported.network, exported.metadata
-    obs = torch.rand(16, 25, 11) * 2 - 1
+    obs = torch.rand(16, a.layout.rows, 11) * 2 - 1
     torch.testing.assert_close(a.act(obs), b.act(obs), rtol=0, atol=0)
     assert meta["training"]["iterations"] == 4
 

@@ -10,7 +10,7 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 import problems
-from raybench.learned.features import observation
+from raybench.learned.features import MOMENTUM_BETAS, Layout, empty_history, observation, record
 from rl.env import TRAIN_SEED_BASE, OptimizationEnv, pool_seeds, resolve_config
 
 
@@ -19,7 +19,7 @@ def test_env_passes_gymnasium_checker(family: str) -> None:
     env = OptimizationEnv({"family": family, "num_problems": 3})
     check_env(env, skip_render_check=True)
     n = sum(p.numel() for p in problems.get(family).instance(TRAIN_SEED_BASE).parameters())
-    assert env.observation_space.shape == (25, 1 + n)
+    assert env.observation_space.shape == (25 + len(MOMENTUM_BETAS), 1 + n)
     assert env.action_space.shape == (n,)
 
 
@@ -38,9 +38,15 @@ def _rollout(env: OptimizationEnv, seed: int, actions: list[np.ndarray]) -> list
 def test_observations_stay_in_bounds_and_start_with_zero_rows(family: str) -> None:
     env = OptimizationEnv({"family": family, "num_problems": 5, "update_scale": 1.0})
     obs, _ = env.reset(seed=1)
-    # Only the current point is known: every older row is zero, the newest gradient is +-1.
-    assert np.all(obs[:-1] == 0)
-    assert np.all(np.abs(obs[-1, 1:][obs[-1, 1:] != 0]) == 1.0)
+    # Only the current point is known: every older window row is zero, the newest gradient is +-1,
+    # and every momentum is the gradient itself over its own RMS: tanh(+-1).
+    window, momentum = obs[:25], obs[25:]
+    assert np.all(window[:-1] == 0)
+    nonzero = window[-1, 1:] != 0
+    assert nonzero.any() and np.all(np.abs(window[-1, 1:][nonzero]) == 1.0)
+    np.testing.assert_allclose(momentum[:, 1:], np.tanh(np.broadcast_to(window[-1, 1:], momentum[:, 1:].shape)),
+                               rtol=1e-6)
+    assert np.all(momentum[:, 0] == 0), "the objective column has no momentum rows"
     rng = np.random.default_rng(0)
     for _ in range(40):
         obs, r, term, trunc, _ = env.step(rng.uniform(-10, 10, env.action_space.shape).astype(np.float32))
@@ -91,7 +97,7 @@ def test_return_is_log_reduction_of_the_gap() -> None:
     gap0 = inst.evaluate()["suboptimality"]
     total = 0.0
     for _ in range(10):
-        obs, r, *_ = env.step(-obs[-1, 1:])  # a normalised gradient step
+        obs, r, *_ = env.step(-obs[env.history - 1, 1:])  # a normalised gradient step
         total += r
     gap = inst.evaluate()["suboptimality"]
     eps = 1e-6 * gap0
@@ -100,16 +106,40 @@ def test_return_is_log_reduction_of_the_gap() -> None:
 
 
 def test_observation_is_scale_free() -> None:
-    f = torch.tensor([5.0, 4.0, 3.5, 3.4])
-    g = torch.randn(4, 6)
-    a = observation(f, g, 4)
-    b = observation(f * 1000, g * 1000, 4)
-    torch.testing.assert_close(a, b)
+    """(tests/test_learned_features.py holds every group to this, bit for bit.)"""
+    layout = Layout(4)
+    a, b = empty_history(layout, 6), empty_history(layout, 6)
+    for f in (5.0, 4.0, 3.5, 3.4):
+        g = torch.randn(6)
+        a, b = record(a, f, g), record(b, f * 1000, g * 1000)
+    torch.testing.assert_close(observation(a, 4, layout), observation(b, 4, layout))
+
+
+def test_inputs_select_the_groups_the_env_observes() -> None:
+    """An env without the momentum group observes zeros in its rows, and the objective only in column 0."""
+    full = OptimizationEnv({"family": "quadratic"})
+    ablated = OptimizationEnv({"family": "quadratic", "inputs": "gradient,objective"})
+    assert ablated.config["inputs"] == ("objective", "gradient")
+    assert ablated.observation_space.shape == full.observation_space.shape == (28, 11)
+    a, _ = full.reset(seed=0, options={"instance_seed": 3})
+    b, _ = ablated.reset(seed=0, options={"instance_seed": 3})
+    for _ in range(3):
+        np.testing.assert_array_equal(a[:25], b[:25])
+        assert np.all(b[25:] == 0) and np.abs(a[25:, 1:]).min() > 0
+        action = -a[24, 1:]
+        a, *_ = full.step(action)
+        b, *_ = ablated.step(action)
+    env = OptimizationEnv({"family": "quadratic", "inputs": ["objective"]})
+    env.reset(seed=0, options={"instance_seed": 3})
+    only_objective, *_ = env.step(np.ones(10, np.float32))  # a change in objective to see
+    assert np.all(only_objective[:, 1:] == 0) and np.abs(only_objective[:, 0]).max() == 1.0
 
 
 @pytest.mark.parametrize("bad, word", [({"family": "mnist_cnn"}, "family"), ({"history": 0}, "history"),
                                        ({"update_scale": -1}, "update_scale"), ({"num_problems": 0}, "pool size"),
-                                       ({"colour": 1}, "colour")])
+                                       ({"inputs": "objective,speed"}, "inputs 'objective,speed': unknown input "
+                                                                       "group 'speed'"),
+                                       ({"inputs": []}, "no input group"), ({"colour": 1}, "colour")])
 def test_bad_config_names_the_key(bad: dict, word: str) -> None:
     with pytest.raises(ValueError, match=word):
         resolve_config(bad)

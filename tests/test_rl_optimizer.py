@@ -3,6 +3,7 @@ the step shared with the environment, state, registry."""
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 from pathlib import Path
@@ -13,7 +14,15 @@ import torch
 import problems
 from raybench import optimizers, schedules
 from raybench.learned import policy as policy_module
-from raybench.learned.features import coordinate_features
+from raybench.learned.features import (
+    FEATURES,
+    FEATURES_V1,
+    GROUPS,
+    History,
+    Layout,
+    coordinate_features,
+    observation,
+)
 from raybench.learned.policy import CoordinatewisePolicy, PolicyError, load_policy, read_policy, save_policy
 from raybench.optimizers import OptimizerError
 from raybench.optimizers.autonomous import AutonomousOptimizer
@@ -21,24 +30,30 @@ from raybench.train import Run
 from rl.env import OptimizationEnv
 
 
-@pytest.fixture()
-def policy_file(tmp_path: Path) -> Path:
+def _policy_file(path: Path, **layout: object) -> Path:
     torch.manual_seed(0)
-    policy = CoordinatewisePolicy(history=25, hidden=(16, 16))
+    policy = CoordinatewisePolicy(history=25, hidden=(16, 16), **layout)
     with torch.no_grad():
         policy.net[-1].weight.normal_(0, 0.5)  # a policy that actually moves things
-    weights, _ = save_policy(policy, tmp_path / "p", update_scale=0.05, info={"family": "quadratic"})
+    weights, _ = save_policy(policy, path, update_scale=0.05, info={"family": "quadratic"})
     return Path(weights)
+
+
+@pytest.fixture()
+def policy_file(tmp_path: Path) -> Path:
+    """A policy of the current layout with every input group (the default for new policies)."""
+    return _policy_file(tmp_path / "p")
 
 
 def test_export_then_load_gives_identical_actions(policy_file: Path) -> None:
     loaded = load_policy(policy_file)
     policy, meta = loaded.network, loaded.metadata
     again = read_policy(policy_file.with_suffix(".json")).network  # either file of the pair, uncached
-    obs = torch.rand(7, 25, 11) * 2 - 1
+    obs = torch.rand(7, 28, 11) * 2 - 1
     torch.testing.assert_close(policy.act(obs), again.act(obs), rtol=0, atol=0)
-    assert loaded.update_scale == 0.05 and loaded.history == 25
+    assert loaded.update_scale == 0.05 and loaded.history == 25 and loaded.layout == Layout(25)
     assert meta["history"] == 25 and meta["hidden"] == [16, 16] and meta["update_scale"] == 0.05
+    assert meta["features"] == FEATURES and meta["inputs"] == list(GROUPS)
     assert meta["training"]["family"] == "quadratic" and len(meta["sha256"]) == 64
 
 
@@ -75,7 +90,7 @@ def test_cached_load_rereads_only_a_changed_file(policy_file: Path, monkeypatch:
     hashes.clear()
     second = load_policy(policy_file)
     assert len(reads) == 2 and len(hashes) == 1 and second is not first
-    obs = torch.zeros(25, 4)
+    obs = torch.zeros(28, 4)
     torch.testing.assert_close(second.network.act(obs), changed.act(obs), rtol=0, atol=0)
     assert load_policy(policy_file) is second and len(reads) == 2
 
@@ -137,28 +152,35 @@ def test_step_without_closure_is_a_clear_error(policy_file: Path) -> None:
         AutonomousOptimizer([p], str(policy_file))
 
 
-def test_env_and_optimizer_apply_the_identical_update(policy_file: Path) -> None:
-    """Same history + same policy + same gradient -> the same parameter change, to the bit.
+@pytest.mark.parametrize("inputs", [GROUPS, ("gradient", "momentum")])
+def test_env_and_optimizer_apply_the_identical_update(inputs: tuple[str, ...], tmp_path: Path) -> None:
+    """Same history + same policy + same gradient -> the same observation and parameter change, to the bit.
 
     Both go through ``raybench.learned.step``: the env observes, the policy acts, the env
-    applies; the optimizer does the three in one ``step``."""
-    loaded = load_policy(policy_file)
-    env = OptimizationEnv({"family": "quadratic", "pool": "heldout", "update_scale": loaded.update_scale})
+    applies; the optimizer does the three in one ``step``. Its moving averages too."""
+    loaded = load_policy(_policy_file(tmp_path / "p", inputs=inputs))
+    env = OptimizationEnv({"family": "quadratic", "pool": "heldout", "update_scale": loaded.update_scale,
+                           "inputs": list(inputs)})
+    assert env.layout == loaded.layout
     obs, _ = env.reset(seed=0, options={"instance_seed": 3})
     inst = problems.get("quadratic").instance(3)
     opt = AutonomousOptimizer(inst.parameters(), loaded)
     x = inst.model.x
-    for _ in range(30):  # past the 25-step window
+    for step in range(30):  # past the 25-step window
         env_before, opt_before = env._params[0].detach().clone(), x.detach().clone()
         torch.testing.assert_close(opt_before, env_before, rtol=0, atol=0)
-        env_history = (env._f_hist, env._g_hist)  # what the env's policy acts on
+        env_history, env_obs = env._hist, torch.from_numpy(obs)  # what the env's policy acts on
         with torch.no_grad():
-            action = loaded.network.act(torch.from_numpy(obs)).numpy()
+            action = loaded.network.act(env_obs).numpy()
         obs, *_ = env.step(action)
         opt.step(inst.closure(None))
-        # The optimizer recorded the same history (the same objective and gradient) ...
-        torch.testing.assert_close(opt.state[x]["f_hist"], env_history[0], rtol=0, atol=0)
-        torch.testing.assert_close(opt.state[x]["g_hist"], env_history[1], rtol=0, atol=0)
+        # The optimizer recorded the same history (objective, gradient, moving averages) ...
+        state = opt.state[x]
+        history = History(state["f_hist"], state["g_hist"], state["m"], state["v"])
+        for mine, env_own in zip(history, env_history):
+            torch.testing.assert_close(mine, env_own, rtol=0, atol=0)
+        # ... so it observed the same ...
+        torch.testing.assert_close(observation(history, step + 1, loaded.layout), env_obs, rtol=0, atol=0)
         # ... and moved the parameters by the same tensor.
         torch.testing.assert_close(x.detach() - opt_before, env._params[0].detach() - env_before, rtol=0, atol=0)
     assert not torch.equal(x.detach(), problems.get("quadratic").instance(3).model.x.detach())
@@ -181,7 +203,10 @@ def test_optimizer_matches_the_environment_it_was_trained_in(policy_file: Path) 
     assert not torch.equal(inst.model.x.detach(), problems.get("quadratic").instance(3).model.x.detach())
 
 
-def test_state_dict_round_trips(policy_file: Path) -> None:
+@pytest.mark.parametrize("layout", [{}, {"features": FEATURES_V1}], ids=["all-groups", "v1"])
+def test_state_dict_round_trips(layout: dict, tmp_path: Path) -> None:
+    policy_file = _policy_file(tmp_path / "p", **layout)
+
     def make():
         inst = problems.get("logistic").instance(0)
         return inst, AutonomousOptimizer(inst.parameters(), load_policy(policy_file))
@@ -189,9 +214,14 @@ def test_state_dict_round_trips(policy_file: Path) -> None:
     a_inst, a = make()
     for _ in range(30):  # past the 25-step window, so the ring of history has wrapped
         a.step(a_inst.closure(None))
+    keys = {"step", "f_hist", "g_hist"} | ({"m", "v"} if not layout else set())
+    assert set(a.state_dict()["state"][0]) == keys, "moving averages are state only where they are observed"
     b_inst, b = make()
     b_inst.model.load_state_dict(a_inst.model.state_dict())
-    b.load_state_dict(a.state_dict())
+    saved = io.BytesIO()  # through a checkpoint's bytes, as Run's state_dict is saved and resumed
+    torch.save(a.state_dict(), saved)
+    saved.seek(0)
+    b.load_state_dict(torch.load(saved, weights_only=True))
     for _ in range(5):
         la, lb = a.step(a_inst.closure(None)), b.step(b_inst.closure(None))
         assert float(la.detach()) == float(lb.detach())
@@ -210,10 +240,17 @@ def test_drives_the_mnist_mlp_it_was_not_trained_on(policy_file: Path) -> None:
     assert sum(p.numel() for p in run.instance.parameters()) > 50_000
 
 
-def test_fast_first_layer_equals_the_plain_network() -> None:
+@pytest.mark.parametrize("layout", [{}, {"features": FEATURES_V1}, {"inputs": ["momentum"]},
+                                    {"inputs": "objective,momentum"}, {"inputs": ["objective"]}],
+                         ids=["all-groups", "v1", "momentum", "objective+momentum", "objective"])
+def test_fast_first_layer_equals_the_plain_network(layout: dict) -> None:
     """``from_observation`` (used by the optimizer and the RLModule) is ``forward`` on the features."""
     torch.manual_seed(1)
-    policy = CoordinatewisePolicy(history=25, hidden=(32, 32))
+    policy = CoordinatewisePolicy(history=25, hidden=(32, 32), **layout)
     torch.nn.init.normal_(policy.net[-1].weight)
-    obs = torch.rand(4, 25, 13) * 2 - 1
-    torch.testing.assert_close(policy.from_observation(obs), policy(coordinate_features(obs)))
+    obs = torch.rand(4, policy.layout.rows, 13) * 2 - 1
+    features = coordinate_features(obs, policy.layout)
+    assert features.shape == (4, 12, policy.layout.width) == (4, 12, policy.net[0].in_features)
+    torch.testing.assert_close(policy.from_observation(obs), policy(features))
+    with pytest.raises(ValueError, match="rows"):
+        policy.from_observation(obs[:, 1:])

@@ -1,15 +1,17 @@
 """The learned policy: its network and its weights-only file format.
 
-Network (``CoordinatewisePolicy``): coordinate ``i``'s features are its own gradient column and
-the shared objective column of the observation (``2H`` numbers, ``raybench.learned.features``);
-one small MLP maps them to that coordinate's action, the same weights for every coordinate,
-so a policy trained on a 10-dimensional problem drives a network with a million parameters.
+Network (``CoordinatewisePolicy``): coordinate ``i``'s features are the rows of its own column
+and of the shared objective column that the policy's input groups fill
+(``raybench.learned.features.Layout``: gradient window, momenta, objective window); one small
+MLP maps them to that coordinate's action, the same weights for every coordinate, so a
+policy trained on a 10-dimensional problem drives a network with a million parameters.
 An action is a number in ``[-ACTION_CLIP, ACTION_CLIP]`` per coordinate.
 
 File: ``NAME.safetensors`` (tensors only, no code) plus ``NAME.json`` (history length, hidden
-sizes, feature normalisation, update scale, family, training info and the weights file's
-sha256). ``read_policy`` refuses anything else: a pickle, a file whose hash does not match,
-tensors with unexpected names or shapes. ``load_policy`` is ``read_policy`` behind a small
+sizes, feature layout and input groups, update scale, family, training info and the weights
+file's sha256). ``read_policy`` refuses anything else: a pickle, a file whose hash does not
+match, unknown features or input groups, tensors with unexpected names or shapes. Files from
+before input groups (features ``window-maxabs-v1``, no ``inputs``) load as what they are. ``load_policy`` is ``read_policy`` behind a small
 cache: a file that has not changed since it was last loaded is neither re-read nor re-hashed
 (resolving an optimizer's hyperparameters and building it each load the policy).
 """
@@ -29,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from raybench.learned.features import FEATURES, columns
+from raybench.learned.features import FEATURES, FEATURES_V1, V1_GROUPS, Layout, columns, parse_inputs
 
 FORMAT = "raybench-autonomous-policy"
 FORMAT_VERSION = 1
@@ -46,18 +48,25 @@ class PolicyError(ValueError):
 
 
 class CoordinatewisePolicy(nn.Module):
-    """One small MLP applied to every coordinate: ``(..., n, 2H)`` features -> ``(..., n)`` actions."""
+    """One small MLP applied to every coordinate: ``(..., n, layout.width)`` features -> ``(..., n)`` actions.
 
-    def __init__(self, history: int = DEFAULT_HISTORY, hidden: Sequence[int] = DEFAULT_HIDDEN) -> None:
+    Args:
+        history: ``H``, the steps of the window it observes.
+        hidden: hidden layer widths.
+        inputs: input groups (``raybench.learned.features.GROUPS``); ``None``: all of ``features``'.
+        features: the observation layout, ``FEATURES`` (new policies) or ``FEATURES_V1``.
+    """
+
+    def __init__(self, history: int = DEFAULT_HISTORY, hidden: Sequence[int] = DEFAULT_HIDDEN, *,
+                 inputs: Sequence[str] | str | None = None, features: str = FEATURES) -> None:
         super().__init__()
-        if int(history) < 1:
-            raise ValueError(f"Invalid history length: {history} (must be >= 1)")
         if not hidden or any(int(h) < 1 for h in hidden):
             raise ValueError(f"Invalid hidden sizes: {list(hidden)} (need one or more positive ints)")
-        self.history = int(history)
+        self.layout = Layout(history, None if inputs is None else parse_inputs(inputs), features)
+        self.history = self.layout.history
         self.hidden = tuple(int(h) for h in hidden)
         layers: list[nn.Module] = []
-        width = 2 * self.history
+        width = self.layout.width
         for h in self.hidden:
             layers += [nn.Linear(width, h), nn.Tanh()]
             width = h
@@ -71,21 +80,25 @@ class CoordinatewisePolicy(nn.Module):
         return self.net(features).squeeze(-1)
 
     def from_observation(self, obs: torch.Tensor) -> torch.Tensor:
-        """``self(coordinate_features(obs))`` without materialising the ``(n, 2H)`` features.
+        """``self(coordinate_features(obs, self.layout))`` without materialising the features.
 
-        The first layer splits into a per-coordinate part (the gradient column) and a part
-        shared by every coordinate (the objective column), computed once: about half the
-        work of the first layer, and none of the copying, for a model with many parameters.
+        The first layer splits into a per-coordinate part (the coordinate's own column) and a
+        part shared by every coordinate (the objective column), computed once: less work in
+        the first layer, and none of the copying, for a model with many parameters.
         """
+        if obs.shape[-2] != self.layout.rows:
+            raise ValueError(f"observation has {obs.shape[-2]} rows; this policy's ({self.layout.features}, "
+                             f"history {self.history}) has {self.layout.rows}")
         first = self.net[0]
-        h = self.history
-        f, g = columns(obs)  # (..., H), (..., n, H)
-        shared = f @ first.weight[:, h:].T + first.bias  # (..., hidden)
-        x = g @ first.weight[:, :h].T + shared.unsqueeze(-2)
+        f, g = columns(obs)  # (..., R), (..., n, R)
+        f, g = f[..., self.layout.shared], g[..., self.layout.own]
+        k = g.shape[-1]
+        shared = f @ first.weight[:, k:].T + first.bias  # (..., hidden)
+        x = g @ first.weight[:, :k].T + shared.unsqueeze(-2)
         return self.net[1:](x).squeeze(-1)
 
     def act(self, obs: torch.Tensor) -> torch.Tensor:
-        """Deterministic action (the mean) from ``(..., H, 1 + n)`` observations, clipped."""
+        """Deterministic action (the mean) from ``(..., R, 1 + n)`` observations, clipped."""
         return self.from_observation(obs).clamp(-ACTION_CLIP, ACTION_CLIP)
 
 
@@ -108,6 +121,10 @@ class LoadedPolicy:
     @property
     def history(self) -> int:
         return self.network.history
+
+    @property
+    def layout(self) -> Layout:
+        return self.network.layout
 
 
 def _paths(path: str | os.PathLike[str]) -> tuple[str, str]:
@@ -145,7 +162,7 @@ def save_policy(policy: CoordinatewisePolicy, path: str | os.PathLike[str], *, u
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "history": policy.history, "hidden": list(policy.hidden), "activation": "tanh",
-        "features": FEATURES, "action_clip": ACTION_CLIP, "update_scale": float(update_scale),
+        "features": policy.layout.features, "inputs": list(policy.layout.groups), "action_clip": ACTION_CLIP, "update_scale": float(update_scale),
         "tensors": {k: list(v.shape) for k, v in tensors.items()},
         "weights_file": os.path.basename(weights_path), "sha256": _sha256(weights_path),
         "training": dict(info or {}),
@@ -184,8 +201,13 @@ def read_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
             raise ValueError(f"format is {meta.get('format')!r}, not {FORMAT!r}")
         if int(meta.get("format_version", -1)) > FORMAT_VERSION:
             raise ValueError(f"format version {meta['format_version']} is newer than {FORMAT_VERSION}")
-        if meta.get("features") != FEATURES:
-            raise ValueError(f"features {meta.get('features')!r} unknown; accepted: {FEATURES}")
+        features = meta.get("features")
+        if features not in (FEATURES, FEATURES_V1):
+            raise ValueError(f"features {features!r} unknown; accepted: {FEATURES}, {FEATURES_V1}")
+        # Files from before input groups record none: they have the v1 layout's two.
+        inputs = meta.get("inputs", list(V1_GROUPS) if features == FEATURES_V1 else None)
+        if not isinstance(inputs, list):
+            raise ValueError(f"inputs {inputs!r}; expected a list of input groups")
         history, hidden = int(meta["history"]), [int(h) for h in meta["hidden"]]
         update_scale = float(meta["update_scale"])
         expected_sha = str(meta["sha256"])
@@ -202,7 +224,7 @@ def read_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
     except (SafetensorError, OSError, ValueError) as exc:
         raise PolicyError(f"refusing {weights_path}: not a safetensors file ({exc})") from None
     try:
-        network = CoordinatewisePolicy(history, hidden)
+        network = CoordinatewisePolicy(history, hidden, inputs=inputs, features=features)
     except ValueError as exc:
         raise PolicyError(f"bad policy metadata {meta_path}: {exc}") from None
     expected = {k: list(v.shape) for k, v in network.state_dict().items()}
@@ -212,7 +234,8 @@ def read_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
         extra = sorted(set(got) - set(expected))
         wrong = sorted(k for k in set(got) & set(expected) if got[k] != expected[k])
         raise PolicyError(f"refusing {weights_path}: tensors do not fit a history-{history} policy with hidden "
-                          f"{hidden} (missing {missing}, unexpected {extra}, wrong shape {wrong})")
+                          f"{hidden} and inputs {','.join(network.layout.groups)} (missing {missing}, "
+                          f"unexpected {extra}, wrong shape {wrong})")
     if not all(torch.isfinite(t).all() for t in tensors.values()):
         raise PolicyError(f"refusing {weights_path}: it holds non-finite weights")
     network.load_state_dict(tensors)

@@ -16,18 +16,19 @@ from collections.abc import Sequence
 
 import torch
 
-from raybench.learned.features import observation, record
+from raybench.learned.features import History, Layout, observation, record
 from raybench.learned.policy import ACTION_CLIP, CoordinatewisePolicy
 
 
-def observe(f_hist: torch.Tensor, g_hist: torch.Tensor, count: int, f: float, g: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def observe(history: History, count: int, f: float | torch.Tensor, g: torch.Tensor, layout: Layout
+            ) -> tuple[History, torch.Tensor]:
     """Record the current point ``(f, g)``; returns the new history and the policy's observation.
 
-    ``count`` is the number of points recorded before this one.
+    ``count`` is the number of points recorded before this one; ``layout`` is the policy's
+    (``raybench.learned.features.Layout``). Leading batch dimensions are allowed.
     """
-    f_hist, g_hist = record(f_hist, g_hist, f, g)
-    return f_hist, g_hist, observation(f_hist, g_hist, count + 1)
+    history = record(history, f, g)
+    return history, observation(history, count + 1, layout)
 
 
 @torch.no_grad()
@@ -45,13 +46,12 @@ def apply_update(params: Sequence[torch.Tensor], action: torch.Tensor, scale: fl
 
 
 @torch.no_grad()
-def step(network: CoordinatewisePolicy, params: Sequence[torch.Tensor], f_hist: torch.Tensor,
-         g_hist: torch.Tensor, count: int, f: float, g: torch.Tensor, scale: float
-         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``observe`` the point, let ``network`` act on it (its mean action), ``apply_update``.
+def step(network: CoordinatewisePolicy, params: Sequence[torch.Tensor], history: History, count: int,
+         f: float, g: torch.Tensor, scale: float) -> History:
+    """``observe`` the point in ``network``'s layout, let it act (its mean action), ``apply_update``.
 
     ``g`` is the gradient of ``params`` flattened in order; returns the new history.
     """
-    f_hist, g_hist, obs = observe(f_hist, g_hist, count, f, g)
+    history, obs = observe(history, count, f, g, network.layout)
     apply_update(params, network.act(obs), scale)
-    return f_hist, g_hist
+    return history

@@ -16,16 +16,21 @@ from typing import Any
 import torch
 
 from raybench.learned import step as learned
-from raybench.learned.features import empty_history
+from raybench.learned.features import History, empty_history
 from raybench.learned.policy import CoordinatewisePolicy, LoadedPolicy
+
+_STATE_KEYS = ("f_hist", "g_hist", "m", "v")
+"""Per-parameter state names of ``History``'s fields (flat tensors: what ``state_dict`` round-trips)."""
 
 
 class AutonomousOptimizer(torch.optim.Optimizer):
     """Parameter updates chosen by a learned coordinate-wise policy.
 
-    Each step calls ``closure`` once for the loss and gradients, appends them to every
-    parameter's history (the last ``H`` values, as in training), and moves each coordinate
-    by ``lr_scale * update_scale * clip(policy(features), -10, 10)``.
+    Each step calls ``closure`` once for the loss and gradients, records them in every
+    parameter's history (the last ``H`` values and, for a policy that observes momentum, the
+    gradient's moving averages: ``raybench.learned.features``, as in training), and moves
+    each coordinate by ``lr_scale * update_scale * clip(policy(features), -10, 10)``.
+    Per-parameter state: ``step``, ``f_hist``, ``g_hist`` and (momentum) ``m``, ``v``.
 
     Args:
         params: parameters or parameter groups.
@@ -76,10 +81,11 @@ class AutonomousOptimizer(torch.optim.Optimizer):
                     state["step"] = 0
                     # Histories in the parameter's dtype: load_state_dict casts floating state to it
                     # anyway, and the RL environment records float32 histories of float32 parameters.
-                    state["f_hist"], state["g_hist"] = empty_history(
-                        self.policy.history, p.numel(), dtype=p.dtype, device=p.device)
-                state["f_hist"], state["g_hist"] = learned.step(
-                    self._network(p.device), [p], state["f_hist"], state["g_hist"], state["step"], f,
-                    p.grad.reshape(-1), scale)
+                    empty = empty_history(self.policy.layout, p.numel(), dtype=p.dtype, device=p.device)
+                    state.update((k, t) for k, t in zip(_STATE_KEYS, empty) if t is not None)
+                history = History(*(state.get(k) for k in _STATE_KEYS))
+                history = learned.step(self._network(p.device), [p], history, state["step"], f,
+                                       p.grad.reshape(-1), scale)
+                state.update((k, t) for k, t in zip(_STATE_KEYS, history) if t is not None)
                 state["step"] += 1
         return loss
