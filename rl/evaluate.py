@@ -10,7 +10,8 @@ from Adam with 95% bootstrap CIs over seeds. Held-out seeds are ``rl.env.pool_se
 N)``, disjoint from every training pool.
 
 ``eval_specs`` checks everything without Ray; ``evaluate`` assumes Ray is up (the command
-starts or joins it once) and leaves it up.
+starts or joins it once) and leaves it up. The held-out protocol (fixed MNIST tasks, tuned
+baselines, speed-up and loss ratio: ``raybench rl eval --heldout``) is ``rl.heldout``.
 """
 
 from __future__ import annotations

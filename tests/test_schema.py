@@ -9,6 +9,7 @@ import re
 import pyarrow as pa
 import pytest
 
+import rl.heldout  # noqa: F401  (registers heldout)
 import rl.train  # noqa: F401  (registers rl_curves)
 import tuning.experiment  # noqa: F401  (registers rungs)
 from raybench import claims, lr_search, results, schema  # noqa: F401  (claims, lr_search register their tables)

