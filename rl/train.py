@@ -211,7 +211,8 @@ def train(s: TrainSettings, *, resume: bool = False, progress: bool = True) -> d
         weights, meta = checkpoints.export(algo, s, os.path.join(s.out, "policy"),
                                            {"iterations": iteration, "env_steps": steps,
                                             "optimizee_steps": steps * per_step,
-                                            "final_episode_return_mean": last_return})
+                                            "final_episode_return_mean": last_return,
+                                            "wall_seconds": round(time.perf_counter() - t0, 1)})
         _say(progress, f"exported {weights} (+ {os.path.basename(meta)})")
         return {"iterations": iteration, "env_steps": steps, "policy": weights, "metadata": meta,
                 "wall_seconds": time.perf_counter() - t0}
