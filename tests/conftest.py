@@ -35,15 +35,19 @@ def raybench(*args: str, timeout: float = 300, env: dict[str, str] | None = None
     return proc
 
 
-def wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str):
-    """Poll ``predicate`` until truthy (returned), failing if ``proc`` exits first or on timeout."""
+def wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str, log: Path | None = None):
+    """Poll ``predicate`` until truthy (returned), failing if ``proc`` exits first or on timeout.
+
+    ``log``: the file ``proc``'s stderr goes to (else it is a pipe), quoted in the failure."""
+    def tail() -> str:
+        return log.read_text()[-3000:] if log is not None else proc.communicate()[1][-3000:]
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         if proc.poll() is not None:
-            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: "
-                                 f"{proc.communicate()[1][-3000:]}")
+            raise AssertionError(f"driver exited ({proc.returncode}) before {what}: {tail()}")
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}: {tail() if log is not None else ''}")

@@ -22,14 +22,13 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from tests.cluster_util import LocalCluster
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli_env, wait_for
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -42,19 +41,6 @@ FAMILIES = "quadratic,logistic,mlp"  # rl.mixed_env: a family and its sizes draw
 def cluster():
     with LocalCluster(worker_nodes=1, head_cpus=0, worker_cpus=2) as c:
         yield c
-
-
-def _wait(what: str, predicate, proc: subprocess.Popen, log: Path, timeout: float = 240):
-    """Poll ``predicate`` until truthy (returned); fail if the driver exits first or on timeout."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if proc.poll() is not None:
-            raise AssertionError(f"rl train exited ({proc.returncode}) before {what}: {log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    raise AssertionError(f"no {what} within {timeout} s: {log.read_text()[-3000:]}")
 
 
 def test_env_runners_sample_on_the_worker_node_and_a_killed_one_is_replaced(
@@ -71,7 +57,7 @@ def test_env_runners_sample_on_the_worker_node_and_a_killed_one_is_replaced(
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                 env=cluster.env(cli_env()), cwd=ROOT)
         try:
-            _wait("PPO iteration 1", lambda: re.search(r"^iter +[1-9]", log.read_text(), re.M), proc, log)
+            wait_for(lambda: re.search(r"^iter +[1-9]", log.read_text(), re.M), 240, proc, "PPO iteration 1", log)
             # Both env runners, which sampled iteration 1, are processes of the worker node.
             runners = worker.actor_pids(ENV_RUNNER)
             assert len(runners) == 2 and head.actor_pids(ENV_RUNNER) == [], (runners, head.actor_pids(ENV_RUNNER))
@@ -82,8 +68,9 @@ def test_env_runners_sample_on_the_worker_node_and_a_killed_one_is_replaced(
             os.kill(other, signal.SIGSTOP)
             try:
                 os.kill(victim, signal.SIGKILL)
-                replacement = _wait("restarted env runner on the worker node", lambda: [
-                    pid for pid in worker.actor_pids(ENV_RUNNER, idle=True) if pid not in runners], proc, log)
+                replacement = wait_for(lambda: [
+                    pid for pid in worker.actor_pids(ENV_RUNNER, idle=True) if pid not in runners],
+                    240, proc, "a restarted env runner on the worker node", log)
             finally:
                 os.kill(other, signal.SIGCONT)
             assert head.actor_pids(ENV_RUNNER) == []
