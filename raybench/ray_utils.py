@@ -147,6 +147,42 @@ def _warm() -> None:
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 
 
+def stop_ray() -> None:
+    """Shut down this process's Ray now, as a command's last step, rather than in Ray's exit
+    hook: that one first sleeps 0.5 s so that worker logs streamed to the driver can print.
+
+    On the embedded Ray the autoscaler monitor is killed first: Ray stops the GCS before it,
+    and its SIGTERM handler then tries to report to the stopped GCS until Ray kills it a second
+    later. The monitor of a fixed-size local node has nothing to save. Connected to a cluster
+    (``--address``) this only disconnects, as ``ray.shutdown`` does."""
+    import sys
+
+    if "ray" not in sys.modules:
+        return
+    import ray
+
+    if not ray.is_initialized():
+        return
+    _settle_warming()
+    _kill_local_monitor()
+    ray.shutdown()
+
+
+def _kill_local_monitor() -> None:
+    try:
+        from ray._private import ray_constants
+        from ray._private import worker as ray_worker
+
+        node = ray_worker._global_node
+        if node is None or not node.is_head():
+            return
+        for info in node.all_processes.get(ray_constants.PROCESS_TYPE_MONITOR, []):
+            info.process.kill()
+            info.process.wait(timeout=5)
+    except Exception:  # noqa: BLE001, S110 - Ray's internals moved: its own shutdown still stops it
+        pass
+
+
 PROBE_TIMEOUT_S = 5.0
 """How long a cluster address may take to accept a connection before it counts as absent."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -115,3 +116,46 @@ def test_report_reads_a_folder_with_a_run_written_twice(tmp_path: Path) -> None:
     proc = raybench("report", str(out), "--no-plots")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "written more than once" in proc.stderr and "| quadratic | adam |" in proc.stdout
+
+
+def _processes_using(folder: str) -> list[str]:
+    """Processes with a file under ``folder`` open or named on their command line (Ray's
+    agents rename their command lines and environments but keep their log files open)."""
+    def uses(proc: Path) -> bool:
+        if folder.encode() in (proc / "cmdline").read_bytes():
+            return True
+        for fd in os.listdir(proc / "fd"):
+            try:
+                if os.readlink(proc / "fd" / fd).startswith(folder):
+                    return True
+            except OSError:  # closed meanwhile
+                continue
+        return False
+
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if uses(proc):
+                found.append(f"{proc.name}: {(proc / 'cmdline').read_bytes()[:200]!r}")
+        except OSError:  # ended meanwhile
+            continue
+    return found
+
+
+def test_the_quick_exit_writes_everything_and_leaves_no_ray_process(tmp_path: Path) -> None:
+    # The executable ends without the interpreter's teardown (raybench.cli.entry): every run
+    # must still be on disk and every process of its embedded Ray gone.
+    import tempfile
+
+    ray_tmp = tempfile.mkdtemp(prefix="rbexit", dir="/tmp")  # short: Ray's socket paths live under it
+    out = tmp_path / "r"
+    proc = raybench(*QUICK, "--out", str(out), env=cli_env(RAY_TMPDIR=ray_tmp))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = results.read(str(out))[0]
+    assert len(runs) == 1 and set(runs["status"]) == {"ok"}
+    assert "1 runs in" in proc.stderr
+    deadline = time.monotonic() + 30
+    while _processes_using(ray_tmp) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_using(ray_tmp) == []
+    shutil.rmtree(ray_tmp, ignore_errors=True)
