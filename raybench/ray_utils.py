@@ -91,7 +91,7 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
         try:
             prepared = future.result()
         except BaseException:
-            ray.shutdown()
+            stop_ray()
             raise
     if warm_cpus and address is None:
         warm_workers(warm_cpus)
