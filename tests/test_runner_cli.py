@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import ray
 
 from raybench import results
+from raybench.cli import main
 from tests.conftest import ROOT, cli_env, raybench
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -152,7 +154,30 @@ hparams:
          "download=False); put train-images-idx3-ubyte"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path) -> None:
+def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path, capsys) -> None:
+    # Every check a run makes before Ray starts, through --check (in process, no Ray): the
+    # command itself makes the same ones, as the subprocess cases below show for each kind.
+    out = tmp_path / "never"
+    assert main(["run", *args, "--out", str(out), "--check"]) == 2
+    lines = [ln for ln in capsys.readouterr().err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("raybench: error:"), lines
+    assert message in lines[0]
+    assert not (out / "runs").exists() and not ray.is_initialized()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--problems", "quadratic", "--hparam", "adam.lr=-1"], "Invalid learning rate: -1"),
+        (["--problems", "quadratic", "--option", "colour=red"], "option 'colour' is accepted by none"),
+        (["--problems", "quadratic", "--max-retries", "-1"], "bad --max-retries -1; accepted: an integer >= 0"),
+        (["--problems", "mnist_mlp", "--option", "dataset=mnist", "--option", "download=false",
+          "--option", "data_dir=/nonexistent/raybench-data"], "mnist_mlp: MNIST not found in /nonexistent"),
+    ],
+)
+def test_the_command_refuses_bad_input_with_one_line_and_exit_2(args: list[str], message: str,
+                                                                tmp_path: Path) -> None:
+    # The real command, which starts Ray while it checks: still one line (none of Ray's) and 2.
     out = tmp_path / "never"
     proc = raybench("run", *args, "--out", str(out), timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
@@ -160,6 +185,17 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path
     assert len(lines) == 1 and lines[0].startswith("raybench: error:"), proc.stderr
     assert message in lines[0]
     assert not (out / "runs").exists()
+
+
+def test_check_lists_the_runs_and_runs_nothing(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "r"
+    assert main(["run", "--problems", "quadratic,logistic", "--optimizers", "adam,sgd", "--seeds", "3",
+                 "--steps", "7", "--out", str(out), "--check"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines() == [f"{p}  {o}  3 runs  steps 7" for p in ("quadratic", "logistic")
+                                         for o in ("adam", "sgd")]
+    assert "check: 12 runs to write to" in captured.err
+    assert not (out / "runs").exists() and not ray.is_initialized()
 
 
 @pytest.mark.parametrize(
@@ -174,12 +210,21 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path
         ("problems: [!!python/object/apply:os.system [echo hacked]]\noptimizers: [adam]\n", "is not valid YAML"),
     ],
 )
-def test_bad_suite_files_exit_2(text: str, message: str, tmp_path: Path) -> None:
+def test_bad_suite_files_exit_2(text: str, message: str, tmp_path: Path, capsys) -> None:
     cfg = tmp_path / "suite.yaml"
     cfg.write_text(text)
+    assert main(["run", "--config", str(cfg), "--out", str(tmp_path / "o"), "--check"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and captured.err.count("\n") == 1, captured.err
+    assert "hacked" not in captured.out
+
+
+def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path) -> None:
+    cfg = tmp_path / "suite.yaml"
+    cfg.write_text("problems: [!!python/object/apply:os.system [echo hacked]]\noptimizers: [adam]\n")
     proc = raybench("run", "--config", str(cfg), "--out", str(tmp_path / "o"), timeout=120)
     assert proc.returncode == 2, proc.stderr[-2000:]
-    assert message in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
+    assert "is not valid YAML" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert "hacked" not in proc.stdout
 
 

@@ -4,6 +4,7 @@
     raybench run --problems quadratic,logistic --optimizers adam,sgd --seeds 5 --steps 200 --out r/
     raybench run --config suite.yaml --out r/ --address ray://head:10001
     raybench run ... --resume          # complete an interrupted run, never duplicating a row
+    raybench run ... --check           # check everything and list the runs; run nothing
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a .py file or package folder of yours (e.g. an optimizer or problem named by import "
                         "path) to ship to every Ray worker (repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--check", action="store_true",
+                   help="check the suite as a run would (names, options, hyperparameters, data, the results "
+                        "folder), list its runs and stop: no Ray, no run (missing data is fetched, as for a run)")
     p.set_defaults(handler=main)
 
 
@@ -98,6 +102,8 @@ def main(args: argparse.Namespace) -> int:
     runner.check_max_retries(args.max_retries)
     runner.check_requests(args.cpus_per_run, args.gpus_per_run)
     py_modules = check_py_modules(args.py_modules)
+    if args.check:
+        return _check(args, _prepare(args))
     specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run, py_modules=py_modules)
     from raybench import results
 
@@ -135,6 +141,25 @@ def _prepare(args: argparse.Namespace) -> list:
     if args.address is None:
         specs = runner.prepare_data(specs)
     return specs
+
+
+def _check(args: argparse.Namespace, specs: list) -> int:
+    """``--check``: the suite passed every check a run makes before Ray starts; list its runs
+    (per problem and optimizer) and what a run would skip. (Whether a cluster can meet
+    --cpus/--gpus-per-run is known only once Ray is up.)"""
+    from collections import Counter
+
+    from raybench import runner
+
+    done = runner.check_folder(args.out, resume=args.resume)
+    todo = [s for s in specs if s.run_id not in done]
+    pairs = Counter((s.problem, s.optimizer) for s in todo)
+    for (problem, optimizer), n in pairs.items():
+        steps = sorted({str(s.steps or "default") for s in todo if (s.problem, s.optimizer) == (problem, optimizer)})
+        print(f"{problem}  {optimizer}  {n} runs  steps {', '.join(steps)}")
+    skipped = f", {len(specs) - len(todo)} already there (--resume)" if len(todo) < len(specs) else ""
+    print(f"check: {len(todo)} runs to write to {args.out}{skipped}; nothing run", file=sys.stderr)
+    return 0
 
 
 def _run(args: argparse.Namespace, specs: list) -> int:
