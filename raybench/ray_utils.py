@@ -62,7 +62,7 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
 
 
 def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float | None = None,
-              **init_kwargs: Any) -> T:
+              warm_at_most: Callable[[T], int] | None = None, **init_kwargs: Any) -> T:
     """Start or join Ray (``init_ray``) while ``prepare()`` runs, and return what it returns.
 
     A command's own start (importing torch, building and checking its specs, preparing data)
@@ -71,7 +71,9 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
     the main thread, starts Ray. (Ray must be started from the main thread: it ties its
     processes' lives to the thread that started them.) ``warm_cpus``: on the embedded Ray,
     once ``prepare`` succeeded, warm one worker per ``warm_cpus`` CPUs (``warm_workers``) in
-    the background (not on the error path: a refused command leaves no task behind).
+    the background (not on the error path: a refused command leaves no task behind);
+    ``warm_at_most(prepared)``: how many workers the prepared work can use at most (a suite
+    of one run warms one worker, not one per CPU).
 
     When ``prepare`` raises (a user error in the suite), Ray is shut down again and its error
     re-raised, so every check still comes before any run; when only Ray's start fails, its
@@ -94,23 +96,25 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
             stop_ray()
             raise
     if warm_cpus and address is None:
-        warm_workers(warm_cpus)
+        warm_workers(warm_cpus, at_most=None if warm_at_most is None else warm_at_most(prepared))
     return prepared
 
 
-def warm_workers(cpus_per_task: float) -> None:
+def warm_workers(cpus_per_task: float, *, at_most: int | None = None) -> None:
     """Have each worker that tasks of ``cpus_per_task`` CPUs will use import torch and the
-    training code now, in the background, instead of at its first run: one task per slot,
-    not waited for (the runs queue behind them and reuse the same worker processes)."""
+    training code now, in the background, instead of at its first run: one task per slot (at
+    most ``at_most``, and 64), not waited for (the runs queue behind them and reuse the same
+    worker processes)."""
     import atexit
 
     import ray
 
     slots = int(ray.cluster_resources().get("CPU", 0.0) // cpus_per_task)
+    n = min(slots, 64, slots if at_most is None else at_most)
     warm = ray.remote(_warm).options(num_cpus=cpus_per_task, max_retries=0)
-    if not _warming:
+    if n and not _warming:
         atexit.register(_settle_warming)  # after Ray's own exit hook, so it runs before it
-    _warming.extend(warm.remote() for _ in range(min(slots, 64)))
+    _warming.extend(warm.remote() for _ in range(n))
 
 
 _warming: list[Any] = []

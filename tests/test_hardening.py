@@ -159,3 +159,23 @@ def test_the_quick_exit_writes_everything_and_leaves_no_ray_process(tmp_path: Pa
         time.sleep(0.2)
     assert _processes_using(ray_tmp) == []
     shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_a_suite_warms_no_more_workers_than_it_has_runs() -> None:
+    # One worker per CPU is warmed (torch and the training code imported ahead of the first
+    # run), but never more than the suite can use: a one-run suite warms one.
+    script = """
+import ray
+from raybench import ray_utils
+ray_utils.init_ray(num_cpus=2)
+ray_utils.warm_workers(1.0, at_most=1)
+one = len(ray_utils._warming)
+ray_utils.warm_workers(1.0)
+ray.get(ray_utils._warming)
+print(one, len(ray_utils._warming), "torch" in ray.get(ray.remote(lambda: list(__import__("sys").modules)).remote()))
+ray_utils.stop_ray()
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env=cli_env(), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["1", "3", "True"]

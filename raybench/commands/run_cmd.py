@@ -104,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
     py_modules = check_py_modules(args.py_modules)
     if args.check:
         return _check(args, _prepare(args))
-    specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run, py_modules=py_modules)
+    specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run, warm_at_most=len,
+                      py_modules=py_modules)
     from raybench import results
 
     with results.writer(args.out):
