@@ -81,7 +81,6 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    import ray
 
     with ThreadPoolExecutor(1, thread_name_prefix="raybench-prepare") as pool:
         future = pool.submit(prepare)
