@@ -60,6 +60,7 @@ import pyarrow as pa
 
 from raybench import schema
 from raybench.errors import UsageError
+from raybench.stats import stratified_iqm_ci
 
 PROTOCOL = "heldout-v1"
 """The protocol's name and version, recorded with every summary row; a change to anything
@@ -171,34 +172,6 @@ def measure_pair(learned: tuple[Sequence[int], Sequence[float], str],
     else:
         out["loss_ratio"] = final / base
     return out
-
-
-def iqm(values: Sequence[float]) -> float:
-    """Interquartile mean: the mean of the middle values after cutting ``int(n / 4)`` from each
-    end (``scipy.stats.trim_mean(x, 0.25)``, rliable's IQM); ``nan`` for no values."""
-    x = np.sort(np.asarray(values, dtype=float))
-    if x.size == 0:
-        return math.nan
-    cut = int(0.25 * x.size)
-    return float(np.mean(x[cut:x.size - cut]))
-
-
-def stratified_iqm_ci(groups: Sequence[Sequence[float]], *, n_boot: int = N_BOOT, level: float = 0.95,
-                      seed: int = 0) -> tuple[float, float, float]:
-    """IQM of all values of all ``groups`` (tasks) and its percentile-bootstrap ``level`` CI,
-    resampling values (seeds) with replacement within each group."""
-    groups = [np.asarray(g, dtype=float) for g in groups if len(g)]
-    if not groups:
-        return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    draws = np.concatenate([rng.choice(g, size=(n_boot, g.size), replace=True) for g in groups], axis=1)
-    draws.sort(axis=1)
-    cut = int(0.25 * draws.shape[1])
-    boot = draws[:, cut:draws.shape[1] - cut].mean(axis=1)
-    alpha = (1 - level) / 2
-    lo = float(np.quantile(boot, alpha, method="lower"))
-    hi = float(np.quantile(boot, 1 - alpha, method="higher"))
-    return iqm(np.concatenate(groups)), lo, hi
 
 
 def summarise(pairs: Sequence[dict[str, Any]], *, n_boot: int = N_BOOT) -> list[dict[str, Any]]:

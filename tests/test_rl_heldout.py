@@ -20,8 +20,9 @@ from scipy import stats as scipy_stats
 import problems
 from raybench import lr_search
 from raybench.cli import main as raybench_main
+from raybench.stats import iqm, stratified_iqm_ci
 from rl import heldout
-from rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, iqm, measure_pair, stratified_iqm_ci, summarise
+from rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from tests.conftest import raybench
 
 T = 20
