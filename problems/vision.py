@@ -197,22 +197,31 @@ class ImageClassificationInstance(Instance):
 
     @torch.no_grad()
     def evaluate(self, split: str = "val") -> dict[str, float]:
+        def chunk(x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+            logits = self.model(self.splits.normalise(x))
+            return float(F.cross_entropy(logits, y, reduction="sum")), float((logits.argmax(1) == y).sum())
+
+        loss, correct = self._sum_over(split, chunk, 2)
+        return {"loss": loss, "accuracy": correct}
+
+    def _sum_over(self, split: str, per_chunk: Callable[[torch.Tensor, torch.Tensor], tuple[float, ...]],
+                  width: int) -> tuple[float, ...]:
+        """The ``width`` sums of ``per_chunk(x, y)`` over ``split`` in eval mode, chunk by chunk
+        (bounded memory), each divided by the number of examples."""
         if split not in ("val", "test"):
             raise ProblemError(f"bad split {split!r}; accepted: val, test")
         x_all, y_all = getattr(self.splits, split)
         was_training = self.model.training
         self.model.eval()
+        totals = [0.0] * width
         try:
-            total_loss, correct = 0.0, 0
             for i in range(0, len(y_all), _EVAL_CHUNK):
-                logits = self.model(self.splits.normalise(x_all[i:i + _EVAL_CHUNK]))
-                y = y_all[i:i + _EVAL_CHUNK]
-                total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
-                correct += int((logits.argmax(1) == y).sum())
+                values = per_chunk(x_all[i:i + _EVAL_CHUNK], y_all[i:i + _EVAL_CHUNK])
+                totals = [t + v for t, v in zip(totals, values, strict=True)]
         finally:
             self.model.train(was_training)
         n = max(1, len(y_all))
-        return {"loss": total_loss / n, "accuracy": correct / n}
+        return tuple(t / n for t in totals)
 
 
 class ImageAutoencoderInstance(ImageClassificationInstance):
@@ -237,19 +246,12 @@ class ImageAutoencoderInstance(ImageClassificationInstance):
 
     @torch.no_grad()
     def evaluate(self, split: str = "val") -> dict[str, float]:
-        if split not in ("val", "test"):
-            raise ProblemError(f"bad split {split!r}; accepted: val, test")
-        x_all = getattr(self.splits, split)[0]
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            total = 0.0
-            for i in range(0, len(x_all), _EVAL_CHUNK):
-                x = x_all[i:i + _EVAL_CHUNK].float().div_(255.0)
-                total += float(F.binary_cross_entropy_with_logits(self.model(x), x, reduction="sum")) / x[0].numel()
-        finally:
-            self.model.train(was_training)
-        return {"loss": total / max(1, len(x_all))}
+        def chunk(x: torch.Tensor, _y: torch.Tensor) -> tuple[float]:
+            x = x.float().div_(255.0)
+            return (float(F.binary_cross_entropy_with_logits(self.model(x), x, reduction="sum")) / x[0].numel(),)
+
+        (loss,) = self._sum_over(split, chunk, 1)
+        return {"loss": loss}
 
 
 # -- registration -----------------------------------------------------------------------------
