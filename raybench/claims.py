@@ -62,7 +62,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -547,22 +546,16 @@ def markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(folder: str, table: pd.DataFrame, *, notes: str = "") -> dict[str, Path]:
-    """Write ``claims.md``, ``claims.csv`` and the ``claims`` Parquet table into ``folder``;
-    ``notes`` (Markdown: how the runs were made) go at the end of ``claims.md``.
+def write(folder: str, table: pd.DataFrame, *, notes: str = "") -> dict[str, str]:
+    """Write ``claims.md``, ``claims.csv`` and the ``claims`` Parquet table into ``folder`` (a
+    path or a URI); ``notes`` (Markdown: how the runs were made) go at the end of ``claims.md``.
+    Returns their paths.
 
-    ``claims`` is derived from the folder's runs: a new write replaces the previous one (the new
-    part is written first, then older parts are removed)."""
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
+    ``claims`` is derived from the folder's runs: a new write replaces the previous one
+    (``results.replace``)."""
     results.init(folder)
-    md, csv = out / "claims.md", out / "claims.csv"
-    md.write_text(markdown(table) + (f"\n{notes}" if notes else ""))
-    table.to_csv(csv, index=False)
+    md = results.write_file(folder, "claims.md", markdown(table) + (f"\n{notes}" if notes else ""))
+    csv = results.write_file(folder, "claims.csv", table.to_csv(index=False))
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in table.to_dict("records")]
-    part = results.write(folder, "claims", rows)
-    fs, root = results._fs(folder)  # results has no "replace a table": remove the older parts here
-    for old in results._parts(fs, f"{root}/claims"):
-        if part is not None and old != part:
-            fs.delete_file(old)
-    return {"md": md, "csv": csv, "parquet": out / "claims"}
+    results.replace(folder, "claims", rows)
+    return {"md": md, "csv": csv, "parquet": f"{folder.rstrip('/')}/claims"}

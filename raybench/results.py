@@ -237,6 +237,31 @@ def write(folder: str, table: str, rows: list[dict[str, Any]]) -> str | None:
     return path
 
 
+def replace(folder: str, table: str, rows: list[dict[str, Any]]) -> str | None:
+    """Write ``rows`` as the whole of ``table`` (a derived table, rebuilt from the runs each
+    time): the new part is written first, then every older part is removed, so a reader sees
+    the old content or the new one. Returns the new part's path (``None``: no rows, and then
+    no older part is removed either)."""
+    part = write(folder, table, rows)
+    if part is not None:
+        fs, root = _fs(folder)
+        for old in _parts(fs, posixpath.join(root, table)):
+            if old != part:
+                fs.delete_file(old)
+    return part
+
+
+def write_file(folder: str, name: str, data: str | bytes) -> str:
+    """A small file (a summary in Markdown or CSV) into ``folder`` on the folder's own
+    filesystem (local, ``file://``, ``s3://``, ``gs://``), written whole and then renamed;
+    returns its path (a local path for a local folder, else the URI)."""
+    fs, root = _fs(folder)
+    fs.create_dir(root, recursive=True)
+    path = posixpath.join(root, name)
+    _atomic_write(fs, path, data.encode() if isinstance(data, str) else data)
+    return path if isinstance(fs, pafs.LocalFileSystem) else f"{folder.rstrip('/')}/{name}"
+
+
 def write_runs(folder: str, runs: list[dict[str, Any]], curves: list[dict[str, Any]]) -> None:
     """Write a finished batch of runs: curves first, then runs (a run row means "complete")."""
     write(folder, "curves", curves)

@@ -337,11 +337,7 @@ def write(out: str, evidence: list[dict[str, Any]], ranks: list[dict[str, Any]])
     from raybench import results
 
     for table, rows in ((EVIDENCE.name, evidence), (RANK_CORRELATION.name, ranks)):
-        part = results.write(out, table, rows)
-        fs, root = results._fs(out)  # as raybench.claims.write: results has no "replace a table"
-        for old in results._parts(fs, f"{root}/{table}"):
-            if old != part:
-                fs.delete_file(old)
+        results.replace(out, table, rows)
 
 
 def _value(x: Any, metric: str) -> str:

@@ -405,10 +405,5 @@ def write_summary(out: str) -> str:
     sections = ["# Held-out protocol for the learned optimizer", ""]
     for _, group in table.groupby("evaluation", sort=False):
         sections.append(markdown(group.to_dict("records")))
-    md_path, csv_path = os.path.join(out, "heldout.md"), os.path.join(out, "heldout.csv")
-    with open(md_path + ".tmp", "w") as f:  # written whole, then renamed, like every results file
-        f.write("\n".join(sections))
-    table.to_csv(csv_path + ".tmp", index=False)
-    os.replace(md_path + ".tmp", md_path)
-    os.replace(csv_path + ".tmp", csv_path)
-    return md_path
+    results.write_file(out, "heldout.csv", table.to_csv(index=False))
+    return results.write_file(out, "heldout.md", "\n".join(sections))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -311,7 +312,7 @@ def test_write_puts_claimed_and_measured_side_by_side_and_the_tables_read_back(t
     ])
     table = claims.measure(runs, not_run_why={"cifar100_cnn": "no CIFAR-100 files in the data folder"}, n_boot=300)
     paths = claims.write(str(tmp_path), table)
-    md = paths["md"].read_text()
+    md = Path(paths["md"]).read_text()
     assert "nan" not in md.lower()  # a missing number is "-", never a printed NaN
     header = md.splitlines()[4]
     assert header.startswith("| Method | MNIST (CNN) claimed | MNIST (CNN) measured | CIFAR-100 claimed")
@@ -336,6 +337,21 @@ def test_write_puts_claimed_and_measured_side_by_side_and_the_tables_read_back(t
     claims.write(str(tmp_path), table.assign(vs_adam_claimed="second write"))
     assert len(list((tmp_path / "claims").glob("part-*.parquet"))) == 1
     assert set(results.read_table(str(tmp_path), "claims")["vs_adam_claimed"]) == {"second write"}
+
+
+def test_write_goes_through_the_folders_filesystem_for_a_uri(tmp_path, monkeypatch) -> None:
+    # file:// takes the same pyarrow filesystem path as s3:// and gs://: the summaries land in
+    # the folder, not in a local folder named "file:" under the working directory.
+    monkeypatch.chdir(tmp_path)
+    table = claims.measure(runs_of("logistic", "adam", accuracy=ADAM_LOGISTIC), n_boot=100)
+    uri = (tmp_path / "out").as_uri()
+    paths = claims.write(uri, table, notes="made by a test")
+    assert Path(paths["md"]) == tmp_path / "out" / "claims.md"
+    assert (tmp_path / "out" / "claims.md").read_text().endswith("made by a test")
+    assert len(pd.read_csv(tmp_path / "out" / "claims.csv")) == len(table)
+    claims.write(uri, table)
+    assert len(results.read_table(uri, "claims")) == len(table)  # replaced, not appended
+    assert not (tmp_path / "file:").exists()
 
 
 def test_readme_states_every_verdict_and_the_quadratic_thresholds() -> None:
