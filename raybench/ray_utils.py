@@ -37,7 +37,14 @@ def init_ray(address: str | None = None, *, num_cpus: int | None = None, num_gpu
     if address:
         check_address(address)
         runtime_env = {"env_vars": {"PYTHONPATH": path}, **(runtime_env or {})}
-        return ray.init(address=address, runtime_env=runtime_env, **common)
+        try:
+            return ray.init(address=address, runtime_env=runtime_env, **common)
+        except ConnectionError as exc:  # after Ray's own 20 s of retries
+            from raybench.errors import UsageError
+
+            if "InvalidAuthToken" in str(exc.__cause__):
+                raise UsageError(_token_refused(address)) from None
+            raise UsageError(f"could not join the Ray cluster at --address {address}: {exc}") from None
     # The embedded Ray's workers are this process's grandchildren and inherit its environment,
     # so the path goes there rather than into a runtime_env: Ray prestarts one worker per CPU
     # with no runtime_env, and a job with one could not use them (it would start new workers,
@@ -212,6 +219,53 @@ def check_address(address: str) -> None:
         raise UsageError(f"no Ray cluster answers at --address {address} ({reason}); start one "
                          "(ray start --head, ray up cluster.yaml) or leave out --address for an "
                          "embedded local Ray") from None
+    if not address.startswith("ray://") and _token_refused_by(target):
+        raise UsageError(_token_refused(address))
+
+
+TOKEN_PROBE_TIMEOUT_S = 3.0
+"""How long the token check may wait for a cluster's GCS (an answering one takes milliseconds)."""
+
+
+def _token_refused_by(gcs_address: str) -> bool:
+    """Does the GCS at ``gcs_address`` refuse this process for want of an authentication token?
+
+    Ray 2.60 starts clusters with token authentication on, and a driver joining an explicit
+    address sends its token only with ``RAY_AUTH_MODE=token``; without it ``ray.init`` retries for
+    20 s, logging a warning a second, before a bare ``ConnectionError``. One connection of Ray's
+    own GCS client answers in milliseconds. It runs in a daemon thread: a port that is no GCS keeps
+    it waiting, and then ``ray.init`` (whose error ``init_ray`` also reports in one line) decides.
+    Ray's client is internal API, so anything unexpected from it means "no answer"."""
+    import threading
+
+    try:
+        from ray._raylet import GcsClient
+        from ray.exceptions import AuthenticationError
+    except ImportError:
+        return False
+    refused: list[bool] = []
+
+    def probe() -> None:
+        try:
+            GcsClient(address=gcs_address, cluster_id=None)
+        except AuthenticationError:
+            refused.append(True)
+        except Exception:  # noqa: BLE001 - not ours to judge: ray.init reports it
+            refused.append(False)
+        else:
+            refused.append(False)
+
+    thread = threading.Thread(target=probe, name="raybench-token-probe", daemon=True)
+    thread.start()
+    thread.join(TOKEN_PROBE_TIMEOUT_S)
+    return bool(refused and refused[0])
+
+
+def _token_refused(address: str) -> str:
+    sent = "a token that is not the cluster's" if os.environ.get("RAY_AUTH_MODE") == "token" else "no token"
+    return (f"the Ray cluster at --address {address} uses token authentication and this command sent "
+            f"{sent}; accepted: RAY_AUTH_MODE=token with the cluster's token in RAY_AUTH_TOKEN, "
+            "RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token (where `ray start` on that machine wrote it)")
 
 
 def ensure_resources(*, cpus: float, gpus: float, embedded: bool, pending_timeout: float,

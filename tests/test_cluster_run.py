@@ -176,6 +176,27 @@ def _kill_worker_node_runs(cluster: LocalCluster, args: list[str]) -> tuple[subp
     return proc, err, victims
 
 
+@pytest.mark.parametrize("token", [None, "not-the-clusters-token"])
+def test_a_cluster_that_wants_a_token_is_one_line_and_exit_2_at_once(cluster: LocalCluster, tmp_path: Path,
+                                                                    token: str | None) -> None:
+    # Ray 2.60 clusters ask for a token; without the right one ray.init retried for 20 s, logging a
+    # warning a second, and ended in a traceback.
+    env = {k: v for k, v in cli_env().items() if not k.startswith("RAY_AUTH_")}
+    if token is not None:
+        env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=token)
+    else:
+        env["RAY_AUTH_MODE"] = "disabled"
+    proc = subprocess.run(_run_args(cluster, str(tmp_path / "r"), problems="quadratic", optimizers="adam",
+                                    seeds=1, steps=5), capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("raybench: error: the Ray cluster at --address") and "RAY_AUTH_MODE=token" in last
+    assert ("a token that is not the cluster's" if token else "sent no token") in last
+    # One connection tried, not Ray's 20 (each logs this warning of Ray's own).
+    assert "Traceback" not in proc.stderr and proc.stderr.count("Failed to get cluster ID") < 5, proc.stderr
+    assert not (tmp_path / "r" / "runs").exists()
+
+
 def test_killed_worker_process_is_retried(cluster: LocalCluster, tmp_path: Path) -> None:
     out = tmp_path / "wkill"
     proc, err, _ = _kill_worker_node_runs(cluster, _run_args(
