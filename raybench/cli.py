@@ -80,14 +80,21 @@ def entry() -> None:
     Once the command is done (results written, Ray shut down, every exit handler run, output
     flushed), the process ends without the interpreter's module teardown, which takes 1-1.5 s
     with torch (and ``torch._dynamo``) loaded. A command that ends in a traceback exits the
-    ordinary way."""
+    ordinary way; output cut short by its reader (``| head``) exits 141 without one."""
     import atexit
     import logging
     import os
 
     from raybench.ray_utils import stop_ray
 
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Whoever read the output went away (raybench list | head): no traceback for that, and
+        # no second error from flushing into the closed pipe on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 128 + 13  # as if killed by SIGPIPE, like other command-line tools
     stop_ray()
     atexit._run_exitfuncs()
     logging.shutdown()

@@ -179,3 +179,12 @@ ray_utils.stop_ray()
                           env=cli_env(), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == ["1", "3", "True"]
+
+
+def test_output_cut_short_by_its_reader_is_no_traceback() -> None:
+    # `raybench list | head -1`: the reader goes away before the listing is written.
+    proc = subprocess.Popen([sys.executable, "-m", "raybench.cli", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+    proc.stdout.close()  # before the command (still importing) has printed anything
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141 and "Traceback" not in err and "BrokenPipeError" not in err, err
