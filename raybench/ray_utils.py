@@ -236,6 +236,7 @@ def _token_refused_by(gcs_address: str) -> bool:
     own GCS client answers in milliseconds. It runs in a daemon thread: a port that is no GCS keeps
     it waiting, and then ``ray.init`` (whose error ``init_ray`` also reports in one line) decides.
     Ray's client is internal API, so anything unexpected from it means "no answer"."""
+    import contextlib
     import threading
 
     try:
@@ -243,22 +244,17 @@ def _token_refused_by(gcs_address: str) -> bool:
         from ray.exceptions import AuthenticationError
     except ImportError:
         return False
-    refused: list[bool] = []
+    refused = threading.Event()
 
     def probe() -> None:
-        try:
-            GcsClient(address=gcs_address, cluster_id=None)
-        except AuthenticationError:
-            refused.append(True)
-        except Exception:  # noqa: BLE001 - not ours to judge: ray.init reports it
-            refused.append(False)
-        else:
-            refused.append(False)
+        with contextlib.suppress(Exception):  # any other answer is ray.init's to report
+            try:
+                GcsClient(address=gcs_address, cluster_id=None)
+            except AuthenticationError:
+                refused.set()
 
-    thread = threading.Thread(target=probe, name="raybench-token-probe", daemon=True)
-    thread.start()
-    thread.join(TOKEN_PROBE_TIMEOUT_S)
-    return bool(refused and refused[0])
+    threading.Thread(target=probe, name="raybench-token-probe", daemon=True).start()
+    return refused.wait(TOKEN_PROBE_TIMEOUT_S)
 
 
 def _token_refused(address: str) -> str:

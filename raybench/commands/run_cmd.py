@@ -148,16 +148,15 @@ def _check(args: argparse.Namespace, specs: list) -> int:
     """``--check``: the suite passed every check a run makes before Ray starts; list its runs
     (per problem and optimizer) and what a run would skip. (Whether a cluster can meet
     --cpus/--gpus-per-run is known only once Ray is up.)"""
-    from collections import Counter
-
     from raybench import runner
 
     done = runner.check_folder(args.out, resume=args.resume)
     todo = [s for s in specs if s.run_id not in done]
-    pairs = Counter((s.problem, s.optimizer) for s in todo)
-    for (problem, optimizer), n in pairs.items():
-        steps = sorted({str(s.steps or "default") for s in todo if (s.problem, s.optimizer) == (problem, optimizer)})
-        print(f"{problem}  {optimizer}  {n} runs  steps {', '.join(steps)}")
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for s in todo:
+        pairs.setdefault((s.problem, s.optimizer), []).append(str(s.steps or "default"))
+    for (problem, optimizer), steps in pairs.items():
+        print(f"{problem}  {optimizer}  {len(steps)} runs  steps {', '.join(sorted(set(steps)))}")
     skipped = f", {len(specs) - len(todo)} already there (--resume)" if len(todo) < len(specs) else ""
     print(f"check: {len(todo)} runs to write to {args.out}{skipped}; nothing run", file=sys.stderr)
     return 0
