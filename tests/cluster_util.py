@@ -34,16 +34,36 @@ BIN = Path(sys.executable).parent
 RAY = str(BIN / "ray")
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, never the same one twice in this process (the kernel may
+    hand a just-closed port out again, and two components of one node must not share one)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def _ephemeral_low() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
 
 
 def _free_range(width: int = 40) -> tuple[int, int]:
-    """A block of ports nothing listens on now (for the node's worker processes)."""
+    """A block of ports nothing listens on now (for the node's worker processes), below the
+    kernel's ephemeral range, where every ``free_port`` comes from: the two never overlap
+    (a worker range drawn across it once met a port Ray had been given for an agent)."""
+    top = max(10000 + width, _ephemeral_low() - width)
     for _ in range(200):
-        start = 20000 + secrets.randbelow(35000)
+        start = 10000 + secrets.randbelow(top - 10000)
         ok = True
         for port in range(start, start + width):
             with socket.socket() as s:
