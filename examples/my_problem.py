@@ -11,9 +11,8 @@ target). From the repository root:
 """
 
 import torch
-
-from problems import Budget, Instance, Option, Problem, Target, generator
-from problems.quadratic import VectorModel
+from raybench.problems import Budget, Instance, Option, Problem, Target, generator
+from raybench.problems.quadratic import VectorModel
 
 
 class LeastSquares(Instance):

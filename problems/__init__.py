@@ -6,7 +6,7 @@
     True
 """
 
-from problems.base import (
+from raybench.problems.base import (
     MODES,
     REGISTRY,
     Batch,
@@ -27,12 +27,12 @@ from problems.base import (
 # Registration order is the order of problems.names() (listings, reports): kept by hand,
 # convex to non-convex, synthetic before data, so the import sorter is told to leave it.
 # ruff: noqa: I001
-from problems import quadratic  # noqa: F401  (registers)
-from problems import logistic  # noqa: F401  (registers)
-from problems import robust_regression  # noqa: F401  (registers)
-from problems import rosenbrock  # noqa: F401  (registers)
-from problems import mlp  # noqa: F401  (registers)
-from problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
+from raybench.problems import quadratic  # noqa: F401  (registers)
+from raybench.problems import logistic  # noqa: F401  (registers)
+from raybench.problems import robust_regression  # noqa: F401  (registers)
+from raybench.problems import rosenbrock  # noqa: F401  (registers)
+from raybench.problems import mlp  # noqa: F401  (registers)
+from raybench.problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
 
 __all__ = [
     "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Option", "Problem", "ProblemError", "Target",

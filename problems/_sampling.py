@@ -8,8 +8,7 @@ would have seen, and every optimizer sees the same batches for the same seed.
 from __future__ import annotations
 
 import torch
-
-from problems.base import Instance, ProblemError, generator
+from raybench.problems.base import Instance, ProblemError, generator
 
 
 def check_batch_size(problem: str, batch_size: int | None, n_train: int) -> int | None:

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from problems.base import ProblemError
-from problems.image_data import ImageSplits, first_line, half_split, resolve_data_dir
+from raybench.problems.base import ProblemError
+from raybench.problems.image_data import ImageSplits, first_line, half_split, resolve_data_dir
 
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)

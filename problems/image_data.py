@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 
 import torch
-
-from problems.base import generator
+from raybench.problems.base import generator
 
 DEFAULT_DATA_DIR = "~/.cache/raybench/data"
 DATA_DIR_ENV = "RAYBENCH_DATA_DIR"

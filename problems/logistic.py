@@ -30,9 +30,8 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-
-from problems._sampling import SplitDataInstance, check_batch_size, check_split
-from problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
+from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_split
+from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}
 

@@ -25,9 +25,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-
-from problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
-from problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
+from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
+from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}

@@ -29,9 +29,8 @@ import shutil
 from pathlib import Path
 
 import torch
-
-from problems.base import ProblemError, generator
-from problems.image_data import ImageSplits, first_line, half_split, resolve_data_dir
+from raybench.problems.base import ProblemError, generator
+from raybench.problems.image_data import ImageSplits, first_line, half_split, resolve_data_dir
 
 MNIST_MEAN, MNIST_STD = (0.1307,), (0.3081,)
 

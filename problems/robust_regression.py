@@ -32,10 +32,9 @@ full batch), steps (300), target_error (0.05). A problem family: every seed draw
 from __future__ import annotations
 
 import torch
-
-from problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
-from problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
-from problems.quadratic import VectorModel
+from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
+from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
+from raybench.problems.quadratic import VectorModel
 
 NOISES = ("gaussian", "outliers", "heavy_tail")
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}

@@ -16,9 +16,17 @@ steps (1000), target_gap (1e-3).
 from __future__ import annotations
 
 import torch
-
-from problems.base import Budget, Instance, Option, Problem, ProblemError, Target, generator, register
-from problems.quadratic import VectorModel
+from raybench.problems.base import (
+    Budget,
+    Instance,
+    Option,
+    Problem,
+    ProblemError,
+    Target,
+    generator,
+    register,
+)
+from raybench.problems.quadratic import VectorModel
 
 
 def rosenbrock(x: torch.Tensor) -> torch.Tensor:

@@ -27,12 +27,20 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from raybench.problems.base import (
+    Budget,
+    Instance,
+    Option,
+    Problem,
+    ProblemError,
+    Target,
+    generator,
+    register,
+)
+from raybench.problems.cifar100_data import load_cifar100
+from raybench.problems.image_data import ImageSplits
+from raybench.problems.mnist_data import MNIST_DATASETS, load_mnist
 from torch import nn
-
-from problems.base import Budget, Instance, Option, Problem, ProblemError, Target, generator, register
-from problems.cifar100_data import load_cifar100
-from problems.image_data import ImageSplits
-from problems.mnist_data import MNIST_DATASETS, load_mnist
 
 _SALT_INIT, _SALT_ORDER, _SALT_AUGMENT = 1, 2, 3
 _EVAL_CHUNK = 1000

@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types whose message is a complete one-line answer to the user."""
-    from problems import ProblemError
     from raybench.errors import UsageError
     from raybench.optimizers import OptimizerError
+    from raybench.problems import ProblemError
     from raybench.results import ResultsError
 
     return (UsageError, ProblemError, OptimizerError, ResultsError)

@@ -179,7 +179,7 @@ def use_optimizer(name: str | None, path: str, *, search_space: dict[str, Any] |
 # -- problems ----------------------------------------------------------------------------------
 def problem_from(obj: Any, path: str) -> Any:
     """The ``Problem`` that ``obj`` (a ``Problem``, or a callable returning one) stands for."""
-    import problems
+    from raybench import problems
 
     made = obj
     if not isinstance(obj, problems.Problem) and callable(obj):
@@ -197,7 +197,7 @@ def use_problem(path: str) -> str:
     """Register the problem at import path ``path`` in this process; returns its name."""
     import dataclasses
 
-    import problems
+    from raybench import problems
 
     made = problem_from(load(path, "problem"), path)
     existing = problems.REGISTRY.get(made.name)
@@ -221,8 +221,7 @@ def load_entry_points() -> None:
     if _loaded_entry_points:
         return
     _loaded_entry_points = True
-    import problems
-    from raybench import optimizers
+    from raybench import optimizers, problems
 
     for ep in metadata.entry_points(group=OPTIMIZER_GROUP):
         if ep.name in optimizers.REGISTRY:
@@ -251,8 +250,7 @@ def _dist(ep: metadata.EntryPoint) -> str:
 def ensure(spec: RunSpec) -> None:
     """Make ``spec``'s problem and optimizer known in this process (a Ray worker): register
     its import paths, or load the entry points, as the driver did."""
-    import problems
-    from raybench import optimizers
+    from raybench import optimizers, problems
 
     if spec.problem_path and spec.problem not in problems.REGISTRY:
         use_problem(spec.problem_path)

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-import problems
-from raybench import optimizers, results, schedules, schema
+from raybench import optimizers, problems, results, schedules, schema
 from raybench.spec import RunSpec
 
 # Version 3 added ``hparam``; older parts read it as null, which means "lr".

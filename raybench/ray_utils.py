@@ -150,8 +150,8 @@ def _warm() -> None:
     optimizer (torch imports ``torch._dynamo``, about a second, at the first one)."""
     import torch
 
-    import problems  # noqa: F401 - imported for its cost, now
     import raybench.train  # noqa: F401
+    from raybench import problems  # noqa: F401 - imported for its cost, now
 
     torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
 

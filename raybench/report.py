@@ -84,7 +84,7 @@ def metric_modes(runs: pd.DataFrame) -> dict[str, str]:
     recorded = runs["metric_modes"].dropna() if "metric_modes" in runs else pd.Series(dtype=object)
     if len(recorded):
         return json.loads(recorded.iloc[0])
-    import problems
+    from raybench import problems
 
     name = runs["problem"].iloc[0]
     return dict(problems.get(name).metrics) if name in problems.REGISTRY else {"loss": "min"}

@@ -77,7 +77,7 @@ def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]
     ``--resume``) tell full MNIST and the offline subset apart. On a cluster the data live on
     the worker nodes, so the CLI skips this there and a missing file fails each run instead.
     """
-    import problems
+    from raybench import problems
 
     resolved: dict[tuple[str, str], dict[str, Any]] = {}
     out: list[RunSpec] = []

@@ -15,8 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-import problems
-from raybench import optimizers, schedules
+from raybench import optimizers, problems, schedules
 from raybench.errors import UsageError
 
 

@@ -21,8 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import problems
-from raybench import entries, optimizers
+from raybench import entries, optimizers, problems
 from raybench.errors import UsageError
 from raybench.spec import RunSpec
 

@@ -24,8 +24,7 @@ from typing import Any
 
 import torch
 
-import problems
-from raybench import entries, optimizers, schedules, schema
+from raybench import entries, optimizers, problems, schedules, schema
 from raybench.provenance import provenance
 from raybench.spec import RunSpec, jsonable
 

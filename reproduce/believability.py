@@ -164,7 +164,7 @@ def test_correct(run: Any) -> np.ndarray | None:
 
 def test_size(problem: str, options: Mapping[str, Any], seed: int) -> int | None:
     """Test examples of an instance, where it says (``splits.test`` or ``data["test"]``)."""
-    import problems
+    from raybench import problems
 
     inst = problems.get(problem).instance(seed, **options)
     splits, data = getattr(inst, "splits", None), getattr(inst, "data", None)
@@ -217,8 +217,7 @@ def measure_folder(folder: str, *, resamples: int = RESAMPLES, device: str | Non
     """``(evidence rows, rank-correlation rows)`` of one multi-init folder, one block at a time."""
     import os
 
-    import problems
-    from raybench import results
+    from raybench import problems, results
 
     runs, rungs = results.read_table(folder, "runs"), results.read_table(folder, "rungs")
     single_dir = os.path.join(folder, "single")

@@ -20,7 +20,7 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from reproduce.scales import SCALES
+    from raybench.reproduce.scales import SCALES
 
     p = sub.add_parser("reproduce", help="run every cell of the research summary's table and judge its claims",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -44,10 +44,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     import os
 
+    from raybench.reproduce import plan as planning
+    from raybench.reproduce import scales
+
     from raybench import runner
     from raybench.ray_utils import start_ray
-    from reproduce import plan as planning
-    from reproduce import scales
 
     # Tune's newer console output ignores verbose=0 and boxes every learning-rate search.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
@@ -76,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, plan) -> int:
-    from reproduce import measure, stages
+    from raybench.reproduce import measure, stages
 
     progress = not args.no_progress
     gpus, retries = args.gpus_per_run, args.max_retries

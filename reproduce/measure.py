@@ -16,9 +16,8 @@ import statistics
 from typing import Any
 
 import pandas as pd
-
-from reproduce import scales
-from reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POLICIES, Plan
+from raybench.reproduce import scales
+from raybench.reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POLICIES, Plan
 
 
 def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> list[dict[str, Any]]:
@@ -29,8 +28,9 @@ def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> 
     the median over the block's seeds each trained alone with the same optimizer, learning rate
     and budget (``tuning.compare``'s convergence speed, so the ratio is the one it reports).
     """
+    from raybench.tuning.experiment import RUNGS
+
     from raybench import claims, results
-    from tuning.experiment import RUNGS
 
     runs, rungs = results.read_table(out, "runs"), results.read_table(out, RUNGS.name)
     columns = [c for c, col in claims.COLUMNS.items() if col.problem == spec.problem]
@@ -114,9 +114,10 @@ def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: 
     """Measure, write (``claims.write``) and report (``report.make_report``) both tables, with the
     multi-init evidence (``reproduce.believability``) in the tuned one; the tuned table and the top
     report's paths."""
+    from raybench.reproduce import believability
+
     from raybench import claims, results
     from raybench.report import make_report
-    from reproduce import believability
 
     runs = results.read_table(plan.out, "runs")
     mine = runs[runs["run_id"].isin(tuned_ids | auto_ids)]

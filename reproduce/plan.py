@@ -25,9 +25,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raybench.reproduce import scales
+from raybench.reproduce.scales import Scale
+
 from raybench.errors import UsageError
-from reproduce import scales
-from reproduce.scales import Scale
 
 if TYPE_CHECKING:
     from raybench.spec import RunSpec
@@ -144,7 +145,7 @@ def given_policies(policy_dir: str) -> dict[str, str]:
 
 def cifar_files(data_dir: Path) -> bool:
     """Are CIFAR-100's files (or its archive) in ``data_dir``? Looked at, never downloaded."""
-    from problems.cifar100_data import CIFAR100_ARCHIVE, CIFAR100_FOLDER
+    from raybench.problems.cifar100_data import CIFAR100_ARCHIVE, CIFAR100_FOLDER
 
     folder = data_dir / CIFAR100_FOLDER
     return all((folder / n).is_file() for n in ("train", "test", "meta")) or (data_dir / CIFAR100_ARCHIVE).is_file()
@@ -190,7 +191,7 @@ class Plan:
         return int(k if k is not None else self.budget[problem]["eval_every"])
 
     def rl_settings(self, family: str, env_runners: int) -> Any:
-        from rl.settings import TrainSettings
+        from raybench.rl.settings import TrainSettings
 
         s = TrainSettings(family=family, out=self.folder(POLICIES, family), env_runners=env_runners,
                           **self.scale.rl)
@@ -200,7 +201,7 @@ class Plan:
     # -- cost ------------------------------------------------------------------------------
     def stages(self) -> list[dict[str, Any]]:
         """Per stage: what it runs (a line) and its training steps x measured seconds per step."""
-        from tuning.rungs import rung_sizes
+        from raybench.tuning.rungs import rung_sizes
 
         s = self.scale
         n_tuned = len(TUNED_METHODS)
@@ -280,9 +281,9 @@ class Plan:
 
 def build(scale: Scale, out: str, *, policy_dir: str | None, prepare: bool = True) -> Plan:
     """The plan: runs resolved, data checked and prepared, the cells that cannot run named."""
-    import problems
-    from problems.image_data import resolve_data_dir
-    from raybench import runner
+    from raybench.problems.image_data import resolve_data_dir
+
+    from raybench import problems, runner
     from raybench.spec import RunSpec
 
     out = str(Path(out).resolve())
@@ -318,7 +319,7 @@ def build(scale: Scale, out: str, *, policy_dir: str | None, prepare: bool = Tru
 
 
 def _is_family(problem: str) -> bool:
-    import problems
+    from raybench import problems
 
     return problems.get(problem).family
 

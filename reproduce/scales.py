@@ -120,7 +120,7 @@ def reduced(scale: Scale, problem: str) -> str | None:
     """How ``problem`` at this scale differs from the summary's network, to name it in the claims
     (``None`` if it does not)."""
     if problem == "cifar100_cnn" and scale.cifar_width is not None:
-        import problems
+        from raybench import problems
 
         return f"width {scale.cifar_width}, not {problems.get(problem).defaults['width']}"
     return None

@@ -18,8 +18,8 @@ import os
 import sys
 from typing import Any
 
-from reproduce import scales
-from reproduce.plan import DEFAULTS, LEARNED_METHOD, MULTI_INIT, SINGLE, Plan, optimizer_of
+from raybench.reproduce import scales
+from raybench.reproduce.plan import DEFAULTS, LEARNED_METHOD, MULTI_INIT, SINGLE, Plan, optimizer_of
 
 
 def say(line: str) -> None:
@@ -49,9 +49,8 @@ def policies(plan: Plan, *, progress: bool) -> dict[str, str]:
         say(f"stage 2/4: policies from {plan.policy_dir}")
         return dict(plan.policies)
     import ray
-
-    from rl.settings import settings_path
-    from rl.train import train
+    from raybench.rl.settings import settings_path
+    from raybench.rl.train import train
 
     runners = min(plan.scale.env_runners, int(ray.cluster_resources().get("CPU", 1)))
     for family in plan.families:
@@ -85,12 +84,13 @@ def autonomous(plan: Plan, found: dict[str, str], *, cpus: float, gpus: float, p
 def multi_init(plan: Plan, tuned: list[Any], *, gpus: float, progress: bool) -> list[dict[str, Any]]:
     """Stage 3: multi-init in disjoint seed blocks against the same seeds trained alone, per
     problem; returns ``raybench.claims.measure``'s per-block rows (``measure.multi_init_rows``)."""
+    from raybench.reproduce import measure
+    from raybench.tuning.compare import compare, single_specs, write_comparison
+    from raybench.tuning.experiment import default_resources, done_repeats, run_experiment
+    from raybench.tuning.spec import MultiInitSpec, prepare
+
     from raybench import results
     from raybench.runner import run_suite
-    from reproduce import measure
-    from tuning.compare import compare, single_specs, write_comparison
-    from tuning.experiment import default_resources, done_repeats, run_experiment
-    from tuning.spec import MultiInitSpec, prepare
 
     rows: list[dict[str, Any]] = []
     blocks = plan.scale.multi_init_blocks

@@ -50,14 +50,9 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
-
-import problems
-from problems.robust_regression import geman_mcclure
-from problems.rosenbrock import rosenbrock
-from raybench.learned.features import Layout, empty_history
-from raybench.learned.policy import ACTION_CLIP
-from raybench.learned.step import apply_update, observe
-from rl.env import (
+from raybench.problems.robust_regression import geman_mcclure
+from raybench.problems.rosenbrock import rosenbrock
+from raybench.rl.env import (
     DEFAULT_CONFIG,
     REWARD_CLIP,
     gap,
@@ -67,6 +62,11 @@ from rl.env import (
     reward_eps,
     step_reward,
 )
+
+from raybench import problems
+from raybench.learned.features import Layout, empty_history
+from raybench.learned.policy import ACTION_CLIP
+from raybench.learned.step import apply_update, observe
 
 BATCHED_DEFAULT_CONFIG: dict[str, Any] = {**DEFAULT_CONFIG, "batch_problems": 16}
 

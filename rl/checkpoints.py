@@ -15,8 +15,9 @@ import os
 import shutil
 from typing import Any
 
+from raybench.rl.settings import TrainSettings, load_settings
+
 from raybench.errors import UsageError
-from rl.settings import TrainSettings, load_settings
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
@@ -54,9 +55,9 @@ def save(algo: Any, out: str, iteration: int) -> str:
 def policy_of(algo: Any) -> Any:
     """A ``CoordinatewisePolicy`` holding the learner's current policy weights."""
     import torch
+    from raybench.rl.module import DEFAULT_MODEL_CONFIG
 
     from raybench.learned.policy import CoordinatewisePolicy
-    from rl.module import DEFAULT_MODEL_CONFIG
 
     weights = algo.learner_group.get_weights()["default_policy"]
     cfg = {**DEFAULT_MODEL_CONFIG, **algo.config.rl_module_spec.model_config}
@@ -76,7 +77,7 @@ def training_info(s: TrainSettings, extra: dict[str, Any]) -> dict[str, Any]:
 
     prov = provenance("cpu")
     if s.mixed:  # what each episode drew from: families, their probabilities, size ranges (batch_size too)
-        from rl.mixed_env import resolve_mixed_config
+        from raybench.rl.mixed_env import resolve_mixed_config
 
         cfg = resolve_mixed_config(s.env_config())
         extra = {"families": cfg["families"], "family_weights": cfg["weights"], "ranges": cfg["ranges"], **extra}

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 
-from rl.evaluate import DEFAULT_BASELINES  # plain data: keeps `raybench --help` free of torch and ray
+from raybench.rl.evaluate import (
+    DEFAULT_BASELINES,  # plain data: keeps `raybench --help` free of torch and ray
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -96,8 +98,9 @@ def main(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace):  # -> rl.settings.TrainSettings
     import dataclasses
 
+    from raybench.rl.settings import TrainSettings, resumed
+
     from raybench.errors import UsageError
-    from rl.settings import TrainSettings, resumed
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
              if getattr(args, f.name, None) is not None}
@@ -142,8 +145,9 @@ def _ranges(text: str) -> dict[str, dict[str, object]]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from raybench.rl.train import train
+
     from raybench.ray_utils import init_ray
-    from rl.train import train
 
     s = _settings(args)  # user errors before Ray starts
     # The embedded Ray declares a CPU per env runner so that any --env-runners fits; a cluster
@@ -158,7 +162,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from rl.checkpoints import export_checkpoint
+    from raybench.rl.checkpoints import export_checkpoint
 
     weights, meta = export_checkpoint(args.source, args.out)
     print(f"policy: {weights}  {meta}")
@@ -166,10 +170,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from raybench.rl.evaluate import eval_specs, evaluate
+
     from raybench import results
     from raybench.errors import UsageError
     from raybench.ray_utils import init_ray
-    from rl.evaluate import eval_specs, evaluate
 
     if args.heldout:
         return _eval_heldout(args)
@@ -194,10 +199,11 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_heldout(args: argparse.Namespace) -> int:
+    from raybench.rl.heldout import evaluate_heldout, heldout_plan
+
     from raybench import results, runner
     from raybench.errors import UsageError
     from raybench.ray_utils import init_ray
-    from rl.heldout import evaluate_heldout, heldout_plan
 
     for flag, value in (("--family", args.family), ("--optimizers", args.optimizers), ("--dim", args.dim),
                         ("--lr-scale", args.lr_scale)):

@@ -46,7 +46,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-import problems
+from raybench import problems
 from raybench.learned.features import GROUPS, Layout, empty_history, parse_inputs
 from raybench.learned.policy import ACTION_CLIP, DEFAULT_HISTORY
 from raybench.learned.step import apply_update, observe

@@ -28,10 +28,11 @@ DEFAULT_BASELINES = ("adam", "sgd", "momentum", "lbfgs")
 def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str] = DEFAULT_BASELINES,
                steps: int | None = None, dim: int | None = None, lr_scale: float = 1.0) -> list[Any]:
     """The runner specs of an evaluation: (autonomous + baselines) x held-out seeds."""
-    import problems
+    from raybench.rl.env import pool_seeds
+
+    from raybench import problems
     from raybench.learned.policy import PolicyError, load_policy
     from raybench.spec import RunSpec
-    from rl.env import pool_seeds
 
     if family not in problems.families():
         raise UsageError(f"unknown family {family!r}; accepted: {', '.join(problems.families())}")

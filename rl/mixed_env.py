@@ -56,11 +56,16 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from raybench.problems.base import ProblemError
+from raybench.rl.batched_env import (
+    BATCHED,
+    BATCHED_DEFAULT_CONFIG,
+    BatchedOptimizationEnv,
+    resolve_batched_config,
+)
 
-import problems
-from problems.base import ProblemError
+from raybench import problems
 from raybench.learned.policy import ACTION_CLIP
-from rl.batched_env import BATCHED, BATCHED_DEFAULT_CONFIG, BatchedOptimizationEnv, resolve_batched_config
 
 MIXED_EPISODE_STEPS = 100
 """Default horizon of mixed-family episodes (the single-family env's is ``rl.env``'s 40)."""

@@ -14,7 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import tuning.experiment  # noqa: F401  (registers the rungs table)
+import raybench.tuning.experiment  # noqa: F401  (registers the rungs table)
+
 from raybench import results
 from tests.conftest import ROOT, cli_env, wait_for
 
@@ -81,9 +82,8 @@ def test_collect_takes_the_furthest_checkpoint_not_tunes_possibly_stale_pointer(
 
     import torch
     from ray.tune import Checkpoint
-
-    from tuning.experiment import _furthest_saved
-    from tuning.trainable import CHECKPOINT_FILE
+    from raybench.tuning.experiment import _furthest_saved
+    from raybench.tuning.trainable import CHECKPOINT_FILE
 
     trial = tmp_path / "train_seed_seed=1"
     for i, progress in enumerate((10, 20)):

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from raybench.rl.settings import TrainSettings, load_settings, resumed, save_settings, settings_path
 from torch import nn
 
-import problems
+from raybench import problems
 from raybench.errors import UsageError
 from raybench.learned.features import (
     FEATURES,
@@ -34,7 +35,6 @@ from raybench.learned.policy import (
     save_policy,
 )
 from raybench.optimizers.autonomous import AutonomousOptimizer
-from rl.settings import TrainSettings, load_settings, resumed, save_settings, settings_path
 from tests.conftest import raybench
 
 H = 8
@@ -249,8 +249,8 @@ def test_parse_inputs_orders_and_names_what_is_accepted() -> None:
 def test_train_settings_carry_inputs_to_env_and_network(tmp_path: Path) -> None:
     """``--inputs`` reaches the env config, the RLModule's model_config (whose layers fit the
     env's observations) and the settings file, and cannot change on --resume."""
-    from rl.module import CoordinatewisePolicyModule
-    from rl.train import ppo_config
+    from raybench.rl.module import CoordinatewisePolicyModule
+    from raybench.rl.train import ppo_config
 
     s = TrainSettings(out=str(tmp_path), inputs=("gradient", "momentum"), history=H)
     s.check()

@@ -14,8 +14,7 @@ import math
 import pytest
 import torch
 
-import problems
-from raybench import report, results
+from raybench import problems, report, results
 from raybench.spec import RunSpec
 from raybench.train import Run
 from tests.conftest import ROOT

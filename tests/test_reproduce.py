@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from raybench.reproduce import plan as planning
+from raybench.reproduce import scales
 
 from raybench import claims
-from reproduce import plan as planning
-from reproduce import scales
 from tests.conftest import cli_env, raybench
 
 NOT_RUN_CELLS = {(m, "cifar100_cnn") for m in claims.METHODS} | {("multi_init_16", "quadratic"),

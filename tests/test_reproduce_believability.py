@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 import pytest
+from raybench.reproduce import believability as bl
 from scipy import stats as sps
 
 from raybench import results
-from reproduce import believability as bl
 
 
 def test_spearman_is_one_for_any_monotone_map_and_matches_scipy_with_ties() -> None:
@@ -101,7 +101,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rungs += [{"repeat": 0, "seed": s, "run_id": rid[s], "rung": 1, "step": 8, "metric": "val_loss", "mode": "min",
                "alive": 2, "decision": "survivor" if s == survivor else "eliminated", "problem": "logistic"}
               for s in acc if s not in eliminated]
-    import tuning.experiment  # noqa: F401  (registers rungs)
+    import raybench.tuning.experiment  # noqa: F401  (registers rungs)
 
     results.write(str(out), "rungs", rungs)
     evidence, ranks = bl.measure_folder(str(out))

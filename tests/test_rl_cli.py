@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from raybench.rl.env import pool_seeds
 
 from raybench.learned.policy import load_policy
 from raybench.train import Run
-from rl.env import pool_seeds
 from tests.conftest import raybench
 
 HELDOUT = 10

@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from raybench.rl import heldout
+from raybench.rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from scipy import stats as scipy_stats
 
-import problems
-from raybench import lr_search
+from raybench import lr_search, problems
 from raybench.cli import main as raybench_main
 from raybench.stats import iqm, stratified_iqm_ci
-from rl import heldout
-from rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from tests.conftest import raybench
 
 T = 20

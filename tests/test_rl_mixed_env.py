@@ -12,19 +12,19 @@ import pandas as pd
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
-
-from raybench.errors import UsageError
-from raybench.learned.policy import CoordinatewisePolicy, load_policy
-from rl.batched_env import BatchedOptimizationEnv
-from rl.env import DEFAULT_CONFIG, pool_seeds
-from rl.mixed_env import (
+from raybench.rl.batched_env import BatchedOptimizationEnv
+from raybench.rl.env import DEFAULT_CONFIG, pool_seeds
+from raybench.rl.mixed_env import (
     MIXED_DEFAULT_RANGES,
     MIXED_EPISODE_STEPS,
     MixedFamilyEnv,
     resolve_mixed_config,
     sub_config,
 )
-from rl.settings import TrainSettings
+from raybench.rl.settings import TrainSettings
+
+from raybench.errors import UsageError
+from raybench.learned.policy import CoordinatewisePolicy, load_policy
 from tests.conftest import raybench
 
 SMALL = {"quadratic": {"dim": [3, 6]}, "logistic": {"dim": [5, 8]}, "mlp": {"hidden": [2, 5]}}
@@ -165,7 +165,7 @@ def test_cli_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path:
 def test_mixed_training_exports_a_policy_run_uses_on_another_family(tmp_path: Path) -> None:
     """One tiny PPO iteration through the real CLI (real Ray, 0 env runners), then the policy
     drives rosenbrock, a family it never saw, through ``raybench run``."""
-    from rl.evaluate import eval_specs
+    from raybench.rl.evaluate import eval_specs
 
     out = tmp_path / "policy"
     raybench("rl", "train", "--family", "quadratic,logistic,mlp", "--ranges",

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from raybench.rl.env import OptimizationEnv
 
-import problems
-from raybench import optimizers, schedules
+from raybench import optimizers, problems, schedules
 from raybench.learned import policy as policy_module
 from raybench.learned.features import (
     FEATURES,
@@ -27,7 +27,6 @@ from raybench.learned.policy import CoordinatewisePolicy, PolicyError, load_poli
 from raybench.optimizers import OptimizerError
 from raybench.optimizers.autonomous import AutonomousOptimizer
 from raybench.train import Run
-from rl.env import OptimizationEnv
 
 
 def _policy_file(path: Path, **layout: object) -> Path:

@@ -17,8 +17,7 @@ import pyarrow as pa
 import pytest
 import torch
 
-import problems
-from raybench import cli, optimizers, results, schedules, schema, suites
+from raybench import cli, optimizers, problems, results, schedules, schema, suites
 from raybench.commands import run_cmd
 from raybench.optimizers import OptimizerError
 from raybench.spec import RunSpec

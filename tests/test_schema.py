@@ -8,11 +8,11 @@ import re
 
 import pyarrow as pa
 import pytest
+import raybench.reproduce.believability  # noqa: F401  (registers multi_init_evidence, multi_init_rank_correlation)
+import raybench.rl.heldout  # noqa: F401  (registers heldout)
+import raybench.rl.train  # noqa: F401  (registers rl_curves)
+import raybench.tuning.experiment  # noqa: F401  (registers rungs)
 
-import reproduce.believability  # noqa: F401  (registers multi_init_evidence, multi_init_rank_correlation)
-import rl.heldout  # noqa: F401  (registers heldout)
-import rl.train  # noqa: F401  (registers rl_curves)
-import tuning.experiment  # noqa: F401  (registers rungs)
 from raybench import claims, lr_search, results, schema  # noqa: F401  (claims, lr_search register their tables)
 from raybench.spec import RunSpec
 from raybench.train import Run, failed_row

@@ -12,12 +12,11 @@ import math
 
 import pytest
 import torch
+from raybench.tuning.spec import MultiInitSpec, prepare
 
-import problems
-from raybench import results
+from raybench import problems, results
 from raybench.errors import UsageError
 from tests.conftest import ROOT
-from tuning.spec import MultiInitSpec, prepare
 
 NAME = "test_tuning_direction_score"
 SCORES = {0: 0.1, 1: 0.9, 2: 0.6, 3: 0.3}
@@ -89,8 +88,8 @@ def test_the_spec_takes_its_direction_from_the_problem(score_problem):
 
 
 def test_a_maximised_metric_keeps_the_trials_with_the_higher_values(ray_knows_the_problem, tmp_path):
-    from tuning.experiment import run_experiment
-    from tuning.report import describe
+    from raybench.tuning.experiment import run_experiment
+    from raybench.tuning.report import describe
 
     out = str(tmp_path)
     spec = prepare(MultiInitSpec(NAME, "sgd", num_models=4, reduce_factor=0.5, steps_per_round=1,

@@ -20,9 +20,8 @@ import pytest
 pytest.importorskip("ray.tune")
 
 from ray import tune  # noqa: E402
-
-from tuning.experiment import fit_halving  # noqa: E402
-from tuning.scheduler import rung_sizes, survivors_at  # noqa: E402
+from raybench.tuning.experiment import fit_halving  # noqa: E402
+from raybench.tuning.scheduler import rung_sizes, survivors_at  # noqa: E402
 
 N = 16
 INTERVAL = 2  # steps between rungs; trials report every step (results between rungs exist)

@@ -104,7 +104,7 @@ def test_tune_lr_needs_a_learning_rate_exit_2_before_any_run(tmp_path: Path) -> 
 @pytest.fixture
 def clean_registries():
     """Entries a test registers are removed afterwards (the registries are process-wide)."""
-    import problems
+    from raybench import problems
 
     before_o, before_p = dict(optimizers.REGISTRY), dict(problems.REGISTRY)
     yield
@@ -163,8 +163,8 @@ def test_suite_file_entries_with_hparams_and_search_space(clean_registries) -> N
 
 ENTRY_POINTS_PKG = '''
 import torch
-from problems import Problem
-from problems.quadratic import QuadraticInstance
+from raybench.problems import Problem
+from raybench.problems.quadratic import QuadraticInstance
 
 
 class HalfStep(torch.optim.SGD):

@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tuning.spec import MultiInitSpec
+    from raybench.tuning.spec import MultiInitSpec
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -61,8 +61,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from raybench.tuning.spec import MultiInitSpec, check_arguments, prepare
+
     from raybench.errors import UsageError
-    from tuning.spec import MultiInitSpec, check_arguments, prepare
 
     # Cheap checks first: a bad number is an answer in milliseconds, before torch or Ray load.
     check_arguments(args.num_models, args.reduce_factor, args.steps_per_round)
@@ -88,9 +89,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
+    from raybench.tuning.experiment import default_resources, done_repeats, run_experiment
+    from raybench.tuning.report import describe
+
     from raybench.errors import UsageError
-    from tuning.experiment import default_resources, done_repeats, run_experiment
-    from tuning.report import describe
 
     done = done_repeats(args.out)
     if done and not args.resume:
@@ -119,8 +121,9 @@ def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
     if args.compare_single:
         import os
 
+        from raybench.tuning.compare import compare, comparison_text, single_specs, write_comparison
+
         from raybench.runner import run_suite
-        from tuning.compare import compare, comparison_text, single_specs, write_comparison
 
         single_out = os.path.join(args.out, "single")
         print(f"single initialization: {spec.num_models * args.repeats} runs to {spec.steps} steps "

@@ -15,8 +15,8 @@ import statistics
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from tuning.experiment import RUNGS
-from tuning.spec import MultiInitSpec
+from raybench.tuning.experiment import RUNGS
+from raybench.tuning.spec import MultiInitSpec
 
 if TYPE_CHECKING:
     from raybench.spec import RunSpec

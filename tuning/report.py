@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tuning.experiment import RUNGS
+from raybench.tuning.experiment import RUNGS
 
 
 def rung_table(rungs: Any) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from raybench.tuning.rungs import rung_sizes
+
 from raybench.errors import UsageError
-from tuning.rungs import rung_sizes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,7 @@ class MultiInitSpec:
     @property
     def mode(self) -> str:
         """``"min"`` or ``"max"``: the direction the problem declares for ``metric``."""
-        import problems
+        from raybench import problems
 
         return problems.get(self.problem).direction(self.metric)
 
@@ -78,8 +79,7 @@ def prepare(spec: MultiInitSpec) -> MultiInitSpec:
     problem or optimizer, bad option or metric, missing data) is a one-line message before
     any trial starts.
     """
-    import problems
-    from raybench import optimizers
+    from raybench import optimizers, problems
 
     check_arguments(spec.num_models, spec.reduce_factor, spec.steps_per_round)
     prob = problems.get(spec.problem)

@@ -18,8 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    import problems
-    from raybench import entries, optimizers
+    from raybench import entries, optimizers, problems
 
     entries.load_entry_points()
     print("problems:")

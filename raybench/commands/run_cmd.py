@@ -78,8 +78,7 @@ def _split(text: str) -> list[str]:
 
 
 def _problem_entries(text: str, options: dict) -> list[dict]:
-    import problems
-    from raybench import suites
+    from raybench import problems, suites
     from raybench.errors import UsageError
 
     entries = []
