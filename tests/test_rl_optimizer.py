@@ -16,7 +16,6 @@ from raybench import optimizers, problems, schedules
 from raybench.learned import policy as policy_module
 from raybench.learned.features import (
     FEATURES,
-    FEATURES_V1,
     GROUPS,
     History,
     Layout,
@@ -202,7 +201,7 @@ def test_optimizer_matches_the_environment_it_was_trained_in(policy_file: Path) 
     assert not torch.equal(inst.model.x.detach(), problems.get("quadratic").instance(3).model.x.detach())
 
 
-@pytest.mark.parametrize("layout", [{}, {"features": FEATURES_V1}], ids=["all-groups", "v1"])
+@pytest.mark.parametrize("layout", [{}, {"inputs": ["objective", "gradient"]}], ids=["all-groups", "no-momentum"])
 def test_state_dict_round_trips(layout: dict, tmp_path: Path) -> None:
     policy_file = _policy_file(tmp_path / "p", **layout)
 
@@ -239,9 +238,9 @@ def test_drives_the_mnist_mlp_it_was_not_trained_on(policy_file: Path) -> None:
     assert sum(p.numel() for p in run.instance.parameters()) > 50_000
 
 
-@pytest.mark.parametrize("layout", [{}, {"features": FEATURES_V1}, {"inputs": ["momentum"]},
+@pytest.mark.parametrize("layout", [{}, {"inputs": ["objective", "gradient"]}, {"inputs": ["momentum"]},
                                     {"inputs": "objective,momentum"}, {"inputs": ["objective"]}],
-                         ids=["all-groups", "v1", "momentum", "objective+momentum", "objective"])
+                         ids=["all-groups", "no-momentum", "momentum", "objective+momentum", "objective"])
 def test_fast_first_layer_equals_the_plain_network(layout: dict) -> None:
     """``from_observation`` (used by the optimizer and the RLModule) is ``forward`` on the features."""
     torch.manual_seed(1)

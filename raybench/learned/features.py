@@ -44,9 +44,7 @@ inputs PPO's Gaussian policy trains well on; a column that is all zeros stays ze
 
 Groups not selected (``Layout.groups``) are zeros in the observation, and the network reads
 only the rows of its groups (``Layout.own`` / ``Layout.shared``), so an ablated group is
-absent from both. ``FEATURES_V1`` (``"window-maxabs-v1"``) is the layout before the groups:
-the ``H`` window rows only, objective and gradient; policies saved with it load and act as
-they always did.
+absent from both. ``FEATURES`` is the one layout: a policy file naming another is refused.
 
 The RL environment and ``AutonomousOptimizer`` both record and observe through this module
 (via ``raybench.learned.step``), so what the policy sees in training is what it sees in use.
@@ -63,13 +61,12 @@ import torch
 
 FEATURES = "window-momentum-v2"
 """Name of the layout above; a policy file records it and loading checks it, so a policy is
-never fed features other than those it was trained on. New policies use it."""
+never fed features other than those it was trained on."""
 FEATURES_V1 = "window-maxabs-v1"
-"""The window-only layout of policies saved before input groups existed."""
+"""The window-only layout of development builds before input groups: never released and no
+longer read; named only so that a refusal can say what such a file is."""
 GROUPS = ("objective", "gradient", "momentum")
 """Input groups of ``FEATURES``, in layout order; new policies observe all of them by default."""
-V1_GROUPS = ("objective", "gradient")
-"""The groups ``FEATURES_V1`` always has."""
 MOMENTUM_BETAS = (0.5, 0.9, 0.99)
 """Decays of the gradient's moving averages, one momentum row each."""
 SECOND_MOMENT_BETA = 0.999
@@ -104,22 +101,18 @@ class Layout:
     history: int
     """``H``, the window's length in steps."""
     groups: tuple[str, ...] | None = None
-    """Input groups observed (``parse_inputs``), the others are zeros; ``None``: all of the
-    feature layout's (``GROUPS``, or ``V1_GROUPS`` for ``FEATURES_V1``)."""
-    features: str = FEATURES
-    """``FEATURES`` or ``FEATURES_V1``."""
+    """Input groups observed (``parse_inputs``), the others are zeros; ``None``: all of ``GROUPS``."""
 
     def __post_init__(self) -> None:
         if isinstance(self.history, bool) or int(self.history) != self.history or int(self.history) < 1:
             raise ValueError(f"Invalid history length: {self.history} (must be an integer >= 1)")
         object.__setattr__(self, "history", int(self.history))
-        if self.features not in (FEATURES, FEATURES_V1):
-            raise ValueError(f"features {self.features!r} unknown; accepted: {FEATURES}, {FEATURES_V1}")
-        default = V1_GROUPS if self.features == FEATURES_V1 else GROUPS
-        groups = parse_inputs(default if self.groups is None else self.groups)
-        if self.features == FEATURES_V1 and groups != V1_GROUPS:
-            raise ValueError(f"{FEATURES_V1} has the input groups {', '.join(V1_GROUPS)}, not {', '.join(groups)}")
-        object.__setattr__(self, "groups", groups)
+        object.__setattr__(self, "groups", parse_inputs(GROUPS if self.groups is None else self.groups))
+
+    @property
+    def features(self) -> str:
+        """The layout's name, ``FEATURES`` (what a policy file records)."""
+        return FEATURES
 
     @property
     def betas(self) -> tuple[float, ...]:
@@ -128,8 +121,8 @@ class Layout:
 
     @property
     def rows(self) -> int:
-        """``R``: ``H`` window rows, then (``FEATURES``) one row per momentum decay."""
-        return self.history + (len(MOMENTUM_BETAS) if self.features == FEATURES else 0)
+        """``R``: ``H`` window rows, then one row per momentum decay."""
+        return self.history + len(MOMENTUM_BETAS)
 
     @property
     def own(self) -> slice:
@@ -199,7 +192,7 @@ def _maxabs_normalise(x: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 def _window(f_hist: torch.Tensor, g_hist: torch.Tensor, count: int) -> torch.Tensor:
-    """The ``(..., H, 1 + n)`` window rows, objective and gradient (all of ``FEATURES_V1``)."""
+    """The ``(..., H, 1 + n)`` window rows, objective and gradient."""
     history = f_hist.shape[-1]
     valid = torch.arange(history, device=f_hist.device) >= history - min(int(count), history)
     f_now = f_hist[..., -1:]
@@ -228,22 +221,21 @@ def observation(history: History, count: int, layout: Layout) -> torch.Tensor:
         count: how many steps have been recorded; only the last ``min(count, H)`` window rows count.
         layout: the policy's layout: its feature name and groups.
     """
-    obs = _window(history.f, history.g, count)
-    if layout.features == FEATURES:
-        df, g = obs[..., :1], obs[..., 1:]
-        if "objective" not in layout.groups:
-            df = torch.zeros_like(df)
-        if "gradient" not in layout.groups:
-            g = torch.zeros_like(g)
-        if layout.betas:
-            if history.m is None or history.v is None:
-                raise ValueError("the history has no moving averages to observe: make it with "
-                                 "empty_history(layout, n) for a layout with momentum")
-            momentum = _momentum(history.m, history.v, count).to(obs.dtype)
-        else:
-            momentum = g.new_zeros(*g.shape[:-2], len(MOMENTUM_BETAS), g.shape[-1])
-        obs = torch.cat([torch.cat([df, g], dim=-1),
-                         torch.cat([torch.zeros_like(momentum[..., :1]), momentum], dim=-1)], dim=-2)
+    window = _window(history.f, history.g, count)
+    df, g = window[..., :1], window[..., 1:]
+    if "objective" not in layout.groups:
+        df = torch.zeros_like(df)
+    if "gradient" not in layout.groups:
+        g = torch.zeros_like(g)
+    if layout.betas:
+        if history.m is None or history.v is None:
+            raise ValueError("the history has no moving averages to observe: make it with "
+                             "empty_history(layout, n) for a layout with momentum")
+        momentum = _momentum(history.m, history.v, count).to(window.dtype)
+    else:
+        momentum = g.new_zeros(*g.shape[:-2], len(MOMENTUM_BETAS), g.shape[-1])
+    obs = torch.cat([torch.cat([df, g], dim=-1),
+                     torch.cat([torch.zeros_like(momentum[..., :1]), momentum], dim=-1)], dim=-2)
     # Only non-finite input can leave [-1, 1] (inf / inf); the clamp states the bound.
     return torch.nan_to_num(obs, nan=0.0, posinf=1.0, neginf=-1.0).clamp_(-1.0, 1.0).float()
 

@@ -10,8 +10,9 @@ An action is a number in ``[-ACTION_CLIP, ACTION_CLIP]`` per coordinate.
 File: ``NAME.safetensors`` (tensors only, no code) plus ``NAME.json`` (history length, hidden
 sizes, feature layout and input groups, update scale, family, training info and the weights
 file's sha256). ``read_policy`` refuses anything else: a pickle, a file whose hash does not
-match, unknown features or input groups, tensors with unexpected names or shapes. Files from
-before input groups (features ``window-maxabs-v1``, no ``inputs``) load as what they are. ``load_policy`` is ``read_policy`` behind a small
+match, another format version, other features or unknown input groups, tensors with
+unexpected names or shapes (one format version, one feature layout: files of unreleased
+development builds are refused, not converted). ``load_policy`` is ``read_policy`` behind a small
 cache: a file that has not changed since it was last loaded is neither re-read nor re-hashed
 (resolving an optimizer's hyperparameters and building it each load the policy).
 """
@@ -31,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from raybench.learned.features import FEATURES, FEATURES_V1, V1_GROUPS, Layout, columns, parse_inputs
+from raybench.learned.features import FEATURES, FEATURES_V1, Layout, columns, parse_inputs
 
 FORMAT = "raybench-autonomous-policy"
 FORMAT_VERSION = 1
@@ -53,16 +54,15 @@ class CoordinatewisePolicy(nn.Module):
     Args:
         history: ``H``, the steps of the window it observes.
         hidden: hidden layer widths.
-        inputs: input groups (``raybench.learned.features.GROUPS``); ``None``: all of ``features``'.
-        features: the observation layout, ``FEATURES`` (new policies) or ``FEATURES_V1``.
+        inputs: input groups (``raybench.learned.features.GROUPS``); ``None``: all of them.
     """
 
     def __init__(self, history: int = DEFAULT_HISTORY, hidden: Sequence[int] = DEFAULT_HIDDEN, *,
-                 inputs: Sequence[str] | str | None = None, features: str = FEATURES) -> None:
+                 inputs: Sequence[str] | str | None = None) -> None:
         super().__init__()
         if not hidden or any(int(h) < 1 for h in hidden):
             raise ValueError(f"Invalid hidden sizes: {list(hidden)} (need one or more positive ints)")
-        self.layout = Layout(history, None if inputs is None else parse_inputs(inputs), features)
+        self.layout = Layout(history, None if inputs is None else parse_inputs(inputs))
         self.history = self.layout.history
         self.hidden = tuple(int(h) for h in hidden)
         layers: list[nn.Module] = []
@@ -199,13 +199,16 @@ def read_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
             meta = json.load(f)
         if meta.get("format") != FORMAT:
             raise ValueError(f"format is {meta.get('format')!r}, not {FORMAT!r}")
-        if int(meta.get("format_version", -1)) > FORMAT_VERSION:
-            raise ValueError(f"format version {meta['format_version']} is newer than {FORMAT_VERSION}")
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format version {meta.get('format_version')!r}; this raybench reads "
+                             f"version {FORMAT_VERSION} only")
         features = meta.get("features")
-        if features not in (FEATURES, FEATURES_V1):
-            raise ValueError(f"features {features!r} unknown; accepted: {FEATURES}, {FEATURES_V1}")
-        # Files from before input groups record none: they have the v1 layout's two.
-        inputs = meta.get("inputs", list(V1_GROUPS) if features == FEATURES_V1 else None)
+        if features == FEATURES_V1:
+            raise ValueError(f"features {features} are those of a development build before input groups, "
+                             f"no longer read; accepted: {FEATURES} (train the policy again)")
+        if features != FEATURES:
+            raise ValueError(f"features {features!r} unknown; accepted: {FEATURES}")
+        inputs = meta.get("inputs")
         if not isinstance(inputs, list):
             raise ValueError(f"inputs {inputs!r}; expected a list of input groups")
         history, hidden = int(meta["history"]), [int(h) for h in meta["hidden"]]
@@ -224,7 +227,7 @@ def read_policy(path: str | os.PathLike[str]) -> LoadedPolicy:
     except (SafetensorError, OSError, ValueError) as exc:
         raise PolicyError(f"refusing {weights_path}: not a safetensors file ({exc})") from None
     try:
-        network = CoordinatewisePolicy(history, hidden, inputs=inputs, features=features)
+        network = CoordinatewisePolicy(history, hidden, inputs=inputs)
     except ValueError as exc:
         raise PolicyError(f"bad policy metadata {meta_path}: {exc}") from None
     expected = {k: list(v.shape) for k, v in network.state_dict().items()}
