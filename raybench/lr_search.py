@@ -10,6 +10,11 @@ then run with that learning rate (``hparam_source = "tuned"``), and every trial 
 the ``lr_search`` table of the results folder with ``chosen`` marking the winner, so how a
 setting was chosen is in the data. With ``--resume`` a finished search is reused.
 
+A pipeline in stages, each taking what the one before resolved: ``plan`` checks the specs
+(``check_tunable``) and resolves each pair, its hyperparameter and its grid once;
+``previous_choices`` reads the folder's finished searches; ``tune`` searches the rest and
+returns the tuned specs. ``tune_specs`` is all three for a library caller.
+
 The hyperparameter searched is the one the registry search space names (``step_size``):
 ``lr``, or for an optimizer without one the space's only entry, e.g. the learned optimizer's
 ``lr_scale``; the table's ``hparam`` column names it and ``lr`` holds its value.
@@ -17,9 +22,10 @@ The hyperparameter searched is the one the registry search space names (``step_s
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -28,8 +34,9 @@ import pyarrow as pa
 from raybench import optimizers, problems, results, schedules, schema
 from raybench.spec import RunSpec
 
-# Version 3 added ``hparam``; older parts read it as null, which means "lr".
-LR_SEARCH = schema.register(schema.TableSchema("lr_search", 3, schema.columns(
+# Version 4: ``pair_key`` always holds the hyperparameters away from their defaults and the
+# selection metric. Parts of any other version are refused (``raybench.results``).
+LR_SEARCH = schema.register(schema.TableSchema("lr_search", 4, schema.columns(
     ("pair_key", pa.string()), ("problem", pa.string()), ("optimizer", pa.string()), ("hparam", pa.string()),
     ("lr", pa.float64()),
     ("target_metric", pa.string()), ("mode", pa.string()), ("final_val", pa.float64()),
@@ -40,33 +47,148 @@ TUNING_SEED = 1_000_003
 """Seed of the runs that choose learning rates; evaluation seeds must not use it."""
 
 
-def step_size(optimizer: str) -> str | None:
-    """The hyperparameter searched for ``optimizer``: ``lr`` where its registry search space
-    has it, else the space's only entry (``lr_scale`` of ``autonomous``); ``None`` if neither."""
-    space = optimizers.get(optimizer).search_space
+def _step_size(space: dict[str, Any]) -> str | None:
     if "lr" in space:
         return "lr"
     return next(iter(space)) if len(space) == 1 else None
 
 
-def grid(optimizer: str, samples: int) -> list[float]:
-    """``samples`` values log-spaced over ``optimizer``'s registry search space (of ``step_size``)."""
-    space = optimizers.get(optimizer).search_space[step_size(optimizer)]
+def step_size(optimizer: str) -> str | None:
+    """The hyperparameter searched for ``optimizer``: ``lr`` where its registry search space
+    has it, else the space's only entry (``lr_scale`` of ``autonomous``); ``None`` if neither."""
+    return _step_size(optimizers.get(optimizer).search_space)
+
+
+def _grid(space: dict[str, Any], samples: int) -> list[float]:
     if space.get("scaling", "log") == "log":
         return [float(x) for x in np.geomspace(space["min"], space["max"], samples)]
     return [float(x) for x in np.linspace(space["min"], space["max"], samples)]
 
 
-def _pair_key(spec: RunSpec, metric: str | None = None) -> tuple:
-    key = (spec.problem, spec.optimizer, spec.steps, repr(sorted(spec.options.items())), spec.eval_every)
-    # Other hyperparameters away from their defaults (the learned optimizer's policy file) or
-    # another selection metric make another pair; without them the key is what older folders hold.
-    defaults = {**schedules.DEFAULTS, **optimizers.get(spec.optimizer).defaults}
-    hp = step_size(spec.optimizer)
-    changed = sorted((k, v) for k, v in spec.hparams.items() if k != hp and v != defaults.get(k))
-    if changed or metric is not None:
-        key += (repr(changed), metric)
-    return key
+def grid(optimizer: str, samples: int) -> list[float]:
+    """``samples`` values log-spaced over ``optimizer``'s registry search space (of ``step_size``)."""
+    space = optimizers.get(optimizer).search_space
+    return _grid(space[_step_size(space)], samples)
+
+
+class Knob(NamedTuple):
+    """What is searched for one optimizer, read from its registry entry once."""
+
+    hparam: str
+    """The hyperparameter searched (``step_size``)."""
+    space: dict[str, Any]
+    """Its search space: ``min``, ``max``, ``scaling``."""
+    defaults: dict[str, Any]
+    """The optimizer's and the schedule's defaults: hyperparameters away from them make another pair."""
+
+
+def check_tunable(specs: list[RunSpec]) -> dict[str, Knob]:
+    """``UsageError`` unless every spec's learning rate can be searched: its optimizer's search
+    space names one (``step_size``) and its seed is not the reserved tuning seed. Returns what
+    is searched for each optimizer."""
+    from raybench.errors import UsageError
+
+    knobs: dict[str, Knob] = {}
+    for spec in specs:
+        if spec.seed == TUNING_SEED:
+            raise UsageError(f"seed {TUNING_SEED} is reserved for learning-rate tuning")
+        if spec.optimizer in knobs:
+            continue
+        entry = optimizers.get(spec.optimizer)
+        hparam = _step_size(entry.search_space)
+        if hparam is None:
+            raise UsageError(f"--tune-lr: optimizer {spec.optimizer!r} ({entry.path}) has no learning rate "
+                             "to search (no lr argument or search space); accepted: optimizers taking lr, "
+                             "or leave it out of a tuned suite")
+        knobs[spec.optimizer] = Knob(hparam, entry.search_space[hparam], {**schedules.DEFAULTS, **entry.defaults})
+    return knobs
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """A learning-rate search, resolved and checked once (``plan``): what ``tune`` takes as given."""
+
+    specs: tuple[RunSpec, ...]
+    keys: tuple[tuple, ...]
+    """Each spec's pair key: the specs that share one share their learning rate."""
+    hparam: dict[str, str]
+    """Each optimizer's searched hyperparameter (``step_size``)."""
+    grids: dict[tuple, list[float]]
+    """Each pair's candidate values."""
+    samples: int
+    metric: str | None
+    """The validation metric chosen on; ``None``: each problem's target metric."""
+
+    @property
+    def pairs(self) -> dict[tuple, RunSpec]:
+        """Each pair key with the first spec of its pair."""
+        first: dict[tuple, RunSpec] = {}
+        for key, spec in zip(self.keys, self.specs, strict=True):
+            first.setdefault(key, spec)
+        return first
+
+
+def plan(specs: list[RunSpec], *, samples: int, metric: str | None = None) -> Plan:
+    """Check ``specs`` for a search of ``samples`` values each (``UsageError``, one line) and
+    resolve their pairs, searched hyperparameters and grids."""
+    from raybench.errors import UsageError
+
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+        raise UsageError(f"--tune-samples must be >= 2, got {samples}")
+    knobs = check_tunable(specs)
+    keys = tuple(_pair_key(s, knobs[s.optimizer], metric) for s in specs)
+    grids = {key: _grid(knobs[s.optimizer].space, samples) for key, s in zip(keys, specs, strict=True)}
+    return Plan(tuple(specs), keys, {name: knob.hparam for name, knob in knobs.items()}, grids, samples, metric)
+
+
+def _pair_key(spec: RunSpec, knob: Knob, metric: str | None) -> tuple:
+    """What makes two specs one tuning pair: all but the seed and the searched value. Other
+    hyperparameters away from their defaults (the learned optimizer's policy file) or another
+    selection metric make another pair."""
+    changed = sorted((k, v) for k, v in spec.hparams.items() if k != knob.hparam and v != knob.defaults.get(k))
+    return (spec.problem, spec.optimizer, spec.steps, repr(sorted(spec.options.items())), spec.eval_every,
+            repr(changed), metric)
+
+
+def previous_choices(out: str) -> dict[tuple, float]:
+    """The values chosen by the searches already in ``out``, by pair key (what ``--resume`` reuses)."""
+    table = results.read_table(out, "lr_search")
+    if table.empty:
+        return {}
+    done = table[table["chosen"]]
+    return {_eval_key(k): float(lr) for k, lr in zip(done["pair_key"], done["lr"], strict=True)}
+
+
+def _eval_key(text: str) -> tuple:
+    import ast
+
+    return tuple(ast.literal_eval(text))
+
+
+def tune(search: Plan, out: str, *, previous: dict[tuple, float], cpus_per_run: float = 1.0,
+         gpus_per_run: float = 0.0) -> list[RunSpec]:
+    """The plan's specs, each with its pair's chosen value (``hparam_source = "tuned"``): from
+    ``previous`` (``previous_choices``) where the pair is there, else searched now on Ray (already
+    started) and recorded in ``out`` (already initialised). Trusts ``search`` as ``plan`` made it."""
+    chosen = {key: previous[key] for key in search.grids if key in previous}
+    missing = {k: s for k, s in search.pairs.items() if k not in chosen}
+    if missing:
+        chosen.update(_search(out, search, missing, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run))
+    return [s.with_(hparams={**s.hparams, search.hparam[s.optimizer]: chosen[key]}, hparam_source="tuned")
+            for s, key in zip(search.specs, search.keys, strict=True)]
+
+
+def tune_specs(specs: list[RunSpec], out: str, *, samples: int = 6, cpus_per_run: float = 1.0,
+               gpus_per_run: float = 0.0, resume: bool = False, metric: str | None = None) -> list[RunSpec]:
+    """``specs`` with the learning rate of each (problem, optimizer) pair chosen by a grid search
+    (see the module docstring); the library's one call, which checks and reads ``out`` itself
+    (``plan``, ``previous_choices`` with ``resume``, then ``tune``).
+
+    ``metric``: the validation metric to choose on (default: each problem's target metric)."""
+    search = plan(specs, samples=samples, metric=metric)
+    results.init(out)
+    return tune(search, out, previous=previous_choices(out) if resume else {},
+                cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run)
 
 
 def _score(row: dict[str, Any], metric: str | None = None) -> float:
@@ -88,83 +210,33 @@ def _trainable(config: dict[str, Any]) -> None:
 
     from raybench.runner import execute
 
-    row, _ = execute(RunSpec.from_config(config["spec"]), config["device"])
+    row, _ = execute(RunSpec.from_config(config["trial"]["spec"]), config["device"])
     metric = config.get("metric") or row.get("target_metric")
     mode = row.get("target_mode") if metric == row.get("target_metric") else problems.get(row["problem"]).direction(metric)
     tune.report({"score": _score(row, metric), "status": row.get("status"), "target_metric": metric, "mode": mode})
 
 
-def check_tunable(specs: list[RunSpec]) -> None:
-    """``UsageError`` unless every spec's learning rate can be searched: its optimizer's search
-    space names one (``step_size``) and its seed is not the reserved tuning seed."""
-    from raybench.errors import UsageError
-
-    for spec in specs:
-        if spec.seed == TUNING_SEED:
-            raise UsageError(f"seed {TUNING_SEED} is reserved for learning-rate tuning")
-        entry = optimizers.get(spec.optimizer)
-        if step_size(spec.optimizer) is None:
-            raise UsageError(f"--tune-lr: optimizer {spec.optimizer!r} ({entry.path}) has no learning rate "
-                             "to search (no lr argument or search space); accepted: optimizers taking lr, "
-                             "or leave it out of a tuned suite")
-
-
-def tune_specs(specs: list[RunSpec], out: str, *, samples: int = 6, cpus_per_run: float = 1.0,
-               gpus_per_run: float = 0.0, resume: bool = False, metric: str | None = None) -> list[RunSpec]:
-    """Search each pair's learning rate, record it in ``out``, and return the specs with it set.
-
-    ``metric``: the validation metric to choose on (default: each problem's target metric)."""
-    from raybench.errors import UsageError
-
-    if samples < 2:
-        raise UsageError(f"--tune-samples must be >= 2, got {samples}")
-    check_tunable(specs)
-    pairs: dict[tuple, RunSpec] = {}
-    for spec in specs:
-        pairs.setdefault(_pair_key(spec, metric), spec)
-    results.init(out)
-    chosen = _previous_choices(out) if resume else {}
-    missing = {k: s for k, s in pairs.items() if k not in chosen}
-    if missing:
-        chosen.update(_search(out, missing, samples=samples, metric=metric,
-                              cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run))
-    return [s.with_(hparams={**s.hparams, step_size(s.optimizer): chosen[_pair_key(s, metric)]},
-                    hparam_source="tuned") for s in specs]
-
-
-def _previous_choices(out: str) -> dict[tuple, float]:
-    table = results.read_table(out, "lr_search")
-    if table.empty:
-        return {}
-    done = table[table["chosen"]]
-    return {tuple(k): float(lr) for k, lr in zip(done["pair_key"].map(eval_key), done["lr"], strict=True)}
-
-
-def eval_key(text: str) -> tuple:
-    import ast
-
-    return tuple(ast.literal_eval(text))
-
-
-def _search(out: str, pairs: dict[tuple, RunSpec], *, samples: int, metric: str | None,
-            cpus_per_run: float, gpus_per_run: float) -> dict[tuple, float]:
+def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run: float,
+            gpus_per_run: float) -> dict[tuple, float]:
     from ray import tune
 
     from raybench.ray_utils import require_ray
 
     require_ray()
-    trials = []
+    trials: list[tuple[tuple, float]] = []  # (pair key, value) of each trial, by its index
+    configs = []
     for key, spec in pairs.items():
-        for lr in grid(spec.optimizer, samples):
-            base = spec.with_(seed=TUNING_SEED, hparams={**spec.hparams, step_size(spec.optimizer): lr},
-                              hparam_source="tuning")
-            trials.append((key, lr, base.as_config()))
+        for lr in search.grids[key]:
+            trial = spec.with_(seed=TUNING_SEED, hparams={**spec.hparams, search.hparam[spec.optimizer]: lr},
+                               hparam_source="tuning")
+            configs.append({"index": len(trials), "spec": trial.as_config()})
+            trials.append((key, lr))
     device = "cuda" if gpus_per_run > 0 else "cpu"
-    print(f"tune-lr: {len(trials)} trials ({len(pairs)} pairs x {samples} learning rates) "
+    print(f"tune-lr: {len(configs)} trials ({len(pairs)} pairs x {search.samples} learning rates) "
           f"on seed {TUNING_SEED}, chosen on validation")
     tuner = tune.Tuner(
         tune.with_resources(_trainable, {"cpu": cpus_per_run, "gpu": gpus_per_run}),
-        param_space={"spec": tune.grid_search([t[2] for t in trials]), "device": device, "metric": metric},
+        param_space={"trial": tune.grid_search(configs), "device": device, "metric": search.metric},
         tune_config=tune.TuneConfig(reuse_actors=True),
         run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="raybench-tune-lr-"), verbose=0),
     )
@@ -173,28 +245,25 @@ def _search(out: str, pairs: dict[tuple, RunSpec], *, samples: int, metric: str 
         # Tune stops gracefully on Ctrl-C: trials that never reported did not fail, they did not
         # run. Choosing without them would record (and --resume would reuse) a partial search.
         raise KeyboardInterrupt
-    found: dict[tuple[tuple, float], dict[str, Any]] = {}
-    for res in grid_results:
-        spec = RunSpec.from_config(res.config["spec"])
-        metrics = res.metrics if res.metrics and res.error is None else {}
-        found[(_pair_key(spec, metric), spec.hparams[step_size(spec.optimizer)])] = metrics
+    found = {trials[res.config["trial"]["index"]]: res.metrics if res.metrics and res.error is None else {}
+             for res in grid_results}
     rows, chosen = [], {}
-    judged = "the target metric" if metric is None else metric
+    judged = "the target metric" if search.metric is None else search.metric
     for key, spec in pairs.items():
-        cands = [(float(found.get((key, lr), {}).get("score", math.inf)), lr) for lr in grid(spec.optimizer, samples)]
+        hparam = search.hparam[spec.optimizer]
+        cands = [(float(found.get((key, lr), {}).get("score", math.inf)), lr) for lr in search.grids[key]]
         best_score, best_lr = min(cands)  # ties -> the smaller learning rate
         chosen[key] = best_lr
         for score, lr in cands:
             trial = found.get((key, lr), {})
             mode = trial.get("mode")
             rows.append({"pair_key": repr(key), "problem": spec.problem, "optimizer": spec.optimizer,
-                         "hparam": step_size(spec.optimizer), "lr": lr,
+                         "hparam": hparam, "lr": lr,
                          "target_metric": trial.get("target_metric"), "mode": mode,
                          "final_val": -score if mode == "max" else score,
                          "score": score, "chosen": lr == best_lr, "tuning_seed": TUNING_SEED,
                          "selection": f"final validation value of {judged}, best in its "
                                       "declared direction (score: lower is better)"})
-        print(f"tune-lr: {spec.problem}/{spec.optimizer}: {step_size(spec.optimizer)}={best_lr:.3g} "
-              f"(val score {best_score:.4g})")
+        print(f"tune-lr: {spec.problem}/{spec.optimizer}: {hparam}={best_lr:.3g} (val score {best_score:.4g})")
     results.write(out, "lr_search", rows)
     return chosen

@@ -12,6 +12,10 @@ Read it with ``raybench.results.read(OUT)`` or straight with pandas:
 folder and renamed into place, so a crash never leaves half a file, and parts are only ever
 added, never rewritten. ``OUT`` may be a local path or a URI pyarrow understands
 (``s3://bucket/prefix``, ``gs://...``).
+
+One version of each format is read: the folder's (``SCHEMA_VERSION``) and each table's
+(``raybench.schema``, recorded in every part). A folder or part of any other version is refused
+with one line naming it; nothing older is converted (no release wrote another version).
 """
 
 from __future__ import annotations
@@ -69,11 +73,10 @@ def _check_marker(fs: pafs.FileSystem, root: str) -> None:
         version = int(meta["schema_version"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ResultsError(f"{marker}: unreadable results marker ({exc})") from None
-    if version > SCHEMA_VERSION:
-        raise ResultsError(
-            f"{root} was written with results schema version {version}; this raybench reads "
-            f"versions up to {SCHEMA_VERSION}: upgrade raybench"
-        )
+    if version != SCHEMA_VERSION:
+        action = "upgrade raybench" if version > SCHEMA_VERSION else "write to a new folder"
+        raise ResultsError(f"{root} was written with results schema version {version}; this raybench "
+                           f"reads version {SCHEMA_VERSION} only: {action}")
 
 
 def init(folder: str, **meta: Any) -> None:
@@ -276,19 +279,28 @@ def _parts(fs: pafs.FileSystem, directory: str) -> list[str]:
     return [p for p in names if p.endswith(".parquet") and not posixpath.basename(p).startswith(".tmp-")]
 
 
-def _read_part(fs: pafs.FileSystem, path: str) -> pa.Table:
+def _read_part(fs: pafs.FileSystem, path: str, table: schema.TableSchema | None) -> pa.Table:
+    """One part; for a ``table`` this process knows, only a part of that table's version."""
     try:
         with fs.open_input_file(path) as f:
-            return pq.read_table(f)
+            part = pq.read_table(f)
     except (pa.ArrowException, OSError) as exc:
         raise ResultsError(f"corrupt results file {path}: {exc}") from None
+    if table is not None:
+        written = (part.schema.metadata or {}).get(b"raybench_table_version", b"?").decode()
+        if written != str(table.version):
+            action = "upgrade raybench" if written.isdigit() and int(written) > table.version else \
+                "write to a new folder"
+            raise ResultsError(f"results file {path} holds {table.name} table version {written}; this "
+                               f"raybench reads version {table.version} only: {action}")
+    return part
 
 
 def read_table(folder: str, table: str) -> pd.DataFrame:
     """All parts of ``table`` as one DataFrame in the table's schema (empty if none).
 
-    Columns the schema gained since a part was written are null there; a corrupt part is
-    named. A run written twice (``runs``: same ``run_id``) is returned once, the first one
+    ``hp_<name>`` columns of optimizers a part's writer did not know are null there; a corrupt
+    part, or one of another table version, is named. A run written twice (``runs``: same ``run_id``) is returned once, the first one
     written, with a warning naming the folder.
     """
     fs, root = _fs(folder)
@@ -299,7 +311,7 @@ def read_table(folder: str, table: str) -> pd.DataFrame:
     if table_schema is None and not re.fullmatch(r"[a-z][a-z0-9_]*", table):
         schema.get(table)  # "unknown table ...": a name that is not a table's cannot name a folder
     sch = table_schema.schema() if table_schema is not None else None
-    parts = [_read_part(fs, path) for path in _parts(fs, posixpath.join(root, table))]
+    parts = [_read_part(fs, path, table_schema) for path in _parts(fs, posixpath.join(root, table))]
     if sch is not None and table_schema.dynamic is not None:
         sch = _with_dynamic_columns(sch, parts)
     frames = []
@@ -354,8 +366,11 @@ def read(folder: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     return read_table(folder, "runs"), read_table(folder, "curves")
 
 
-def drop_orphan_curves(folder: str) -> int:
+def drop_orphan_curves(folder: str, finished: set[str] | None = None) -> int:
     """Remove curve rows of runs that have no run row (a crash between the two writes).
+
+    ``finished``: the folder's run ids, as its writer read them (``finished_run_ids``);
+    ``None``: read here.
 
     Such a run is redone on resume and writes its curve again; without this its points
     would appear twice. Affected parts are rewritten whole: the new part is written first,
@@ -363,8 +378,9 @@ def drop_orphan_curves(folder: str) -> int:
     crash between those two steps cannot duplicate points either. Returns the rows dropped.
     """
     fs, root = _fs(folder)
-    finished = finished_run_ids(folder)
-    parts = {path: _read_part(fs, path).to_pandas()
+    if finished is None:
+        finished = finished_run_ids(folder)
+    parts = {path: _read_part(fs, path, schema.get("curves")).to_pandas()
              for path in _parts(fs, posixpath.join(root, "curves"))}
     dirty = {p for p, df in parts.items() if not df["run_id"].isin(finished).all()}
     seen = {key for p, df in parts.items() if p not in dirty

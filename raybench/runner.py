@@ -127,7 +127,8 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
               resume: bool = False, progress: bool = True,
               max_retries: int = MAX_RETRIES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every spec on Ray (already started: ``raybench.ray_utils.init_ray``) and write the
-    results to ``out``; returns ``results.read(out)``.
+    results to ``out``; returns ``results.read(out)``. The library's one call: it checks the
+    requests, the retries and the folder itself, then ``run_specs``.
 
     ``resume`` skips runs already in ``out``; without it, a folder that already holds runs
     is refused (so results are never mixed by accident). ``max_retries``: how many times Ray
@@ -141,8 +142,23 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
     check_max_retries(max_retries)
     results.init(out)
     done = check_folder(out, resume=resume)
+    run_specs(specs, out, done=done, resume=resume, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+              progress=progress, max_retries=max_retries)
+    return results.read(out)
+
+
+def run_specs(specs: Sequence[RunSpec], out: str, *, done: set[str], resume: bool, cpus_per_run: float,
+              gpus_per_run: float, progress: bool, max_retries: int) -> Counter[str]:
+    """Run the specs whose run ids are not in ``done`` on Ray and write them to ``out``; returns
+    how many runs were written with each status. A stage of a command that has checked its
+    requests and read ``done`` from the folder it holds as writer (``check_folder``): all of
+    that is taken as given. ``resume``: first drop the curves of runs that have no run row.
+    """
+    from raybench import results
+
+    require_ray()
     if resume:
-        results.drop_orphan_curves(out)
+        results.drop_orphan_curves(out, done)
     by_id: dict[str, RunSpec] = {}
     for spec in specs:
         by_id.setdefault(spec.run_id, spec)  # a spec listed twice is one run
@@ -150,14 +166,14 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
     skipped = len(by_id) - len(todo)
     if skipped:
         print(f"resume: {skipped} of {len(by_id)} runs already in {out}", file=sys.stderr)
-    if todo:
-        _fan_out(todo, out, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, progress=progress,
-                 max_retries=max_retries)
-    return results.read(out)
+    if not todo:
+        return Counter()
+    return _fan_out(todo, out, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run, progress=progress,
+                    max_retries=max_retries)
 
 
 def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run: float,
-             progress: bool, max_retries: int) -> None:
+             progress: bool, max_retries: int) -> Counter[str]:
     import ray
 
     from raybench import results
@@ -171,6 +187,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
     buffer_runs: list[dict[str, Any]] = []
     buffer_curves: list[dict[str, Any]] = []
     lost: list[str] = []
+    written: Counter[str] = Counter()
     last_flush = time.monotonic()
 
     def flush() -> None:
@@ -193,6 +210,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
                     continue
                 buffer_runs.append(row)
                 buffer_curves.extend(curves)
+                written[row["status"]] += 1
                 bar.update(row["status"])
             if buffer_runs and (len(buffer_runs) >= FLUSH_EVERY_RUNS
                                 or time.monotonic() - last_flush > FLUSH_EVERY_SECONDS):
@@ -209,6 +227,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
         raise IncompleteSuite(
             f"{len(lost)} runs lost to worker or node failures after {max_retries} retries "
             f"(first: {lost[0]}); every other run is in {out}: rerun with --resume to complete")
+    return written
 
 
 class _Progress:

@@ -1,4 +1,4 @@
-"""Faults in a results folder: corrupt or truncated parts, newer schema versions, crashed writers.
+"""Faults in a results folder: corrupt or truncated parts, other schema versions, crashed writers.
 
 A results folder is the only state raybench keeps, so every fault in it must be loud and
 name the file (never a silent skip that would lose runs), and a writer killed at any moment
@@ -80,15 +80,35 @@ def test_cli_resume_on_corrupt_folder_exits_2_naming_the_file(folder: Path) -> N
     assert bad.read_bytes(), "the damaged file must be left for the user, not deleted"
 
 
-def test_newer_schema_version_is_refused(folder: Path) -> None:
+@pytest.mark.parametrize(("delta", "action"), [(1, "upgrade raybench"), (-1, "write to a new folder")],
+                         ids=["newer", "older"])
+def test_another_schema_version_is_refused(folder: Path, delta: int, action: str) -> None:
+    # One folder layout is read: no release wrote another, so nothing older is converted.
     marker = folder / results.MARKER
     meta = json.loads(marker.read_text())
-    meta["schema_version"] = results.SCHEMA_VERSION + 1
+    meta["schema_version"] = results.SCHEMA_VERSION + delta
     marker.write_text(json.dumps(meta))
-    for action in (lambda: results.read(str(folder)), lambda: results.init(str(folder)),
-                   lambda: results.finished_run_ids(str(folder))):
-        with pytest.raises(ResultsError, match=rf"schema version {results.SCHEMA_VERSION + 1}.*upgrade"):
-            action()
+    for act in (lambda: results.read(str(folder)), lambda: results.init(str(folder)),
+                lambda: results.finished_run_ids(str(folder))):
+        with pytest.raises(ResultsError, match=rf"schema version {results.SCHEMA_VERSION + delta}; .*"
+                                               rf"reads version {results.SCHEMA_VERSION} only: {action}$"):
+            act()
+
+
+def test_a_part_of_another_table_version_is_refused_naming_it(folder: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from raybench import schema
+
+    runs = schema.get("runs")
+    old = schema.TableSchema("runs", runs.version - 1, runs.fields[:5])
+    part = folder / "runs" / "part-00000000000000000000-old.parquet"
+    pq.write_table(old.schema().empty_table(), part)
+    for reader in (lambda: results.read(str(folder)), lambda: results.finished_run_ids(str(folder))):
+        with pytest.raises(ResultsError) as err:
+            reader()
+        assert str(err.value) == (f"results file {part} holds runs table version {runs.version - 1}; this "
+                                  f"raybench reads version {runs.version} only: write to a new folder")
 
 
 def test_unreadable_marker_is_named(folder: Path) -> None:

@@ -10,7 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from raybench.lr_search import Plan
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -93,6 +99,11 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
 
 
 def main(args: argparse.Namespace) -> int:
+    """Parse (done), resolve and check every spec once and read the folder once (``_prepare``,
+    while Ray starts), then tune, fan out and write (``_run``), then report: each stage takes
+    what the one before resolved."""
+    import contextlib
+
     from raybench import runner
     from raybench.ray_utils import ensure_resources, start_ray
 
@@ -102,16 +113,13 @@ def main(args: argparse.Namespace) -> int:
     runner.check_requests(args.cpus_per_run, args.gpus_per_run)
     py_modules = check_py_modules(args.py_modules)
     if args.check:
-        return _check(args, _prepare(args))
-    specs = start_ray(args.address, lambda: _prepare(args), warm_cpus=args.cpus_per_run, warm_at_most=len,
-                      py_modules=py_modules)
-    from raybench import results
-
-    with results.writer(args.out):
-        runner.check_folder(args.out, resume=args.resume)  # again, now as the folder's one writer
+        return _check(args, _prepare(args, None))
+    with contextlib.ExitStack() as held:  # the folder's writer lock, from _prepare to the end
+        prepared = start_ray(args.address, lambda: _prepare(args, held), warm_cpus=args.cpus_per_run,
+                             warm_at_most=lambda p: len(p.specs), py_modules=py_modules)
         ensure_resources(cpus=args.cpus_per_run, gpus=args.gpus_per_run, embedded=args.address is None,
                          pending_timeout=args.pending_timeout)
-        return _run(args, specs)
+        return _run(args, prepared)
 
 
 def check_py_modules(paths: list[str]) -> list[str] | None:
@@ -119,62 +127,85 @@ def check_py_modules(paths: list[str]) -> list[str] | None:
     importable here; ``None`` when none is given."""
     if not paths:
         return None
-    from raybench import entries
+    from raybench import registry
+    from raybench.errors import UsageError
 
-    return entries.add_module_paths(paths)
+    return registry.add_module_paths(paths, error=UsageError)
 
 
-def _prepare(args: argparse.Namespace) -> list:
-    """The suite's specs, built and checked, and the folder checked (writable, not in use, no
-    runs unless --resume); on the embedded Ray, whose workers share this machine's data
-    folder, the data fetched or checked once here."""
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """What ``_prepare`` resolved, handed to the stages after it."""
+
+    specs: list
+    """The suite's specs, built, checked and (embedded Ray) with their data resolved."""
+    done: set[str]
+    """Run ids already in the folder, read once, holding it as its writer."""
+    search: Plan | None = None
+    """``--tune-lr``: the checked ``raybench.lr_search.Plan``; else ``None``."""
+    previous: dict = dataclasses.field(default_factory=dict)
+    """``--tune-lr --resume``: the learning rates chosen by earlier searches in the folder."""
+
+
+def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Prepared:
+    """The suite's specs, built and checked, and the folder read once: ``held``, the folder
+    taken as its one writer there (``results.writer``, released when ``held`` closes); ``None``
+    (``--check``), only checked free. A folder holding runs is refused unless --resume. On the
+    embedded Ray, whose workers share this machine's data folder, the data are fetched or
+    checked once here; with --tune-lr the search is checked and planned on the final specs."""
     from raybench import results, runner
 
     specs = build_specs(args)
-    if args.tune_lr:
-        from raybench import lr_search
-
-        lr_search.check_tunable(specs)
-    results.init(args.out)
-    results.check_free(args.out)
-    runner.check_folder(args.out, resume=args.resume)
+    if held is None:
+        results.init(args.out)
+        results.check_free(args.out)
+    else:
+        held.enter_context(results.writer(args.out))
+    done = runner.check_folder(args.out, resume=args.resume)
     if args.address is None:
         specs = runner.prepare_data(specs)
-    return specs
+    if not args.tune_lr:
+        return Prepared(specs, done)
+    from raybench import lr_search
+
+    search = lr_search.plan(specs, samples=args.tune_samples)
+    return Prepared(specs, done, search, lr_search.previous_choices(args.out) if args.resume else {})
 
 
-def _check(args: argparse.Namespace, specs: list) -> int:
+def _check(args: argparse.Namespace, prepared: Prepared) -> int:
     """``--check``: the suite passed every check a run makes before Ray starts; list its runs
     (per problem and optimizer) and what a run would skip. (Whether a cluster can meet
     --cpus/--gpus-per-run is known only once Ray is up.)"""
-    from raybench import runner
-
-    done = runner.check_folder(args.out, resume=args.resume)
-    todo = [s for s in specs if s.run_id not in done]
+    specs = prepared.specs
+    todo = [s for s in specs if s.run_id not in prepared.done]
     pairs: dict[tuple[str, str], list[str]] = {}
     for s in todo:
         pairs.setdefault((s.problem, s.optimizer), []).append(str(s.steps or "default"))
     for (problem, optimizer), steps in pairs.items():
         print(f"{problem}  {optimizer}  {len(steps)} runs  steps {', '.join(sorted(set(steps)))}")
     skipped = f", {len(specs) - len(todo)} already there (--resume)" if len(todo) < len(specs) else ""
+    if prepared.search is not None:
+        searched = [k for k in prepared.search.pairs if k not in prepared.previous]
+        print(f"check: --tune-lr would search {len(searched)} of {len(prepared.search.pairs)} pairs, "
+              f"{prepared.search.samples} values each", file=sys.stderr)
     print(f"check: {len(todo)} runs to write to {args.out}{skipped}; nothing run", file=sys.stderr)
     return 0
 
 
-def _run(args: argparse.Namespace, specs: list) -> int:
+def _run(args: argparse.Namespace, prepared: Prepared) -> int:
     from raybench import runner
 
-    if args.tune_lr:
+    specs = prepared.specs
+    if prepared.search is not None:
         from raybench import lr_search
 
-        specs = lr_search.tune_specs(specs, args.out, samples=args.tune_samples,
-                                     cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
-                                     resume=args.resume)
-    runs, _ = runner.run_suite(specs, args.out, cpus_per_run=args.cpus_per_run,
-                               gpus_per_run=args.gpus_per_run, resume=args.resume,
+        specs = lr_search.tune(prepared.search, args.out, previous=prepared.previous,
+                               cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+    written = runner.run_specs(specs, args.out, done=prepared.done, resume=args.resume,
+                               cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                                progress=not args.no_progress, max_retries=args.max_retries)
-    counts = runs["status"].value_counts().to_dict() if "status" in runs else {}
-    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-    print(f"{len(runs)} runs in {args.out} ({summary}); report: raybench report {args.out}",
-          file=sys.stderr)
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(written.items())) or "none"
+    before = f"; {len(prepared.done)} written before" if prepared.done else ""
+    print(f"{len(prepared.done) + written.total()} runs in {args.out} ({counts} written now{before}); "
+          f"report: raybench report {args.out}", file=sys.stderr)
     return 0

@@ -1,0 +1,107 @@
+"""``raybench run`` is a straight pipeline: each stage hands the next what it resolved.
+
+Spies wrap the real functions (they count calls and change nothing), and the command runs in
+this process on a really started embedded Ray: the folder's run ids are read once and the
+tunability check runs once, for a first run and for its ``--resume``. Formats no release wrote
+are refused with one line.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import ray
+
+from raybench import lr_search, results, schema
+from raybench.cli import main
+from raybench.ray_utils import stop_ray
+
+
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    counted: Counter[str] = Counter()
+    for module, name in ((results, "finished_run_ids"), (lr_search, "check_tunable")):
+        real = getattr(module, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            counted[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, functools.wraps(real)(spy))
+    return counted
+
+
+def test_tune_lr_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path, calls: Counter[str],
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "r"
+    args = ["run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "1", "--steps", "20",
+            "--tune-lr", "--tune-samples", "2", "--out", str(out), "--no-progress"]
+    try:
+        assert main(args) == 0, capsys.readouterr().err[-3000:]
+        assert ray.is_initialized(), "the command starts Ray itself"
+        first = dict(calls)
+        calls.clear()
+        assert main([*args, "--resume"]) == 0, capsys.readouterr().err[-3000:]
+        resumed = dict(calls)
+    finally:
+        stop_ray()
+    assert first == {"finished_run_ids": 1, "check_tunable": 1}
+    assert resumed == {"finished_run_ids": 1, "check_tunable": 1}
+    err = capsys.readouterr().err
+    assert "2 runs in" in err and "(2 ok written now)" in err
+    assert "(none written now; 2 written before)" in err and "resume: 2 of 2 runs already in" in err
+    runs = results.read_table(str(out), "runs")
+    assert len(runs) == 2 and runs["run_id"].is_unique and (runs["hparam_source"] == "tuned").all()
+    search = results.read_table(str(out), "lr_search")
+    assert len(search) == 4, "--resume reuses the finished search"
+    assert search.groupby("optimizer")["chosen"].sum().to_dict() == {"adam": 1, "sgd": 1}
+    for opt, group in search.groupby("optimizer"):
+        assert (runs.loc[runs.optimizer == opt, "hp_lr"] == group.loc[group["chosen"], "lr"].item()).all()
+
+
+def test_check_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path, calls: Counter[str],
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2", "--tune-lr",
+                 "--tune-samples", "3", "--out", str(tmp_path / "r"), "--check"]) == 0
+    assert dict(calls) == {"finished_run_ids": 1, "check_tunable": 1}
+    err = capsys.readouterr().err
+    assert "--tune-lr would search 2 of 2 pairs, 3 values each" in err and "4 runs to write" in err
+    assert not ray.is_initialized()
+
+
+def _one_error_line(capsys: pytest.CaptureFixture) -> str:
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("raybench: error:"), lines
+    return lines[0]
+
+
+def test_an_older_lr_search_table_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "r"
+    results.init(str(out))
+    old = schema.TableSchema("lr_search", lr_search.LR_SEARCH.version - 1,
+                             tuple(f for f in lr_search.LR_SEARCH.fields if f.name != "hparam"))
+    (out / "lr_search").mkdir()
+    part = out / "lr_search" / "part-00000000000000000001-old.parquet"
+    pq.write_table(old.schema().empty_table(), part)
+    args = ["run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1", "--tune-lr",
+            "--out", str(out), "--resume", "--check"]
+    assert main(args) == 2
+    line = _one_error_line(capsys)
+    assert f"{part} holds lr_search table version {old.version}" in line
+    assert f"reads version {lr_search.LR_SEARCH.version} only" in line
+    assert not ray.is_initialized()
+
+
+def test_an_older_results_folder_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / results.MARKER).write_text(f'{{"schema_version": {results.SCHEMA_VERSION - 1}}}')
+    assert main(["run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1", "--out", str(out),
+                 "--resume", "--check"]) == 2
+    line = _one_error_line(capsys)
+    assert f"results schema version {results.SCHEMA_VERSION - 1}" in line
+    assert f"reads version {results.SCHEMA_VERSION} only: write to a new folder" in line
