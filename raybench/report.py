@@ -17,26 +17,46 @@ Beside the table, the AlgoPerf score of each optimizer (``raybench.profile``): t
 area under its performance profile over problems, on steps to target, up to tau = 4; and the
 same score on gradient evaluations to target.
 
-Writes ``report.md``, ``report.csv``, ``scores.csv``, ``curves_<problem>.png`` (median and
-interquartile band over seeds), ``performance_profile.png`` (Dolan-Moré, per (problem, seed))
-and ``algoperf_profile.png`` (the scored profile, per problem) into the folder, and all of it
-as one self-contained page, ``index.html`` (``raybench.html_report``). Every plot draws an
-optimizer in the same colour (``optimizer_colour``).
+``build`` makes all of it one ``raybench.report_model.Report`` from the runs and curves tables:
+every fact a renderer needs (headline metric and direction, optimizer order, each optimizer's
+colour, the curves' quantiles) is looked up here, once. The renderers only lay it out:
+``report.md`` (``report_markdown``), ``report.csv`` and ``scores.csv`` (``report_csv``),
+``curves_<problem>.png``, ``performance_profile.png`` and ``algoperf_profile.png``
+(``report_png``) and ``index.html`` (``html_report``). ``make_report`` reads a folder, builds,
+and writes them all. A caller adds sections of its own (``sections=``); ``raybench report``
+asks the installed providers of the ``raybench.report_sections`` entry-point group for theirs
+(``installed_sections``), so that the core never names the layer that owns them.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from raybench import profile, results, stats
+from raybench import (
+    __version__,
+    html_report,
+    profile,
+    report_csv,
+    report_markdown,
+    report_png,
+    results,
+    stats,
+)
+from raybench.report_model import Band, Curves, ProfilePanel, Report, Section
 
 BASELINE = "adam"
+TITLE = "raybench report"
+SECTION_GROUP = "raybench.report_sections"
+"""Entry-point group of report section providers: ``provider(folder: str) -> Section | None``,
+asked by ``raybench report`` for the sections a results folder holds beyond the core's."""
 
 LR_CHOSEN = {"default": "default", "config": "given", "tuned": "tuned"}
 """How a run's learning rate was chosen, from its ``hparam_source``, in the report's words."""
@@ -179,13 +199,13 @@ def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def cells(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> tuple[list[str], list[list[str]]]:
-    """The report table as text: its header and one list of cells per row of ``tbl``, as
-    ``report.md`` and ``index.html`` both show them."""
+def results_section(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> Section:
+    """The results table (``table``) as text: one row of cells per row of ``tbl``, best rows
+    marked, as ``report.md`` and ``index.html`` both show it."""
     speed = f"speed_vs_{baseline}"
-    header = ["problem", "optimizer", "lr chosen", "metric", "mean +- std (* best)",
+    header = ("problem", "optimizer", "lr chosen", "metric", "mean +- std (* best)",
               f"speed vs {baseline} [95% CI] (paired seeds)", f"{baseline} paired diff [95% CI]",
-              "reached target", "ok / diverged / failed"]
+              "reached target", "ok / diverged / failed")
     rows = []
     for r in tbl.itertuples(index=False):
         d = r._asdict()
@@ -195,161 +215,141 @@ def cells(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> tuple[list[str], li
             sp = f"inf: {baseline} missed ({d['paired_seeds']})"
         else:
             sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
-        rows.append([
+        rows.append((
             str(d["problem"]), str(d["optimizer"]), str(d.get("lr_chosen", "-")), str(d["metric"]),
             f"{_fmt(d['mean'])} +- {_fmt(d['std'], 2)}{' *' if d['best'] else ''}", sp,
             f"{_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}]",
-            f"{d['reached_target']}/{d['runs']}", f"{d['ok']} / {d['diverged']} / {d['failed']}"])
-    return header, rows
+            f"{d['reached_target']}/{d['runs']}", f"{d['ok']} / {d['diverged']} / {d['failed']}"))
+    best = tuple(bool(b) for b in tbl["best"]) if "best" in tbl else ()
+    return Section("Results", header, tuple(rows), best=best)
 
 
-def markdown(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> str:
-    header, rows = cells(tbl, baseline=baseline)
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+def scores_section(prof: profile.Profile, also: profile.Profile | None = None) -> Section:
+    """The AlgoPerf score table, with one line saying how it was computed and which problems
+    were left out; ``also``, a profile on another cost, adds its score as a column."""
+    def words(p: profile.Profile) -> str:
+        return p.cost.removesuffix("_to_target").replace("_", " ")
+
+    n = int(prof.scores["problems"].max()) if len(prof.scores) else 0
+    rule = f"Score: {prof.rule}; {n} problems."
+    if prof.excluded:
+        rule += f" Excluded (no optimizer reached the target): {', '.join(prof.excluded)}."
+    header = ["optimizer", f"score on {words(prof)}", f"problems within {prof.tau_max:g}x of the fastest",
+              "problems reached"]
+    extra: dict[str, float] = {}
+    if also is not None:
+        header.append(f"score on {words(also)}")
+        extra = dict(zip(also.scores["optimizer"], also.scores["score"], strict=True))
+    rows = []
+    for r in prof.scores.itertuples(index=False):
+        row = [str(r.optimizer), f"{r.score:.3f}", f"{r.within_tau_max}/{r.problems}", f"{r.reached}/{r.problems}"]
+        if also is not None:
+            row.append(f"{extra[r.optimizer]:.3f}" if r.optimizer in extra else "-")
+        rows.append(tuple(row))
+    return Section("AlgoPerf scores", tuple(header), tuple(rows), text=rule)
 
 
-def plot_curves(curves: pd.DataFrame, runs: pd.DataFrame, folder: Path) -> list[Path]:
-    """One PNG per problem: median and interquartile band over seeds of the curve metric."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = []
+def curve_bands(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[Curves, ...]:
+    """Per problem, the curve metric's median and interquartile band over seeds per optimizer
+    (a seed's last value carried forward over steps it did not evaluate)."""
+    out = []
     meta = runs[["run_id", "problem", "optimizer", "seed"]]
     merged = curves.merge(meta, on="run_id", how="inner")
     for problem, pc in merged.groupby("problem", sort=False):
         metric = curve_metric(pc)
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        positive = True
+        bands = []
         for opt, oc in pc.groupby("optimizer", sort=False):
             pivot = oc.pivot_table(index="step", columns="seed", values=metric, aggfunc="last").sort_index()
-            pivot = pivot.ffill()
-            q = pivot.quantile([0.25, 0.5, 0.75], axis=1).T
-            positive &= bool((q > 0).all().all())
-            colour = optimizer_colour(str(opt))
-            ax.plot(q.index, q[0.5], label=opt, lw=1.5, color=colour)
-            ax.fill_between(q.index, q[0.25], q[0.75], color=colour, alpha=0.2, lw=0)
-        if positive:
-            ax.set_yscale("log")
-        ax.set_xlabel("step")
-        ax.set_ylabel(metric.replace("_", " "))
-        n_seeds = pc["seed"].nunique()
-        ax.set_title(f"{problem}: median and IQR over {n_seeds} seeds")
-        ax.legend(fontsize=8, ncol=2)
-        fig.tight_layout()
-        path = folder / f"curves_{problem}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
-    return paths
+            q = pivot.ffill().quantile([0.25, 0.5, 0.75], axis=1).T
+            bands.append(Band(str(opt), q.index.to_numpy(), q[0.25].to_numpy(), q[0.5].to_numpy(),
+                              q[0.75].to_numpy()))
+        out.append(Curves(str(problem), metric, int(pc["seed"].nunique()), tuple(bands)))
+    return tuple(out)
 
 
-def plot_profile(runs: pd.DataFrame, folder: Path) -> Path | None:
-    """Dolan-Moré performance profiles over every (problem, seed) instance.
+PROFILE_COSTS = ("steps_to_target", "grad_evals_to_target")
+"""Dolan-Moré profiles are drawn on both: gradient evaluations are the fair cost for L-BFGS,
+whose steps call the gradient several times."""
 
-    Two panels: cost in steps to target and in gradient evaluations to target (the fair one
-    for L-BFGS, whose steps call the gradient several times).
-    """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    costs = ("steps_to_target", "grad_evals_to_target")
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+def profile_panels(runs: pd.DataFrame) -> tuple[ProfilePanel, ...]:
+    """Dolan-Moré performance profiles over every (problem, seed) instance that every optimizer
+    ran (never reaching the target counts as infinite cost), one per ``PROFILE_COSTS``."""
     taus = np.logspace(0, 3, 200)
-    drawn = False
-    for ax, cost in zip(axes, costs, strict=True):
+    panels = []
+    for cost in PROFILE_COSTS:
         wide = runs.pivot_table(index=["problem", "seed"], columns="optimizer", values=cost, aggfunc="first")
         wide = wide.dropna()  # instances every optimizer ran (inf = never reached, kept)
-        if wide.empty:
-            continue
-        drawn = True
-        prof = stats.performance_profile({o: wide[o].tolist() for o in wide.columns}, taus)
-        for opt, ys in prof.items():
-            ax.step(taus, ys, where="post", label=opt, color=optimizer_colour(str(opt)))
-        ax.set_xscale("log")
-        ax.set_ylim(0, 1.02)
-        ax.set_xlabel(f"tau: within a factor tau of the best {cost.replace('_', ' ')}")
-        ax.set_title(f"{cost.replace('_', ' ')}, {len(wide)} (problem, seed) instances", fontsize=10)
-    if not drawn:
-        plt.close(fig)
-        return None
-    axes[0].set_ylabel("fraction of instances")
-    axes[1].legend(fontsize=8, ncol=2)
-    fig.suptitle("Performance profiles (never reaching the target counts as infinite cost)")
-    fig.tight_layout()
-    path = folder / "performance_profile.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+        fractions = ({} if wide.empty else
+                     stats.performance_profile({o: wide[o].tolist() for o in wide.columns}, taus))
+        panels.append(ProfilePanel(cost, len(wide), taus, {str(o): np.asarray(y) for o, y in fractions.items()}))
+    return tuple(panels)
 
 
-def plot_algoperf_profile(prof: profile.Profile, folder: Path) -> Path | None:
-    """The scored profile: rho_s(tau) per optimizer over problems, tau in [1, tau_max], the
-    score (normalised area) in the legend."""
-    if prof.scores.empty or not int(prof.scores["problems"].max()):
-        return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8.5, 4.5))
-    for r in prof.scores.itertuples(index=False):
-        ax.step(prof.curves["tau"], prof.curves[r.optimizer], where="post", lw=1.5,
-                color=optimizer_colour(str(r.optimizer)), label=f"{r.optimizer} ({r.score:.3f})")
-    ax.set_xlim(1, prof.tau_max)
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel(f"tau: within a factor tau of the fastest median {prof.cost.replace('_', ' ')}")
-    ax.set_ylabel("fraction of problems")
-    excluded = f"; {len(prof.excluded)} unsolved excluded" if prof.excluded else ""
-    ax.set_title(f"AlgoPerf performance profile over {int(prof.scores['problems'].max())} problems"
-                 f"{excluded}\n(legend: score = normalised area up to tau = {prof.tau_max:g})", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="score", title_fontsize=8)
-    fig.tight_layout()
-    path = folder / "algoperf_profile.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True,
-                out_dir: str | None = None) -> dict[str, Any]:
-    """Build the table and plots of a results folder (local or URI) into ``out_dir``
-    (default: the folder itself); returns the table and the paths written."""
-    runs, curves = results.read(folder)
-    if runs.empty:
-        raise results.ResultsError(f"{folder} holds no runs (expected {folder}/runs/*.parquet)")
-    out = Path(out_dir or folder.removeprefix("file://"))
-    out.mkdir(parents=True, exist_ok=True)
-    tbl = table(runs, baseline=baseline)
+def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str = "",
+          baseline: str = BASELINE, sections: Sequence[Section] = (), n_boot: int = 2000) -> Report:
+    """The report of a runs table and its curves (``raybench.results.read``): the results
+    table, the AlgoPerf scores on steps and on gradient evaluations, the curves' bands, the
+    performance profiles, every optimizer's colour, and the caller's ``sections`` after the
+    scores. ``source`` names the results folder."""
+    tbl = table(runs, baseline=baseline, n_boot=n_boot)
     prof = profile.profile(runs)
     # The same score on gradient evaluations: L-BFGS's line search spends several per step.
     prof_grad = profile.profile(runs, cost="grad_evals_to_target")
-    md = markdown(tbl, baseline=baseline) + "\n" + profile.markdown(prof, also=prof_grad)
+    scores = prof.scores.merge(prof_grad.scores[["optimizer", "score"]].rename(columns={"score": "score_grad_evals"}),
+                               on="optimizer", how="left")
     summary = (f"{len(runs)} runs, {runs['problem'].nunique()} problems, "
                f"{runs['optimizer'].nunique()} optimizers, seeds {sorted(runs['seed'].unique().tolist())}.\n"
                f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
                f"optimizer's, paired by seed, median with 95% bootstrap CI. lr chosen: default (registry), "
                f"given (suite or --hparam), tuned (--tune-lr), mixed (seeds differ).")
-    (out / "report.md").write_text(f"# raybench report\n\n{summary}\n\n" + md)
-    tbl.to_csv(out / "report.csv", index=False)
-    scores = prof.scores.merge(prof_grad.scores[["optimizer", "score"]].rename(columns={"score": "score_grad_evals"}),
-                               on="optimizer", how="left")
-    scores.to_csv(out / "scores.csv", index=False)
-    pngs: list[Path] = []
-    if plots and not curves.empty:
-        pngs = plot_curves(curves, runs, out)
-        for path in (plot_profile(runs, out), plot_algoperf_profile(prof, out)):
-            if path is not None:
-                pngs.append(path)
-    from raybench import html_report  # it renders this module's table: imported here, not at the top
+    return Report(
+        title=TITLE, source=source, version=__version__,
+        created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        summary=summary, results=results_section(tbl, baseline=baseline), scores=scores_section(prof, prof_grad),
+        table=tbl, score_table=scores, algoperf=prof,
+        curves=curve_bands(curves, runs) if curves is not None and not curves.empty else (),
+        profiles=profile_panels(runs),
+        colours={str(o): optimizer_colour(str(o)) for o in runs["optimizer"].unique()},
+        sections=tuple(sections))
 
-    html_path = html_report.write_html(out, table=tbl, baseline=baseline, summary=summary,
-                                       profiles=(prof, prof_grad), plots=pngs, source=folder)
-    return {"table": tbl, "markdown": md, "md_path": out / "report.md", "csv_path": out / "report.csv",
-            "scores": scores, "scores_path": out / "scores.csv", "plots": pngs, "html_path": html_path}
+
+def plot_algoperf_profile(prof: profile.Profile, folder: Path) -> Path | None:
+    """``algoperf_profile.png`` of ``prof`` in ``folder``, every optimizer in its colour."""
+    colours = {str(o): optimizer_colour(str(o)) for o in prof.scores["optimizer"]}
+    return report_png.algoperf_profile(prof, colours, Path(folder))
+
+
+def installed_sections(folder: str) -> list[Section]:
+    """The sections the installed ``SECTION_GROUP`` providers find in results folder ``folder``
+    (the research summary's claims, where ``raybench.reproduce`` wrote them), by provider name."""
+    from importlib import metadata
+
+    found = []
+    for ep in sorted(metadata.entry_points(group=SECTION_GROUP), key=lambda e: e.name):
+        section = ep.load()(folder)
+        if section is not None:
+            found.append(section)
+    return found
+
+
+def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True, out_dir: str | None = None,
+                sections: Sequence[Section] = ()) -> dict[str, Any]:
+    """Build the report of a results folder (local or URI) and write it into ``out_dir``
+    (default: the folder itself): ``report.md``, ``report.csv``, ``scores.csv``, the plots
+    (unless ``plots`` is false or the folder has no curves) and ``index.html``, with
+    ``sections`` after the scores. Returns the model (``report``), the results table, the
+    tables as Markdown and the paths written."""
+    runs, curves = results.read(folder)
+    if runs.empty:
+        raise results.ResultsError(f"{folder} holds no runs (expected {folder}/runs/*.parquet)")
+    out = Path(out_dir or folder.removeprefix("file://"))
+    out.mkdir(parents=True, exist_ok=True)
+    rep = build(runs, curves, source=folder, baseline=baseline, sections=sections)
+    (out / "report.md").write_text(report_markdown.markdown(rep))
+    csv_path, scores_path = report_csv.write_csv(rep, out)
+    pngs = report_png.write_png(rep, out) if plots and not curves.empty else []
+    html_path = html_report.write_html(out, rep, plots=pngs)
+    return {"report": rep, "table": rep.table, "markdown": report_markdown.tables(rep), "md_path": out / "report.md",
+            "csv_path": csv_path, "scores": rep.score_table, "scores_path": scores_path, "plots": pngs,
+            "html_path": html_path}

@@ -202,9 +202,9 @@ def retrain(row: Mapping[str, Any], device: str) -> tuple[Any, bool]:
 # --- One multi-init folder ------------------------------------------------------------------------
 
 def headline_metric(problem: str, runs: pd.DataFrame) -> str:
-    """The metric the summary's table measures ``problem`` by (``raybench.claims.COLUMNS``), else
+    """The metric the summary's table measures ``problem`` by (``claims.COLUMNS``), else
     the problem's target metric."""
-    from raybench import claims
+    from raybench.reproduce import claims
 
     for column in claims.COLUMNS.values():
         if column.problem == problem and column.metric != "steps_to_target":

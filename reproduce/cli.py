@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace, plan) -> int:
     stages.say("stage 4/4: claims and report")
     table, rep = measure.write_all(plan, {s.run_id for s in tuned}, {s.run_id for s in plan.specs},
                                    {s.run_id for s in auto}, extra)
-    from raybench.claims import markdown
+    from raybench.reproduce.claims import markdown
 
     print(markdown(table).split("\n## Every cell")[0])
     counts = table["verdict"].map(lambda v: "not run" if v.startswith("not run") else v).value_counts()

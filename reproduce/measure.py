@@ -1,6 +1,6 @@
 """The last stage of ``raybench reproduce``: the claims measured, written and reported.
 
-Every cell of the summary's table comes from the runs the plan made (``raybench.claims``
+Every cell of the summary's table comes from the runs the plan made (``reproduce.claims``
 measures and judges it; its rules are fixed there): Adam, Modified Adam, SGD + momentum and the
 autonomous optimizer from their runs in ``OUT`` paired by seed, Multi-Init from its seed blocks
 (``multi_init_rows``), and the cells that did not run say why; beside the Multi-Init row, what
@@ -21,16 +21,17 @@ from raybench.reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POL
 
 
 def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> list[dict[str, Any]]:
-    """``raybench.claims.measure``'s ``extra`` rows of one multi-init folder: one per seed block.
+    """``claims.measure``'s ``extra`` rows of one multi-init folder: one per seed block.
 
     A block is paired with single initialization on its own seeds: its ``value`` is the
     survivor's (test accuracy in percent; steps to target, ``inf`` if never met), its ``adam``
     the median over the block's seeds each trained alone with the same optimizer, learning rate
     and budget (``tuning.compare``'s convergence speed, so the ratio is the one it reports).
     """
+    from raybench.reproduce import claims
     from raybench.tuning.experiment import RUNGS
 
-    from raybench import claims, results
+    from raybench import results
 
     runs, rungs = results.read_table(out, "runs"), results.read_table(out, RUNGS.name)
     columns = [c for c, col in claims.COLUMNS.items() if col.problem == spec.problem]
@@ -57,9 +58,9 @@ def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> 
 
 def claims_table(plan: Plan, runs: pd.DataFrame, extra: list[dict[str, Any]],
                  not_run: dict[Any, str] | None = None) -> pd.DataFrame:
-    """``raybench.claims.measure`` of ``runs`` (the plan's, nothing else) and the multi-init rows,
+    """``claims.measure`` of ``runs`` (the plan's, nothing else) and the multi-init rows,
     with reduced networks named in the dataset column."""
-    from raybench import claims
+    from raybench.reproduce import claims
 
     runs = runs.copy()
     for problem in plan.problems:
@@ -111,12 +112,12 @@ def notes(plan: Plan, *, tuned: bool, runs: pd.DataFrame) -> str:
 
 def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: set[str],
               extra: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """Measure, write (``claims.write``) and report (``report.make_report``) both tables, with the
-    multi-init evidence (``reproduce.believability``) in the tuned one; the tuned table and the top
-    report's paths."""
-    from raybench.reproduce import believability
+    """Measure, write (``claims.write``) and report (``report.make_report``, the claims as a
+    section of it) both tables, with the multi-init evidence (``reproduce.believability``) in the
+    tuned one; the tuned table and the top report's paths."""
+    from raybench.reproduce import believability, claims
 
-    from raybench import claims, results
+    from raybench import results
     from raybench.report import make_report
 
     runs = results.read_table(plan.out, "runs")
@@ -133,5 +134,5 @@ def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: 
         (MULTI_INIT_METHOD, c): once for c in claims.COLUMNS
         if c not in plan.not_run and (MULTI_INIT_METHOD, c) not in plan.not_run})
     claims.write(plan.folder(DEFAULTS), at_defaults, notes=notes(plan, tuned=False, runs=defaults))
-    make_report(plan.folder(DEFAULTS))
-    return table, make_report(plan.out)
+    make_report(plan.folder(DEFAULTS), sections=[claims.report_section(at_defaults)])
+    return table, make_report(plan.out, sections=[claims.report_section(table)])

@@ -49,14 +49,14 @@ MULTI_INIT_FAMILIES_WHY = ("multi-init's seeds draw new instances of this proble
 
 
 def optimizer_of(method: str) -> str:
-    from raybench import claims
+    from raybench.reproduce import claims
 
     return str(claims.METHODS[method].optimizer)
 
 
 def column_problems() -> list[str]:
     """The problems the summary's table measures, in its column order."""
-    from raybench import claims
+    from raybench.reproduce import claims
 
     return list(dict.fromkeys(c.problem for c in claims.COLUMNS.values()))
 
@@ -168,7 +168,7 @@ class Plan:
     specs: list[RunSpec]
     """The baselines' runs at registry defaults (``OUT/defaults``); tuned, they go to ``OUT``."""
     not_run: dict[Any, str]
-    """``raybench.claims.measure``'s ``not_run_why``: the cells not run here, and why."""
+    """``claims.measure``'s ``not_run_why``: the cells not run here, and why."""
     policies: dict[str, str]
     """Family -> policy file (given by ``--policy-dir``, or where training puts it)."""
     policy_dir: str | None

@@ -83,7 +83,7 @@ def autonomous(plan: Plan, found: dict[str, str], *, cpus: float, gpus: float, p
 
 def multi_init(plan: Plan, tuned: list[Any], *, gpus: float, progress: bool) -> list[dict[str, Any]]:
     """Stage 3: multi-init in disjoint seed blocks against the same seeds trained alone, per
-    problem; returns ``raybench.claims.measure``'s per-block rows (``measure.multi_init_rows``)."""
+    problem; returns ``claims.measure``'s per-block rows (``measure.multi_init_rows``)."""
     from raybench.reproduce import measure
     from raybench.tuning.compare import compare, single_specs, write_comparison
     from raybench.tuning.experiment import default_resources, done_repeats, run_experiment

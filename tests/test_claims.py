@@ -1,4 +1,4 @@
-"""``raybench.claims``: the summary's table as claims, and the verdict rules applied to
+"""``raybench.reproduce.claims``: the summary's table as claims, and the verdict rules applied to
 hand-made per-seed results whose right verdict is known."""
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats as scipy_stats
-
-from raybench import claims, results, schema, stats
-from raybench.claims import (
+from raybench.reproduce import claims
+from raybench.reproduce.claims import (
     CONSISTENT,
     CONTRADICTED,
     DIRECTION_CONTRADICTED,
@@ -24,6 +22,9 @@ from raybench.claims import (
     OPTIMAL,
     Comparison,
 )
+from scipy import stats as scipy_stats
+
+from raybench import results, schema, stats
 from tests.conftest import ROOT
 
 INF, NAN = math.inf, math.nan

@@ -1,7 +1,8 @@
 """``index.html`` of ``raybench report``, opened in a real headless browser (Debian's Chromium
 through Selenium and chromedriver): the title, the results table row for row as ``report.md``
-has it, the AlgoPerf scores, the claims with their verdicts, and every plot the report wrote
-decoded at its own size, with no console errors and nothing loaded from outside the file.
+has it, the AlgoPerf scores, the claims with their verdicts (a section that ``raybench.reproduce``
+provides through the ``raybench.report_sections`` entry points), and every plot the report
+wrote decoded at its own size, with no console errors and nothing loaded from outside the file.
 
 The results folder is made by hand (``raybench.results.write``, no Ray, no training), with an
 optimizer whose name is markup, so that escaping is checked where it matters: in the page the
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from raybench.reproduce import claims
 
 from raybench import report, results
 from tests.conftest import raybench
@@ -197,11 +199,13 @@ def test_claims_from_the_parquet_table_and_none_without_claims(tmp_path: Path) -
     assert "<h2>Claims</h2>" not in text and "<img" not in text and "<h2>Results</h2>" in text
     assert text.count("<tr>") + text.count('<tr class="best">') == 1 + len(PROBLEMS) * len(OPTIMIZERS) + 1 + len(OPTIMIZERS)
 
+    assert report.installed_sections(str(plain)) == []
+
     # A ``claims`` results table (Parquet) when there is no claims.csv, written to --report-dir.
     folder = make_folder(tmp_path / "parquet")
-    results.write(str(folder), "claims", CLAIMS.to_dict("records"))  # the claims table's own schema
+    results.write(str(folder), claims.CLAIMS.name, CLAIMS.to_dict("records"))  # the claims table's own schema
     out = tmp_path / "site"
-    rep = report.make_report(str(folder), plots=False, out_dir=str(out))
+    rep = report.make_report(str(folder), plots=False, out_dir=str(out), sections=report.installed_sections(str(folder)))
     text = rep["html_path"].read_text(encoding="utf-8")
     assert rep["html_path"] == out / "index.html"
     assert "<h2>Claims</h2>" in text and '<td class="verdict verdict-bad">contradicted</td>' in text

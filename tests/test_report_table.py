@@ -1,7 +1,7 @@
 """``raybench.report.table`` on hand-made run rows whose right answers are worked out by hand:
 paired speed ratios (never-converged runs kept as infinite, seeds both missed counted apart),
 the headline metric's mean, std and paired difference, status counts, the best marker and how
-each row's learning rate was chosen."""
+each row's learning rate was chosen; and the cells ``report.md`` shows of it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import math
 import pandas as pd
 import pytest
 
-from raybench import report
+from raybench import report, report_markdown
 
 INF = math.inf
 
@@ -61,7 +61,7 @@ def test_headline_metric_counts_and_best(table: pd.DataFrame) -> None:
 
 
 def test_markdown_marks_best_and_missed_baselines(table: pd.DataFrame) -> None:
-    text = report.markdown(table.reset_index(), baseline="adam")
+    text = report_markdown.table(report.results_section(table.reset_index(), baseline="adam"))
     fast_line = next(line for line in text.splitlines() if line.startswith("| p | fast |"))
     assert " *" in fast_line and "2x" in fast_line
     assert "| reached target |" in text.splitlines()[0]
@@ -76,7 +76,7 @@ def test_lr_chosen_per_row() -> None:
                         + sourced("slow", ["default", "default"]) + sourced("odd", ["tuned", "default"]))
     tbl = report.table(runs, baseline="adam", n_boot=50).set_index("optimizer")
     assert tbl["lr_chosen"].to_dict() == {"adam": "tuned", "fast": "given", "slow": "default", "odd": "mixed"}
-    text = report.markdown(tbl.reset_index(), baseline="adam")
+    text = report_markdown.table(report.results_section(tbl.reset_index(), baseline="adam"))
     assert "| lr chosen |" in text.splitlines()[0]
     assert any(line.startswith("| p | fast | given | test accuracy") for line in text.splitlines())
     # a folder written before hparam_source was recorded says so

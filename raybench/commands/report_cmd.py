@@ -1,5 +1,7 @@
 """``raybench report DIR``: the results table and AlgoPerf scores (Markdown, CSV), plots (PNG)
-and all of it as one web page (``index.html``) of a results folder."""
+and all of it as one web page (``index.html``) of a results folder, with the sections that
+installed layers find in it (``raybench.report.installed_sections``: the research summary's
+claims of a ``raybench reproduce`` folder)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from raybench.errors import UsageError
-    from raybench.report import make_report
+    from raybench.report import installed_sections, make_report
 
     remote = "://" in args.folder and not args.folder.startswith("file://")
     if not remote and not Path(args.folder.removeprefix("file://")).is_dir():
@@ -28,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     if remote and not args.report_dir:
         raise UsageError(f"{args.folder} is remote: pass --report-dir DIR for the tables and plots")
     rep = make_report(args.folder, baseline=args.baseline, plots=not args.no_plots,
-                      out_dir=args.report_dir)
+                      out_dir=args.report_dir, sections=installed_sections(args.folder))
     print(rep["markdown"])
     print(f"parquet: {args.folder}/runs  {args.folder}/curves  (pandas.read_parquet)")
     print(f"table: {rep['md_path']}  {rep['csv_path']}  {rep['scores_path']}")

@@ -4,7 +4,8 @@ The summary's "Performance Comparison" table (``SUMMARY_TABLE``, copied as writt
 comparisons with Adam its text makes (``COMPARISONS``) are the claims. ``measure`` turns a runs
 table (plus per-seed rows for methods that come from elsewhere, such as multi-init) into one
 measured row per cell, ``verdict`` applies the rules below, and ``write`` puts the claimed and
-measured tables side by side in ``claims.md``, ``claims.csv`` and the ``claims`` Parquet table.
+measured tables side by side in ``claims.md``, ``claims.csv`` and the ``claims`` Parquet table;
+``report_section`` shows them in ``raybench report`` (``index.html``, ``report.md``).
 
 The rules were fixed before any number was measured; no number was tuned to meet them.
 
@@ -59,9 +60,11 @@ Measured values
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -69,6 +72,7 @@ import pandas as pd
 import pyarrow as pa
 
 from raybench import results, schema, stats
+from raybench.report_model import Section
 
 # --- The claims, as the summary writes them -------------------------------------------------
 
@@ -559,3 +563,36 @@ def write(folder: str, table: pd.DataFrame, *, notes: str = "") -> dict[str, str
     rows = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in table.to_dict("records")]
     results.replace(folder, "claims", rows)
     return {"md": md, "csv": csv, "parquet": f"{folder.rstrip('/')}/claims"}
+
+
+# --- The claims in the raybench report ----------------------------------------------------------
+
+def _cell_text(value: object) -> str:
+    return "-" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def report_section(table: pd.DataFrame) -> Section:
+    """A claims table as a section of ``raybench report``: every column as it is (whatever the
+    columns: a table read back from ``claims.csv`` is shown as written), each ``verdict`` column's
+    cells toned as they read (``tone``). Counts read back from CSV with gaps (floats there) show
+    as the integers they are, so the page is the same from ``measure``'s table or its files."""
+    counts = {f.name: "Int64" for f in CLAIMS.fields if pa.types.is_integer(f.type) and f.name in table.columns}
+    with contextlib.suppress(TypeError, ValueError):  # not counts after all: shown as they are
+        table = table.astype(counts)
+    header = tuple(str(c) for c in table.columns)
+    verdicts = tuple(i for i, c in enumerate(header) if c.lower() == "verdict")
+    rows = tuple(tuple(_cell_text(v) for v in values) for values in table.itertuples(index=False))
+    tones = tuple(tuple(tone(cell.strip()) if i in verdicts else "" for i, cell in enumerate(row)) for row in rows)
+    return Section("Claims", header, rows, verdict_columns=verdicts, tones=tones)
+
+
+def folder_section(folder: str) -> Section | None:
+    """The claims results folder ``folder`` holds (``claims.csv`` where the folder is local,
+    else its ``claims`` table) as a report section; ``None`` if it holds none. ``raybench
+    report`` finds this through the ``raybench.report_sections`` entry-point group."""
+    local = folder.removeprefix("file://")
+    csv = Path(local) / "claims.csv"
+    if "://" not in local and csv.is_file():
+        return report_section(pd.read_csv(csv))
+    table = results.read_table(folder, CLAIMS.name)
+    return report_section(table) if not table.empty else None
