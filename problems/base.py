@@ -17,11 +17,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
-import os
 from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from raybench import registry
+from raybench.registry import Option
 
 Batch = Any  # whatever ``Instance.loss`` accepts; ``None`` for deterministic full-batch problems
 
@@ -144,88 +146,6 @@ class Instance(abc.ABC):
 
 
 @dataclasses.dataclass(frozen=True)
-class Option:
-    """A problem option as data: its default, its type and what it accepts.
-
-    A plain value in ``Problem.options`` is an ``Option`` of that default and its type
-    (``int``, ``float`` (ints accepted), ``bool`` or ``str``; a ``None`` default accepts
-    anything). Values from the command line arrive as YAML scalars and are coerced to the type.
-    """
-
-    default: Any
-    kind: type | None = None
-    """``int``, ``float``, ``bool``, ``str``, or ``None`` (any value): default's type when left out."""
-    min: float | None = None
-    max: float | None = None
-    above: float | None = None
-    """A strict lower bound (``value > above``), e.g. 0 for a scale."""
-    choices: tuple[Any, ...] | None = None
-    nullable: bool = False
-    """``None`` is accepted too (e.g. ``batch_size=None``: full batch)."""
-
-    def __post_init__(self) -> None:
-        if self.kind is None and self.default is not None:
-            object.__setattr__(self, "kind", type(self.default))
-        if self.default is None:
-            object.__setattr__(self, "nullable", True)
-
-    def accepted(self) -> str:
-        if self.choices is not None:
-            text = ", ".join(map(str, self.choices))
-        elif self.kind is None:
-            return "any value"
-        else:
-            text = {int: "an integer", float: "a number", bool: "true or false", str: "text"}.get(
-                self.kind, self.kind.__name__)
-            if self.min is not None and self.max is not None:
-                text += f" in [{self.min:g}, {self.max:g}]"
-            elif self.min is not None:
-                text += f" >= {self.min:g}"
-            elif self.above is not None:
-                text += f" > {self.above:g}"
-            elif self.max is not None:
-                text += f" <= {self.max:g}"
-        return text + (" or null" if self.nullable else "")
-
-    def coerce(self, value: Any) -> Any:
-        """``value`` in this option's type; ``ValueError`` when it is not accepted."""
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null") and self.nullable):
-            if self.nullable:
-                return None
-            raise ValueError
-        out = value
-        if self.kind is bool:
-            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
-                out = value.lower() in ("true", "yes", "1")
-            elif not isinstance(value, bool):
-                raise ValueError
-        elif self.kind is int:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-            if not number.is_integer():
-                raise ValueError
-            out = int(number)
-        elif self.kind is float:
-            if isinstance(value, bool):
-                raise ValueError
-            out = float(value)
-            if not math.isfinite(out):
-                raise ValueError
-        elif self.kind is str:
-            if isinstance(value, os.PathLike):
-                out = os.fspath(value)
-            elif not isinstance(value, str):
-                raise ValueError
-        if self.choices is not None and out not in self.choices:
-            raise ValueError
-        if (self.min is not None and out < self.min) or (self.max is not None and out > self.max) \
-                or (self.above is not None and out <= self.above):
-            raise ValueError
-        return out
-
-
-@dataclasses.dataclass(frozen=True)
 class Problem:
     """A registry entry: a named factory of seeded instances."""
 
@@ -248,7 +168,7 @@ class Problem:
     becomes the data set actually found). Raises ``ProblemError`` naming the folder and file
     when the data are missing and cannot be downloaded."""
     origin: str = "raybench"
-    """Where the entry comes from: "raybench", "entry point" or "import path" (``raybench.entries``)."""
+    """Where the entry comes from: "raybench", "entry point" or "import path" (``raybench.registry``)."""
     path: str | None = None
     """``MODULE:ATTR`` of a problem registered from an import path or entry point."""
 
@@ -318,18 +238,37 @@ class Problem:
         return inst
 
 
-REGISTRY: dict[str, Problem] = {}
+ENTRY_POINT_GROUP = "raybench.problems"
+"""Installed packages add problems here: an entry point naming a ``Problem`` or a callable
+returning one (registered under the entry point's name)."""
+
+
+def _adopt(obj: Any, *, name: str | None, path: str, origin: str, source: str) -> Problem:
+    """The ``Problem`` that ``obj`` (a ``Problem``, or a callable returning one) stands for."""
+    made = obj
+    if not isinstance(obj, Problem) and callable(obj):
+        try:
+            made = obj()
+        except Exception as exc:  # noqa: BLE001 - the user's factory, reported in one line
+            raise ProblemError(f"problem {path!r}: calling it raised {type(exc).__name__}: "
+                               f"{registry.first_line(exc)}") from None
+    if not isinstance(made, Problem):
+        kind = f"the class {made.__name__}" if isinstance(made, type) else f"a {type(made).__name__}"
+        raise ProblemError(f"problem {path!r} gave {kind}, not a problems.Problem; accepted: "
+                           "MODULE:ATTR of a Problem or of a callable returning one")
+    return dataclasses.replace(made, name=name or made.name, origin=origin, path=path)
+
+
+REGISTRY: registry.Registry[Problem] = registry.Registry("problem", group=ENTRY_POINT_GROUP, adopt=_adopt,
+                                                         error=ProblemError)
 
 
 def register(problem: Problem) -> Problem:
-    if problem.name in REGISTRY:
-        raise ValueError(f"problem {problem.name!r} registered twice")
-    REGISTRY[problem.name] = problem
-    return problem
+    return REGISTRY.register(problem)
 
 
 def names() -> list[str]:
-    return list(REGISTRY)
+    return REGISTRY.names()
 
 
 def families() -> list[str]:
@@ -337,44 +276,13 @@ def families() -> list[str]:
     return [name for name, prob in REGISTRY.items() if prob.family]
 
 
-ENTRY_POINT_GROUP = "raybench.problems"
-"""Installed packages add problems here: an entry point naming a ``Problem`` or a callable
-returning one (registered under the problem's own name; ``raybench.entries``)."""
-
-
 def load_entry_points() -> None:
     """Register the ``raybench.problems`` entry points of installed packages (once per process;
     ``get`` calls it on a miss). One that fails to load is a warning naming it."""
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    import sys
-    from importlib import metadata
-
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            made = ep.load()
-            if not isinstance(made, Problem) and callable(made):
-                made = made()
-            if not isinstance(made, Problem):
-                raise TypeError(f"gave a {type(made).__name__}, not a Problem")
-            if made.name not in REGISTRY:
-                register(dataclasses.replace(made, origin="entry point", path=ep.value))
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break every command
-            print(f"raybench: warning: entry point {ENTRY_POINT_GROUP}:{ep.name} = {ep.value} not loaded: "
-                  f"{type(exc).__name__}: {exc}", file=sys.stderr)
-
-
-_entry_points_loaded = False
+    REGISTRY.load_entry_points()
 
 
 def get(name: str) -> Problem:
-    if name not in REGISTRY:
-        load_entry_points()
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise ProblemError(
-            f"unknown problem {name!r}; accepted: {', '.join(REGISTRY)}"
-        ) from None
+    """The problem ``name`` names: a registry name, ``MODULE:ATTR`` or ``NAME=MODULE:ATTR`` of a
+    ``Problem`` (or of a callable returning one), or an installed package's entry point."""
+    return REGISTRY.get(name)

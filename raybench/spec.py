@@ -78,8 +78,9 @@ class RunSpec:
     """How the hyperparameters were chosen: "default", "config" or "tuned" (recorded)."""
     run_id: str
     optimizer_path: str | None = None
-    """``MODULE:CLASS`` of an optimizer the user named by import path (``raybench.entries``):
-    a Ray worker registers it from there before the run. ``None`` for registry entries."""
+    """``MODULE:CLASS`` of an optimizer the user named by import path (``raybench.registry``):
+    a Ray worker registers it from there before the run (``register_entries``). ``None`` for
+    registry entries."""
     problem_path: str | None = None
     """Likewise for a problem named by import path."""
 
@@ -90,9 +91,10 @@ class RunSpec:
               hparam_source: str = "default") -> RunSpec:
         """Look up, check and resolve everything once; raises the one-line user errors."""
         options = dict(options or {})
-        prob = problems.get(problem)
+        prob = problems.get(problem)  # a name, or an import path registered here
         prob.check_options(options)
         opt = optimizers.get(optimizer)
+        problem, optimizer = prob.name, opt.name
         resolved = optimizers.resolve_hparams(optimizer, hparams)
         steps = positive_int("steps", steps)
         seed = int(seed)
@@ -106,6 +108,12 @@ class RunSpec:
                    run_id=run_id(problem, optimizer, resolved, seed, steps, options,
                                  optimizer_path=optimizer_path, problem_path=problem_path),
                    optimizer_path=optimizer_path, problem_path=problem_path)
+
+    def register_entries(self) -> None:
+        """Make this spec's problem and optimizer known in this process (a Ray worker): its
+        import paths registered, or installed packages' entry points loaded, as the driver did."""
+        problems.get(f"{self.problem}={self.problem_path}" if self.problem_path else self.problem)
+        optimizers.get(f"{self.optimizer}={self.optimizer_path}" if self.optimizer_path else self.optimizer)
 
     def with_(self, **changes: Any) -> RunSpec:
         """A new spec with ``changes`` (e.g. ``hparams``, ``options``, ``seed``), built anew."""

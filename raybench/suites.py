@@ -21,7 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from raybench import entries, optimizers, problems
+from raybench import optimizers, problems
 from raybench.errors import UsageError
 from raybench.spec import RunSpec
 
@@ -80,7 +80,6 @@ def builtin(name: str) -> dict[str, Any]:
 def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]] | None = None,
            steps: int | None = None, seeds: int | None = None) -> list[RunSpec]:
     """The suite's runs: problems x optimizers x seeds, each a resolved ``RunSpec``."""
-    entries.load_entry_points()
     unknown = sorted(set(suite) - _SUITE_KEYS)
     if unknown:
         raise UsageError(f"unknown suite key {unknown[0]!r}; accepted: {', '.join(sorted(_SUITE_KEYS))}")
@@ -133,7 +132,7 @@ _OPTIMIZER_KEYS = {"name", "path", "hparams", "search_space"}
 def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list[str]:
     """The names of a suite's optimizers, each a registry name, ``NAME=MODULE:CLASS``,
     ``MODULE:CLASS`` or a mapping ``{name, path, hparams, search_space}``; import paths are
-    registered (``raybench.entries``) and a mapping's ``hparams`` go into ``hparams`` (under
+    registered (``raybench.registry``) and a mapping's ``hparams`` go into ``hparams`` (under
     any given on the command line). A name given twice is a ``UsageError``."""
     names: list[str] = []
     for item in items:
@@ -144,7 +143,7 @@ def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list
                                  "(name or path required)")
             name, path = item.get("name"), item.get("path")
             if path:
-                name = entries.use_optimizer(name and str(name), str(path), search_space=item.get("search_space"))
+                name = optimizers.get(f"{name}={path}" if name else str(path), search_space=item.get("search_space")).name
             elif item.get("search_space") is not None:
                 raise UsageError(f"optimizer {name!r}: a search_space goes with a path; a registry "
                                  "entry's is its own")
@@ -153,8 +152,7 @@ def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list
                     raise UsageError(f"hparams for {name!r} must be a mapping name -> value")
                 hparams[str(name)] = {**item["hparams"], **hparams.get(str(name), {})}
         else:
-            name, path = entries.split(str(item))
-            name = entries.use_optimizer(name, path) if path else name
+            name = optimizers.get(str(item)).name
         optimizers.get(str(name))
         if name in names:
             raise UsageError(f"optimizer {name!r} is given twice in this suite; give each entry its own name")
@@ -163,8 +161,8 @@ def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list
 
 
 def use_problem(text: str) -> str:
-    """A problem entry's name: a registry name, or ``MODULE:ATTR`` registered (``raybench.entries``)."""
-    return entries.use_problem(text) if ":" in text else text
+    """A problem entry's name: a registry name, or ``MODULE:ATTR`` registered (``raybench.registry``)."""
+    return problems.get(text).name
 
 
 def _seeds(value: Any) -> list[int]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from raybench import entries, optimizers, problems, schedules, schema
+from raybench import optimizers, problems, registry, schedules, schema
 from raybench.provenance import provenance
 from raybench.spec import RunSpec, jsonable
 
@@ -50,7 +50,7 @@ class Run:
                 raise TypeError("Run(problem, optimizer, ...) needs an optimizer name")
             spec = RunSpec.build(spec, optimizer, seed, hparams=hparams, options=options, steps=steps,
                                  eval_every=eval_every, patience=patience)
-        entries.ensure(spec)  # a worker registers the user's import-path entries as the driver did
+        spec.register_entries()  # a worker registers the user's import-path entries as the driver did
         self.spec = spec
         self.problem = spec.problem
         self.optimizer_name = spec.optimizer
@@ -249,7 +249,7 @@ def spec_columns(spec: RunSpec) -> dict[str, Any]:
     """The columns of a run row that say what ran (shared by every row builder)."""
     opt_path = optimizers.get(spec.optimizer).path if spec.optimizer in optimizers.REGISTRY else spec.optimizer_path
     row = {"run_id": spec.run_id, "problem": spec.problem, "optimizer": spec.optimizer, "seed": spec.seed,
-           "optimizer_path": opt_path, "optimizer_version": entries.path_version(opt_path),
+           "optimizer_path": opt_path, "optimizer_version": registry.path_version(opt_path),
            "problem_path": spec.problem_path,
            "hparams": json.dumps(jsonable(spec.hparams), sort_keys=True),
            "options": json.dumps(jsonable(spec.options), sort_keys=True),

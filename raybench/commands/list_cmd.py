@@ -18,9 +18,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from raybench import entries, optimizers, problems
+    from raybench import optimizers, problems
 
-    entries.load_entry_points()
+    problems.load_entry_points()
+    optimizers.load_entry_points()
     print("problems:")
     for name, prob in problems.REGISTRY.items():
         print(f"  {name:<20} {prob.description}  [{_where(prob.origin, prob.path)}]")
@@ -31,11 +32,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _where(origin: str, path: str | None) -> str:
-    from raybench import entries
+    from raybench import registry
 
     if not path:
         return origin
-    version = entries.path_version(path)
+    version = registry.path_version(path)
     dist = path.partition(":")[0].split(".")[0]
     provided = f" ({dist} {version})" if version else ""
     return f"{origin}: {path}{provided}" if origin != "raybench" else f"{path}{provided}"

@@ -1,6 +1,7 @@
 """The modern zoo: registry entries for optimizers that maintained libraries implement.
 
-Each entry is the library's class with the library's defaults, used and not copied:
+Each entry is the library's class with the library's defaults (read from its signature when
+first needed), used and not copied:
 
 - ``torch.optim``: NAdam, RAdam, Adafactor, and Muon (as ``MuonAdamW``: Muon on the matrices,
   AdamW on the rest; ``raybench.optimizers.muon``);
@@ -9,11 +10,12 @@ Each entry is the library's class with the library's defaults, used and not copi
 - ``pytorch_optimizer``: Lion, SOAP, Prodigy, Adan.
 
 The third-party packages are imported inside the factories, so ``import raybench.optimizers``
-does not load them. A library argument whose default is ``None`` (Prodigy's ``beta3``, SOAP's
-``shampoo_beta``) or a tuple holding ``None`` (Adafactor's ``eps``) is left at the library's
-default rather than listed: a hyperparameter must have a value its command-line string can be
-coerced to. SOAP's ``data_format`` (the layout of 4-D kernels when ``merge_dims`` is set, which
-SOAP does not check) stays ``channels_first``, torch's layout. None of these entries is a baseline: a suite compares them only when named.
+does not load them (reading an entry's defaults does). A library argument whose default is
+``None`` (Prodigy's ``beta3``, SOAP's ``shampoo_beta``) or a tuple holding ``None`` (Adafactor's
+``eps``) is left at the library's default rather than listed: a hyperparameter must have a
+value its command-line string can be coerced to. SOAP's ``data_format`` takes the choices of its
+``Literal`` annotation (SOAP does not check it). None of these entries is a baseline: a suite
+compares them only when named.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import torch
 
-from raybench.optimizers import OptimizerSpec, _lr_space, register
+from raybench.optimizers.base import OptimizerSpec, lr_space, register
 from raybench.optimizers.muon import MuonAdamW
 
 Params = Iterable[torch.Tensor] | Iterable[dict]
@@ -50,16 +52,16 @@ def _schedule_free_adamw(params: Params, **hparams: Any) -> torch.optim.Optimize
     """``schedulefree.AdamWScheduleFree``, with the argument checks it does not make itself."""
     import schedulefree
 
-    lr, eps, weight_decay = hparams.get("lr", 0.0025), hparams.get("eps", 1e-8), hparams.get("weight_decay", 0.0)
-    if not lr >= 0.0:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    for i, beta in enumerate(hparams.get("betas", (0.9, 0.999))):
+    # Each checked when given (the registry gives them all; the library's defaults otherwise).
+    if not hparams.get("lr", 0.0) >= 0.0:
+        raise ValueError(f"Invalid learning rate: {hparams['lr']}")
+    for i, beta in enumerate(hparams.get("betas", ())):
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"Invalid beta parameter at index {i}: {beta}")
-    if not eps >= 0.0:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    if not hparams.get("eps", 0.0) >= 0.0:
+        raise ValueError(f"Invalid epsilon value: {hparams['eps']}")
+    if not hparams.get("weight_decay", 0.0) >= 0.0:
+        raise ValueError(f"Invalid weight_decay value: {hparams['weight_decay']}")
     if hparams.get("warmup_steps", 0) < 0:
         raise ValueError(f"Invalid warmup_steps value: {hparams['warmup_steps']}")
     return schedulefree.AdamWScheduleFree(params, **hparams)
@@ -81,54 +83,31 @@ def _pytorch_optimizer(class_name: str) -> Callable[..., torch.optim.Optimizer]:
 
 
 register(OptimizerSpec(
-    "nadam", "NAdam: Adam with Nesterov momentum (Dozat), torch.optim.NAdam", _torch_optim("NAdam", "1.10"),
-    {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3,
-     "decoupled_weight_decay": False},
-    _lr_space(1e-4, 1e-1), path="torch.optim:NAdam"))
+    "nadam", "NAdam: Adam with Nesterov momentum (Dozat), torch.optim.NAdam", _torch_optim("NAdam", "1.10"), {},
+    lr_space(1e-4, 1e-1), path="torch.optim:NAdam"))
 register(OptimizerSpec(
     "radam", "RAdam: Adam with a rectified warm-up of the adaptive step (Liu et al.), torch.optim.RAdam",
-    _torch_optim("RAdam", "1.10"),
-    {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "decoupled_weight_decay": False},
-    _lr_space(1e-4, 1e-1), path="torch.optim:RAdam"))
+    _torch_optim("RAdam", "1.10"), {}, lr_space(1e-4, 1e-1), path="torch.optim:RAdam"))
 register(OptimizerSpec(
     "adafactor", "Adafactor: factored second moments, relative step size (Shazeer & Stern), torch.optim.Adafactor",
-    _adafactor,
-    {"lr": 1e-2, "beta2_decay": -0.8, "eps2": 1e-3, "d": 1.0, "weight_decay": 0.0},
-    _lr_space(1e-4, 1.0), path="torch.optim:Adafactor"))
+    _adafactor, {}, lr_space(1e-4, 1.0), path="torch.optim:Adafactor"))
 register(OptimizerSpec(
-    "muon", "Muon (torch.optim.Muon) on 2-D weights, AdamW on biases, scalars and conv kernels",
-    MuonAdamW,
-    {"lr": 1e-3, "weight_decay": 0.1, "momentum": 0.95, "nesterov": True, "ns_steps": 5,
-     "adjust_lr_fn": "original", "adamw_lr": 1e-3, "adamw_betas": (0.9, 0.999), "adamw_eps": 1e-8,
-     "adamw_weight_decay": 1e-2},
-    _lr_space(1e-4, 1e-1), path="raybench.optimizers.muon:MuonAdamW"))
+    "muon", "Muon (torch.optim.Muon) on 2-D weights, AdamW on biases, scalars and conv kernels", MuonAdamW, {},
+    lr_space(1e-4, 1e-1), path="raybench.optimizers.muon:MuonAdamW"))
 register(OptimizerSpec(
     "schedule_free_adamw", "schedule-free AdamW (Defazio et al.), schedulefree.AdamWScheduleFree; "
     "evaluated at its averaged iterate (eval())",
-    _schedule_free_adamw,
-    {"lr": 2.5e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "warmup_steps": 0, "r": 0.0,
-     "weight_lr_power": 2.0},
-    _lr_space(1e-4, 1e-1), path="schedulefree:AdamWScheduleFree"))
+    _schedule_free_adamw, {}, lr_space(1e-4, 1e-1), path="schedulefree:AdamWScheduleFree"))
 register(OptimizerSpec(
     "lion", "Lion: sign of interpolated momentum (Chen et al.), pytorch_optimizer.Lion", _pytorch_optimizer("Lion"),
-    {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "weight_decouple": True, "fixed_decay": False},
-    _lr_space(1e-5, 1e-2), path="pytorch_optimizer:Lion"))
+    {}, lr_space(1e-5, 1e-2), path="pytorch_optimizer:Lion"))
 register(OptimizerSpec(
     "soap", "SOAP: Adam in Shampoo's eigenbasis (Vyas et al.), pytorch_optimizer.SOAP", _pytorch_optimizer("SOAP"),
-    {"lr": 3e-3, "betas": (0.95, 0.95), "weight_decay": 1e-2, "precondition_frequency": 10,
-     "max_precondition_dim": 10000, "merge_dims": False, "precondition_1d": False, "correct_bias": True,
-     "normalize_gradient": False, "eps": 1e-8},
-    _lr_space(1e-4, 1e-1), path="pytorch_optimizer:SOAP"))
+    {}, lr_space(1e-4, 1e-1), path="pytorch_optimizer:SOAP"))
 register(OptimizerSpec(
     "prodigy", "Prodigy: learning-rate-free Adam, estimates the step size d (Mishchenko & Defazio), "
     "pytorch_optimizer.Prodigy; lr multiplies the estimate",
-    _pytorch_optimizer("Prodigy"),
-    {"lr": 1.0, "betas": (0.9, 0.999), "d0": 1e-6, "d_coef": 1.0, "growth_rate": float("inf"),
-     "weight_decay": 0.0, "weight_decouple": True, "fixed_decay": False, "bias_correction": False,
-     "safeguard_warmup": False, "eps": 1e-8},
-    _lr_space(1e-1, 10.0), path="pytorch_optimizer:Prodigy"))
+    _pytorch_optimizer("Prodigy"), {}, lr_space(1e-1, 10.0), path="pytorch_optimizer:Prodigy"))
 register(OptimizerSpec(
     "adan", "Adan: adaptive Nesterov momentum (Xie et al.), pytorch_optimizer.Adan", _pytorch_optimizer("Adan"),
-    {"lr": 1e-3, "betas": (0.98, 0.92, 0.99), "weight_decay": 0.0, "weight_decouple": False,
-     "max_grad_norm": 0.0, "eps": 1e-8},
-    _lr_space(1e-4, 1e-1), path="pytorch_optimizer:Adan"))
+    {}, lr_space(1e-4, 1e-1), path="pytorch_optimizer:Adan"))
