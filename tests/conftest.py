@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 
 # In-process training shares 2 cores with Ray workers and CLI subprocesses: one torch thread
@@ -51,3 +52,78 @@ def wait_for(predicate, timeout: float, proc: subprocess.Popen, what: str, log: 
             raise AssertionError(f"driver exited ({proc.returncode}) before {what}: {tail()}")
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}: {tail() if log is not None else ''}")
+
+
+# -- tiers ------------------------------------------------------------------------------------
+MARKERS = {
+    "ray": "starts or joins Ray (in process, or through a CLI subprocess): every such test runs in "
+           "the one xdist group 'ray', so two Rays never fight over 2 cores and ports",
+    "cluster": "starts a multi-node `ray start` cluster on 127.0.0.1 (in the 'ray' group too)",
+    "browser": "drives Debian's headless Chromium",
+    "slow": "an end-to-end run of the real CLI of more than about 15 s; `make test-fast` leaves it out",
+}
+"""The tiers: `make test-fast` runs what carries none of ray, cluster, slow; `make test` runs all."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("ray") or item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+# -- one Ray per test session -----------------------------------------------------------------
+RAY_CPUS = 2
+
+
+def _start_session_ray() -> None:
+    from raybench.ray_utils import init_ray
+
+    # Test-only problems and optimizers reach every worker through one setup hook.
+    init_ray(num_cpus=RAY_CPUS, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)},
+                                             "worker_process_setup_hook": "tests.entries.register"})
+
+
+@pytest.fixture
+def ray_session():
+    """The test session's embedded Ray (started on first use, shared by every in-process test
+    that needs Ray; started again should a test have shut it down). Its workers know the
+    test-only entries of ``tests.entries``."""
+    import ray
+
+    if not ray.is_initialized():
+        _start_session_ray()
+    yield ray
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import sys as _sys
+
+    if "ray" in _sys.modules:
+        from raybench.ray_utils import stop_ray
+
+        stop_ray()
+
+
+# -- the CLI in process -----------------------------------------------------------------------
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """``raybench ARGS`` run in this process through ``raybench.cli.main`` (for usage errors and
+    ``--check``: milliseconds instead of a new interpreter), as a ``CompletedProcess``. Ray, if
+    the command starts it, stays up for the session."""
+    import contextlib
+    import io
+
+    from raybench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse's own usage errors
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(["raybench", *args], code, out.getvalue(), err.getvalue())

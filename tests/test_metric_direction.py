@@ -17,7 +17,6 @@ import torch
 from raybench import problems, report, results
 from raybench.spec import RunSpec
 from raybench.train import Run
-from tests.conftest import ROOT
 
 NAME = "test_metric_direction_closeness"
 
@@ -98,18 +97,12 @@ def test_report_marks_the_highest_mean_best_for_a_maximised_metric(closeness) ->
 
 
 @pytest.fixture
-def ray_knows_the_problem(closeness):
-    import ray
-
-    from raybench.ray_utils import init_ray
-
-    ray.shutdown()  # a runtime_env is fixed when Ray starts
-    init_ray(num_cpus=2, runtime_env={"env_vars": {"PYTHONPATH": str(ROOT)},
-                                      "worker_process_setup_hook": f"{__name__}.register_problem"})
+def ray_knows_the_problem(closeness, ray_session):
+    """The session's Ray, whose workers register this problem (``tests.entries``)."""
     yield
-    ray.shutdown()
 
 
+@pytest.mark.ray
 def test_tune_lr_picks_the_highest_value_of_a_maximised_target(ray_knows_the_problem, tmp_path) -> None:
     from raybench import lr_search
 

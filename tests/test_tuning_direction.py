@@ -16,7 +16,6 @@ from raybench.tuning.spec import MultiInitSpec, prepare
 
 from raybench import problems, results
 from raybench.errors import UsageError
-from tests.conftest import ROOT
 
 NAME = "test_tuning_direction_score"
 SCORES = {0: 0.1, 1: 0.9, 2: 0.6, 3: 0.3}
@@ -64,18 +63,9 @@ def score_problem():
 
 
 @pytest.fixture
-def ray_knows_the_problem(score_problem):
-    import ray
-
-    from raybench.ray_utils import init_ray
-
-    ray.shutdown()  # a runtime_env is fixed when Ray starts
-    init_ray(num_cpus=2, runtime_env={
-        "env_vars": {"PYTHONPATH": str(ROOT)},
-        "worker_process_setup_hook": f"{__name__}.register_problem",
-    })
+def ray_knows_the_problem(score_problem, ray_session):
+    """The session's Ray, whose workers register this problem (``tests.entries``)."""
     yield
-    ray.shutdown()
 
 
 def test_the_spec_takes_its_direction_from_the_problem(score_problem):
@@ -87,6 +77,7 @@ def test_the_spec_takes_its_direction_from_the_problem(score_problem):
         prepare(MultiInitSpec(NAME, "sgd", num_models=4, steps_per_round=1, metric="accuracy"))
 
 
+@pytest.mark.ray
 def test_a_maximised_metric_keeps_the_trials_with_the_higher_values(ray_knows_the_problem, tmp_path):
     from raybench.tuning.experiment import run_experiment
     from raybench.tuning.report import describe
