@@ -37,7 +37,8 @@ from raybench import results
 from tests.cluster_util import LocalCluster
 from tests.conftest import ROOT, cli_env, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [pytest.mark.cluster, pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,8 @@ import pytest
 from raybench import results
 from tests.conftest import ROOT, cli_env, raybench
 
+pytestmark = pytest.mark.ray
+
 QUICK = ["run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1", "--steps", "5", "--no-progress"]
 
 

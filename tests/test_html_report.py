@@ -132,6 +132,8 @@ return Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, 
 """
 
 
+@pytest.mark.browser
+@pytest.mark.ray
 def test_page_renders_tables_and_every_plot_without_console_errors(reported, browser) -> None:
     folder, plots = reported
     page = folder / "index.html"

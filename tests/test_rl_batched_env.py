@@ -164,6 +164,7 @@ def test_module_acts_on_each_instance_and_pools_values_over_all_coordinates() ->
     torch.testing.assert_close(values, pooled)
 
 
+@pytest.mark.ray
 def test_rl_train_on_the_batched_env_exports_a_policy_the_optimizer_uses(tmp_path: Path) -> None:
     """One small PPO iteration through the real ``raybench rl train`` (real Ray, 0 env runners)."""
     out = tmp_path / "policy"

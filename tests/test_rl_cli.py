@@ -43,6 +43,8 @@ def _mean_final_objective(policy: Path) -> float:
     return sum(finals) / len(finals)
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_training_writes_curves_checkpoint_and_policy(trained: Path) -> None:
     curves = pd.read_parquet(trained / "rl_curves").sort_values("iteration")
     assert list(curves["iteration"]) == [1, 2, 3, 4]
@@ -54,6 +56,8 @@ def test_training_writes_curves_checkpoint_and_policy(trained: Path) -> None:
     assert meta["history"] == 25 and meta["update_scale"] == 0.1
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_trained_policy_beats_the_untrained_one_on_held_out_instances(trained: Path) -> None:
     """Same network before (policy_init) and after PPO, same held-out seeds, same budget."""
     before = _mean_final_objective(trained / "policy_init.safetensors")
@@ -61,6 +65,8 @@ def test_trained_policy_beats_the_untrained_one_on_held_out_instances(trained: P
     assert after < before, (after, before)
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_eval_compares_with_adam_on_held_out_seeds(trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     proc = raybench("rl", "eval", "--policy", str(trained / "policy.safetensors"), "--family", "quadratic",
@@ -80,6 +86,8 @@ def test_eval_compares_with_adam_on_held_out_seeds(trained: Path, tmp_path: Path
         assert run.last_metrics["loss"] == pytest.approx(value, rel=1e-5)
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_export_from_checkpoint_gives_identical_actions(trained: Path, tmp_path: Path) -> None:
     raybench("rl", "export", "--from", str(trained), "--out", str(tmp_path / "again"), check=True)
     a = load_policy(trained / "policy.safetensors").network
@@ -90,6 +98,8 @@ def test_export_from_checkpoint_gives_identical_actions(trained: Path, tmp_path:
     assert meta["training"]["iterations"] == 4
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_resume_continues_from_the_last_checkpoint(trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "resumed"
     shutil.copytree(trained, out)
@@ -113,6 +123,7 @@ def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.ray
 def test_a_pickle_given_as_policy_is_refused_by_run(tmp_path: Path) -> None:
     evil = tmp_path / "evil.pt"
     torch.save({"x": torch.zeros(1)}, evil)

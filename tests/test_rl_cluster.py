@@ -30,7 +30,8 @@ import pytest
 from tests.cluster_util import LocalCluster
 from tests.conftest import ROOT, cli_env, wait_for
 
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = [pytest.mark.cluster, pytest.mark.slow,
+              pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")]
 
 ENV_RUNNER = "SingleAgentEnvRunner"  # RLlib's env runner class on the new API stack
 ITERATIONS = 6

@@ -180,6 +180,8 @@ def test_bad_flag_combinations_exit_2_before_anything_starts(args: list[str], me
     assert not out.exists()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: Path, tmp_path: Path) -> None:
     out = tmp_path / "heldout"
     tasks = {"mnist_mlp", "mnist_autoencoder"}

@@ -162,6 +162,7 @@ def test_cli_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path:
     assert not (tmp_path / "o").exists(), "refused before anything was written"
 
 
+@pytest.mark.ray
 def test_mixed_training_exports_a_policy_run_uses_on_another_family(tmp_path: Path) -> None:
     """One tiny PPO iteration through the real CLI (real Ray, 0 env runners), then the policy
     drives rosenbrock, a family it never saw, through ``raybench run``."""

@@ -72,6 +72,7 @@ ray.shutdown()
 _LOOPBACK = {"127.0.0.1", "::1", "::ffff:127.0.0.1"}
 
 
+@pytest.mark.ray
 def test_embedded_ray_listens_on_loopback_only_and_has_no_dashboard() -> None:
     proc = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -74,6 +74,8 @@ def test_more_bad_arguments_in_process(tmp_path, capsys, flags, says):
     assert not out.exists() and not ray.is_initialized()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_mnist_cnn_16_seeds_through_the_cli_against_single_init(tmp_path):
     out = tmp_path / "mi"
     proc = raybench(

@@ -23,6 +23,8 @@ from ray import tune  # noqa: E402
 from raybench.tuning.experiment import fit_halving  # noqa: E402
 from raybench.tuning.scheduler import rung_sizes, survivors_at  # noqa: E402
 
+pytestmark = pytest.mark.ray
+
 N = 16
 INTERVAL = 2  # steps between rungs; trials report every step (results between rungs exist)
 BASE = {s: ((s * 7) % N) / N for s in range(N)}           # a known permutation of 0..15/16
