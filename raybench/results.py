@@ -43,8 +43,8 @@ import pyarrow.parquet as pq
 from raybench import schema
 
 SCHEMA_VERSION = 2
-"""The folder layout's version (``raybench.json``); each table's columns have their own version
-in ``raybench.schema``. Version 2: parts named in write order, run rows record metric directions."""
+"""The folder layout's version (``raybench.json``), the only one read; each table's columns have
+their own version in ``raybench.schema``."""
 MARKER = "raybench.json"
 
 

@@ -66,6 +66,7 @@ def test_corrupt_part_is_named_when_reading_and_resuming(folder: Path, damage) -
         assert "\n" not in str(err.value)
 
 
+@pytest.mark.ray
 def test_cli_resume_on_corrupt_folder_exits_2_naming_the_file(folder: Path) -> None:
     bad = _parts(folder)[0]
     _truncate(bad)

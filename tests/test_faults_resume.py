@@ -14,12 +14,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import raybench.tuning.experiment  # noqa: F401  (registers the rungs table)
 
 from raybench import results
 from tests.conftest import ROOT, cli_env, wait_for
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None:
     """Tune's experiment restore: the driver killed while trials checkpoint the first rung."""
     out = tmp_path / "mi"
@@ -48,6 +51,8 @@ def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None
     assert not curves.duplicated(["run_id", "step"]).any()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "rl"
     args = [sys.executable, "-m", "raybench.cli", "rl", "train", "--family", "quadratic",

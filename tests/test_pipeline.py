@@ -1,9 +1,9 @@
 """``raybench run`` is a straight pipeline: each stage hands the next what it resolved.
 
 Spies wrap the real functions (they count calls and change nothing), and the command runs in
-this process on a really started embedded Ray: the folder's run ids are read once and the
-tunability check runs once, for a first run and for its ``--resume``. Formats no release wrote
-are refused with one line.
+this process on a really started embedded Ray (the test session's): the folder's run ids are
+read once and the tunability check runs once, for a first run and for its ``--resume``.
+Formats no release wrote are refused with one line, before Ray.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import ray
 
-from raybench import lr_search, results, schema
+from raybench import lr_search, ray_utils, results, schema
 from raybench.cli import main
-from raybench.ray_utils import stop_ray
 
 
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counted: Counter[str] = Counter()
-    for module, name in ((results, "finished_run_ids"), (lr_search, "check_tunable")):
+    for module, name in ((results, "finished_run_ids"), (lr_search, "check_tunable"), (ray_utils, "start_ray")):
         real = getattr(module, name)
 
         def spy(*args, _real=real, _name=name, **kwargs):
@@ -35,22 +33,19 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counted
 
 
-def test_tune_lr_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path, calls: Counter[str],
+@pytest.mark.ray
+@pytest.mark.slow
+def test_tune_lr_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path, calls: Counter[str], ray_session,
                                                                    capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "r"
     args = ["run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "1", "--steps", "20",
             "--tune-lr", "--tune-samples", "2", "--out", str(out), "--no-progress"]
-    try:
-        assert main(args) == 0, capsys.readouterr().err[-3000:]
-        assert ray.is_initialized(), "the command starts Ray itself"
-        first = dict(calls)
-        calls.clear()
-        assert main([*args, "--resume"]) == 0, capsys.readouterr().err[-3000:]
-        resumed = dict(calls)
-    finally:
-        stop_ray()
-    assert first == {"finished_run_ids": 1, "check_tunable": 1}
-    assert resumed == {"finished_run_ids": 1, "check_tunable": 1}
+    assert main(args) == 0, capsys.readouterr().err[-3000:]
+    first = dict(calls)
+    calls.clear()
+    assert main([*args, "--resume"]) == 0, capsys.readouterr().err[-3000:]
+    once = {"finished_run_ids": 1, "check_tunable": 1, "start_ray": 1}
+    assert first == once and dict(calls) == once
     err = capsys.readouterr().err
     assert "2 runs in" in err and "(2 ok written now)" in err
     assert "(none written now; 2 written before)" in err and "resume: 2 of 2 runs already in" in err
@@ -67,10 +62,9 @@ def test_check_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     assert main(["run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2", "--tune-lr",
                  "--tune-samples", "3", "--out", str(tmp_path / "r"), "--check"]) == 0
-    assert dict(calls) == {"finished_run_ids": 1, "check_tunable": 1}
+    assert dict(calls) == {"finished_run_ids": 1, "check_tunable": 1}  # and no Ray
     err = capsys.readouterr().err
     assert "--tune-lr would search 2 of 2 pairs, 3 values each" in err and "4 runs to write" in err
-    assert not ray.is_initialized()
 
 
 def _one_error_line(capsys: pytest.CaptureFixture) -> str:
@@ -79,7 +73,8 @@ def _one_error_line(capsys: pytest.CaptureFixture) -> str:
     return lines[0]
 
 
-def test_an_older_lr_search_table_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_an_older_lr_search_table_is_refused_with_one_line(tmp_path: Path, calls: Counter[str],
+                                                          capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "r"
     results.init(str(out))
     old = schema.TableSchema("lr_search", lr_search.LR_SEARCH.version - 1,
@@ -93,7 +88,7 @@ def test_an_older_lr_search_table_is_refused_with_one_line(tmp_path: Path, capsy
     line = _one_error_line(capsys)
     assert f"{part} holds lr_search table version {old.version}" in line
     assert f"reads version {lr_search.LR_SEARCH.version} only" in line
-    assert not ray.is_initialized()
+    assert calls["start_ray"] == 0
 
 
 def test_an_older_results_folder_is_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

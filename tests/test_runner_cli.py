@@ -11,13 +11,29 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import ray
 
 from raybench import results
 from raybench.cli import main
 from tests.conftest import ROOT, cli_env, raybench
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def ray_starts(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The ``start_ray`` calls of a test's in-process commands (the real function, counted): a
+    check must start no Ray (one the session started for other tests may be up)."""
+    from raybench import ray_utils
+
+    started: list = []
+    real = ray_utils.start_ray
+
+    def spy(*args, **kwargs):
+        started.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ray_utils, "start_ray", spy)
+    return started
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +46,8 @@ def small_suite(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_run_writes_parquet_readable_by_pandas(small_suite: Path) -> None:
     runs = pd.read_parquet(small_suite / "runs")
     curves = pd.read_parquet(small_suite / "curves")
@@ -55,6 +73,8 @@ def test_run_writes_parquet_readable_by_pandas(small_suite: Path) -> None:
     assert meta["schema_version"] == results.SCHEMA_VERSION
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_paired_seeds_start_identically(small_suite: Path) -> None:
     runs, curves = results.read(str(small_suite))
     start = curves[curves.step == 0].merge(runs[["run_id", "problem", "optimizer", "seed"]], on="run_id")
@@ -66,6 +86,8 @@ def test_paired_seeds_start_identically(small_suite: Path) -> None:
     assert q["val_loss"].nunique() == 2
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_report_prints_table_and_writes_plots(small_suite: Path) -> None:
     proc = raybench("report", str(small_suite), check=True)
     assert "| problem | optimizer |" in proc.stdout
@@ -83,6 +105,8 @@ def test_report_prints_table_and_writes_plots(small_suite: Path) -> None:
         assert data[:8] == PNG_MAGIC and len(data) > 5000, name
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suite: Path, tmp_path: Path) -> None:
     proc = raybench("run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1",
                     "--steps", "60", "--out", str(small_suite))
@@ -98,6 +122,8 @@ def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suit
     assert (curves.groupby("run_id")["step"].apply(lambda s: s.is_unique)).all()
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_diverged_and_failed_runs_are_recorded_and_the_suite_goes_on(tmp_path: Path) -> None:
     out = tmp_path / "r"
     suite = tmp_path / "suite.yaml"
@@ -154,7 +180,8 @@ hparams:
          "download=False); put train-images-idx3-ubyte"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path, capsys) -> None:
+def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path: Path, capsys,
+                                        ray_starts: list) -> None:
     # Every check a run makes before Ray starts, through --check (in process, no Ray): the
     # command itself makes the same ones, as the subprocess cases below show for each kind.
     out = tmp_path / "never"
@@ -162,7 +189,7 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path
     lines = [ln for ln in capsys.readouterr().err.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("raybench: error:"), lines
     assert message in lines[0]
-    assert not (out / "runs").exists() and not ray.is_initialized()
+    assert not (out / "runs").exists() and not ray_starts
 
 
 @pytest.mark.parametrize(
@@ -175,6 +202,7 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path
           "--option", "data_dir=/nonexistent/raybench-data"], "mnist_mlp: MNIST not found in /nonexistent"),
     ],
 )
+@pytest.mark.ray
 def test_the_command_refuses_bad_input_with_one_line_and_exit_2(args: list[str], message: str,
                                                                 tmp_path: Path) -> None:
     # The real command, which starts Ray while it checks: still one line (none of Ray's) and 2.
@@ -187,7 +215,7 @@ def test_the_command_refuses_bad_input_with_one_line_and_exit_2(args: list[str],
     assert not (out / "runs").exists()
 
 
-def test_check_lists_the_runs_and_runs_nothing(tmp_path: Path, capsys) -> None:
+def test_check_lists_the_runs_and_runs_nothing(tmp_path: Path, capsys, ray_starts: list) -> None:
     out = tmp_path / "r"
     assert main(["run", "--problems", "quadratic,logistic", "--optimizers", "adam,sgd", "--seeds", "3",
                  "--steps", "7", "--out", str(out), "--check"]) == 0
@@ -195,7 +223,7 @@ def test_check_lists_the_runs_and_runs_nothing(tmp_path: Path, capsys) -> None:
     assert captured.out.splitlines() == [f"{p}  {o}  3 runs  steps 7" for p in ("quadratic", "logistic")
                                          for o in ("adam", "sgd")]
     assert "check: 12 runs to write to" in captured.err
-    assert not (out / "runs").exists() and not ray.is_initialized()
+    assert not (out / "runs").exists() and not ray_starts
 
 
 @pytest.mark.parametrize(
@@ -219,6 +247,7 @@ def test_bad_suite_files_exit_2(text: str, message: str, tmp_path: Path, capsys)
     assert "hacked" not in captured.out
 
 
+@pytest.mark.ray
 def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path) -> None:
     cfg = tmp_path / "suite.yaml"
     cfg.write_text("problems: [!!python/object/apply:os.system [echo hacked]]\noptimizers: [adam]\n")
@@ -228,6 +257,8 @@ def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path) -> N
     assert "hacked" not in proc.stdout
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_path: Path) -> None:
     out = tmp_path / "r"
     args = ["run", "--problems", "logistic,mlp", "--optimizers", "adam,sgd,rmsprop,adagrad",
@@ -257,6 +288,8 @@ def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_pat
     assert not list(out.rglob(".tmp-*"))
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_tune_lr_chooses_on_validation_and_records_every_trial(tmp_path: Path) -> None:
     from raybench.lr_search import TUNING_SEED, grid
 

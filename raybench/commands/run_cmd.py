@@ -87,23 +87,18 @@ def _problem_entries(text: str, options: dict) -> list[dict]:
     from raybench import problems, suites
     from raybench.errors import UsageError
 
-    entries = []
     names = [suites.use_problem(name) for name in _split(text)]
-    for name in names:
-        accepted = problems.get(name).options
-        entries.append({"name": name, "options": {k: v for k, v in options.items() if k in accepted}})
+    accepted = {name: problems.get(name).options for name in names}
     for key in options:
-        if not any(key in problems.get(n).options for n in names):
+        if not any(key in accepted[n] for n in names):
             raise UsageError(f"option {key!r} is accepted by none of {', '.join(names)}")
-    return entries
+    return [{"name": name, "options": {k: v for k, v in options.items() if k in accepted[name]}} for name in names]
 
 
 def main(args: argparse.Namespace) -> int:
-    """Parse (done), resolve and check every spec once and read the folder once (``_prepare``,
-    while Ray starts), then tune, fan out and write (``_run``), then report: each stage takes
-    what the one before resolved."""
-    import contextlib
-
+    """The arguments parsed, build and check every spec and read the folder once (``_prepare``,
+    while Ray starts), then tune, fan out, write and report (``_run``): each stage takes what
+    the one before resolved."""
     from raybench import runner
     from raybench.ray_utils import ensure_resources, start_ray
 
