@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from raybench import optimizers, schedules
+from raybench import optimizers, registry, schedules
 from raybench.optimizers import ModifiedAdam, OptimizerError
 from raybench.train import Run
 
@@ -26,8 +26,13 @@ OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
     "adam": ([{}, {"lr": 0.1, "betas": "0.8,0.99"}], [
         ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
         ({"betas": (1.0, 0.999)}, ["beta", "1.0"]),
-        ({"momentum": 0.9}, ["adam.momentum", "accepted: betas, eps, lr, weight_decay"]),
-        ({"lr": "fast"}, ["'fast'", "adam.lr", "float"]),
+        ({"momentum": 0.9}, ["adam.momentum", "accepted: amsgrad, betas, decoupled_weight_decay, eps, lr, "
+                                               "weight_decay"]),
+        ({"lr": "fast"}, ["'fast'", "adam.lr", "a number"]),
+        # One rule for inf and nan, the problem options' too (test_problems_synthetic's BAD_OPTIONS).
+        ({"lr": "inf"}, ["'inf'", "adam.lr", "a number"]),
+        ({"eps": float("nan")}, ["nan", "adam.eps"]),
+        ({"betas": "0.9,inf"}, ["'0.9,inf'", "adam.betas", "2 numbers"]),
     ]),
     "sgd": ([{}, {"lr": 1.0, "weight_decay": 1e-4}], [
         ({"lr": -0.5}, ["Invalid learning rate: -0.5"]),
@@ -36,7 +41,8 @@ OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
     "momentum": ([{}, {"nesterov": "false", "momentum": 0.5}], [
         ({"momentum": -0.1}, ["Invalid momentum value: -0.1"]),
         ({"momentum": 0.0}, ["Nesterov momentum requires a momentum"]),
-        ({"nesterov": "maybe"}, ["'maybe'", "momentum.nesterov", "bool"]),
+        ({"nesterov": "maybe"}, ["'maybe'", "momentum.nesterov", "true or false"]),
+        ({"dampening": 0.5}, ["Nesterov momentum requires a momentum and zero dampening"]),  # from SGD's signature
     ]),
     "adagrad": ([{}, {"lr": 0.5}], [
         ({"eps": -1.0}, ["Invalid epsilon value: -1.0"]),
@@ -47,10 +53,10 @@ OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
     "adamw": ([{}, {"weight_decay": 0.0}], [
         ({"weight_decay": -0.1}, ["Invalid weight_decay value: -0.1"]),
     ]),
-    "lbfgs": ([{}, {"history_size": 5, "max_iter": 3}], [
+    "lbfgs": ([{}, {"history_size": 5, "max_iter": 3}, {"line_search_fn": "null"}], [
         ({"line_search_fn": "bogus"}, ["'bogus'", "strong_wolfe"]),
-        ({"history_size": 0}, ["history_size value: 0"]),
-        ({"max_iter": 1.5}, ["1.5", "lbfgs.max_iter", "int"]),
+        ({"history_size": 0}, ["lbfgs.history_size", "0", "an integer >= 1"]),
+        ({"max_iter": 1.5}, ["1.5", "lbfgs.max_iter", "an integer"]),
     ]),
     "modified_adam": ([{}, {"variance_scale": 1.0}, {"variance_scale": "2"}], [
         ({"variance_scale": 0.0}, ["Invalid variance_scale value: 0.0"]),
@@ -82,7 +88,7 @@ OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
     "schedule_free_adamw": ([{}, {"warmup_steps": "10", "r": 0.5}], [
         ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
         ({"betas": "0.9,1.0"}, ["Invalid beta parameter at index 1: 1.0"]),
-        ({"warmup_steps": 2.5}, ["2.5", "schedule_free_adamw.warmup_steps", "int"]),
+        ({"warmup_steps": 2.5}, ["2.5", "schedule_free_adamw.warmup_steps", "an integer"]),
     ]),
     "lion": ([{}, {"betas": "0.95,0.98", "weight_decay": 0.1}], [
         ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
@@ -90,14 +96,17 @@ OPTIM_DB: dict[str, tuple[list[dict], list[tuple[dict, list[str]]]]] = {
     ]),
     "soap": ([{}, {"precondition_frequency": "5", "precondition_1d": "true"}], [
         ({"precondition_frequency": 0}, ["precondition_frequency must be positive"]),
+        ({"data_format": "nchw"}, ["'nchw'", "soap.data_format", "channels_first, channels_last"]),  # its Literal
     ]),
-    "prodigy": ([{}, {"growth_rate": "1.02", "safeguard_warmup": "yes"}], [
+    # growth_rate's default is inf (unbounded), so it accepts inf; nan is refused everywhere.
+    "prodigy": ([{}, {"growth_rate": "1.02", "safeguard_warmup": "yes"}, {"growth_rate": "inf"}], [
         ({"lr": -1.0}, ["Invalid learning rate: -1.0"]),
+        ({"growth_rate": "nan"}, ["'nan'", "prodigy.growth_rate", "a number or inf"]),
         ({"betas": "0.9,1.5"}, ["beta2", "range"]),
     ]),
     "adan": ([{}, {"betas": "0.9,0.9,0.99", "max_grad_norm": 1.0}], [
         ({"max_grad_norm": -1.0}, ["max_grad_norm must be non-negative"]),
-        ({"betas": "0.9,0.9"}, ["'0.9,0.9'", "adan.betas", "tuple"]),
+        ({"betas": "0.9,0.9"}, ["'0.9,0.9'", "adan.betas", "3 numbers"]),
     ]),
 }
 
@@ -161,8 +170,8 @@ def test_registry_entry(name: str, extra: Callable[[str], dict]) -> None:
         assert isinstance(opt, torch.optim.Optimizer)
         resolved = optimizers.resolve_hparams(name, {**extra(name), **overrides})
         assert set(resolved) == set(spec.defaults) | set(schedules.DEFAULTS)  # every optimizer takes a schedule
-        for key, default in spec.defaults.items():
-            assert type(resolved[key]) is type(default)  # CLI strings coerced to the default's type
+        for key, default in spec.defaults.items():  # CLI strings coerced to the default's type (or null)
+            assert type(resolved[key]) is type(default) or (resolved[key] is None and spec.options[key].nullable)
     for overrides, words in invalid:
         with pytest.raises(OptimizerError) as info:
             optimizers.make(name, [torch.nn.Parameter(torch.ones(3))], **{**extra(name), **overrides})
@@ -534,3 +543,34 @@ def test_muon_param_groups_and_schedulers_reach_both_parts() -> None:
     assert opt.muon.param_groups[0]["lr"] == 0.025 and [g["lr"] for g in opt.adamw.param_groups] == [0.05, 5e-4]
     with pytest.raises(ValueError, match="'betas'"):
         optimizers.make("muon", [{"params": [w], "betas": (0.9, 0.9)}])
+
+
+# -- defaults read from signatures -------------------------------------------------------------
+
+# name -> what the entry states over its class's signature defaults: every other default is the
+# library's own. Entries not listed state nothing.
+STATED: dict[str, dict] = {
+    "sgd": {"lr": 1e-2},
+    "momentum": {"lr": 1e-2, "momentum": 0.9, "nesterov": True},
+    "rmsprop": {"lr": 1e-3},
+    "lbfgs": {"max_iter": 1, "max_eval": 25, "history_size": 10, "line_search_fn": "strong_wolfe"},
+    "autonomous": {"policy": ""},  # its factory's: a file, which the class takes loaded
+    "adafactor": {"eps2": 1e-3},  # its factory's: eps = (None, eps2), None having no spelling
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_defaults_are_the_signatures_with_only_the_stated_changes(name: str) -> None:
+    spec = optimizers.get(name)
+    cls = registry.load(spec.path, "optimizer")
+    assert spec.defaults == {**registry.signature_defaults(cls), **STATED.get(name, {})}
+    for key, value in spec.defaults.items():
+        assert type(value) is type(spec.options[key].default)
+
+
+def test_momentum_is_sgd_with_nesterov_momentum() -> None:
+    sgd = registry.signature_defaults(torch.optim.SGD)
+    assert optimizers.get("momentum").defaults == {**sgd, "lr": 1e-2, "momentum": 0.9, "nesterov": True}
+    assert optimizers.get("momentum").changes == {"lr": 1e-2, "momentum": 0.9, "nesterov": True}
+    assert type(sgd["weight_decay"]) is float  # `weight_decay: float = 0` is a float, not an int
+    assert not {"foreach", "fused", "maximize", "differentiable"} & set(sgd)  # implementation switches

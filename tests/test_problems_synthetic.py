@@ -93,6 +93,11 @@ BAD_OPTIONS = [
     ("logistic", {"l2": 0.0}, ["l2 0.0"]),
     ("rosenbrock", {"dim": 1}, ["dim 1", ">= 2"]),
     ("quadratic", {"dimension": 3}, ["'dimension'", "dim"]),
+    # One rule for inf and nan, the optimizers' hyperparameters' too (test_optimizers' OPTIM_DB).
+    ("quadratic", {"eig_max": "inf"}, ["eig_max 'inf'", "a number > 0"]),
+    ("quadratic", {"eig_max": float("inf")}, ["eig_max inf", "a number > 0"]),
+    ("logistic", {"separation": float("nan")}, ["separation nan", "a number >= 0"]),
+    ("quadratic", {"dim": "inf"}, ["dim 'inf'", "an integer >= 1"]),
 ]
 
 
@@ -215,3 +220,22 @@ def test_mlp_data_needs_the_hidden_layer() -> None:
     run = Run("mlp", "adam", {"lr": 1e-2}, seed=0)
     run.advance()
     assert run.summary(test=False)["converged"] and run.evaluate("test")["accuracy"] > linear_accuracy
+
+
+@pytest.mark.parametrize("value", ["inf", float("inf"), "-inf", "nan", float("nan")])
+def test_inf_and_nan_mean_the_same_to_options_and_hyperparameters(value: object) -> None:
+    """Both go through ``raybench.registry.Option``: refused alike, unless the default is
+    infinite (then inf, never nan, is accepted)."""
+    from raybench import optimizers
+    from raybench.registry import Option
+
+    with pytest.raises(problems.ProblemError, match="accepted: a number > 0"):
+        problems.get("quadratic").check_options({"eig_max": value})
+    with pytest.raises(optimizers.OptimizerError, match="accepted: a number"):
+        optimizers.resolve_hparams("adam", {"lr": value})
+    unbounded = Option(float("inf"))
+    if "nan" in str(value):
+        with pytest.raises(ValueError):
+            unbounded.coerce(value)
+    else:
+        assert math.isinf(unbounded.coerce(value))

@@ -1,4 +1,4 @@
-"""Optimizers and problems from anywhere (``raybench.entries``): import paths, entry points of
+"""Optimizers and problems from anywhere (``raybench.registry``): import paths, entry points of
 installed packages, ``--py-modules``, and the examples' own commands.
 
 The examples' commands are read from their files, so what the examples say is what is run.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from raybench import entries, optimizers, results, schema
+from raybench import optimizers, problems, registry, results, schema
 from raybench.errors import UsageError
 from tests.conftest import ROOT, cli_env
 
@@ -104,39 +104,73 @@ def test_tune_lr_needs_a_learning_rate_exit_2_before_any_run(tmp_path: Path) -> 
 @pytest.fixture
 def clean_registries():
     """Entries a test registers are removed afterwards (the registries are process-wide)."""
-    from raybench import problems
-
     before_o, before_p = dict(optimizers.REGISTRY), dict(problems.REGISTRY)
     yield
-    for registry, before in ((optimizers.REGISTRY, before_o), (problems.REGISTRY, before_p)):
-        for name in set(registry) - set(before):
-            del registry[name]
+    for names, before in ((optimizers.REGISTRY, before_o), (problems.REGISTRY, before_p)):
+        for name in set(names) - set(before):
+            del names[name]
 
 
 def test_an_import_path_reads_defaults_from_the_signature(clean_registries, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.syspath_prepend(str(_write(tmp_path / "nolr.py", NO_LR).parent))
-    assert entries.split("x=nolr:NoLR") == ("x", "nolr:NoLR")
-    assert entries.split("torch.optim:NAdam") == (None, "torch.optim:NAdam")
-    name = entries.use_optimizer(None, "nolr:NoLR")
-    spec = optimizers.get(name)
+    assert registry.split("x=nolr:NoLR") == ("x", "nolr:NoLR")
+    assert registry.split("torch.optim:NAdam") == (None, "torch.optim:NAdam")
+    spec = optimizers.get("nolr:NoLR")  # the same lookup as a name's, registered on first use
+    name = spec.name
     assert (name, spec.defaults, spec.search_space, spec.origin) == ("nolr", {"step_size": 0.1}, {}, "import path")
+    assert optimizers.get("nolr:NoLR") is spec is optimizers.get("nolr") is optimizers.get("nolr=nolr:NoLR")
     # Checked like a built-in's: coerced, unknown names refused.
     assert optimizers.resolve_hparams("nolr", {"step_size": "0.5"})["step_size"] == 0.5
     with pytest.raises(optimizers.OptimizerError, match="unknown hyperparameter nolr.lr"):
         optimizers.resolve_hparams("nolr", {"lr": 1})
     # torch's implementation switches are not hyperparameters; tensors-or-floats defaults are.
-    asgd = optimizers.get(entries.use_optimizer("myasgd", "torch.optim:ASGD"))
+    asgd = optimizers.get("myasgd=torch.optim:ASGD")
     assert {"lr", "lambd", "alpha", "t0", "weight_decay"} <= set(asgd.defaults)
     assert not {"foreach", "capturable", "differentiable"} & set(asgd.defaults)
     assert asgd.search_space == {"lr": {"min": 1e-5, "max": 1.0, "scaling": "log"}}
     # The registry's own entry, named by its class: that entry, with its curated defaults.
-    assert entries.use_optimizer("lion", "pytorch_optimizer:Lion") == "lion"
-    assert optimizers.get("lion").origin == "raybench"
-    with pytest.raises(UsageError, match="optimizer name 'sgd' is used twice"):
-        entries.use_optimizer("sgd", "torch.optim:Adam")
-    with pytest.raises(UsageError, match="search space for myasgd2.nope"):
-        entries.use_optimizer("myasgd2", "torch.optim:ASGD", search_space={"nope": {"min": 1, "max": 2}})
+    assert optimizers.get("lion=pytorch_optimizer:Lion").name == "lion"
+    assert optimizers.get("pytorch_optimizer:Lion").origin == "raybench"
+    with pytest.raises(optimizers.OptimizerError, match="optimizer name 'sgd' is used twice"):
+        optimizers.get("sgd=torch.optim:Adam")
+    with pytest.raises(optimizers.OptimizerError, match="search space for myasgd2.nope"):
+        optimizers.get("myasgd2=torch.optim:ASGD", search_space={"nope": {"min": 1, "max": 2}})
+    with pytest.raises(optimizers.OptimizerError, match="module 'nosuchmodule' does not import"):
+        optimizers.get("nosuchmodule:Opt")
+    with pytest.raises(optimizers.OptimizerError, match="unknown optimizer 'nosuch'; accepted: adam, .*MODULE:ATTR"):
+        optimizers.get("nosuch")
+
+
+LEAST_SQUARES = '''
+from raybench.problems import Problem
+from raybench.problems.quadratic import QuadraticInstance
+
+
+def make_problem():
+    return Problem(name="tiny_lsq", description="a 3-d quadratic", metrics={"suboptimality": "min", "loss": "min"},
+                   make=lambda seed, **o: QuadraticInstance(seed, dim=3, eig_min=1.0, eig_max=2.0, steps=10,
+                                                            target_gap=1e-3))
+'''
+
+
+def test_a_problem_import_path_goes_through_the_same_lookup(clean_registries, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(_write(tmp_path / "lsqmod.py", LEAST_SQUARES).parent))
+    prob = problems.get("lsqmod:make_problem")
+    assert (prob.name, prob.origin, prob.path) == ("tiny_lsq", "import path", "lsqmod:make_problem")
+    assert problems.get("lsqmod:make_problem") is prob is problems.get("tiny_lsq")
+    assert problems.get("lsq2=lsqmod:make_problem").name == "lsq2"  # NAME= names it, as for optimizers
+    from raybench.spec import RunSpec
+
+    spec = RunSpec.build("lsqmod:make_problem", "adam", 0, steps=3)  # the Python API takes the path too
+    assert (spec.problem, spec.problem_path) == ("tiny_lsq", "lsqmod:make_problem")
+    with pytest.raises(problems.ProblemError, match="problem name 'quadratic' is used twice"):
+        problems.get("quadratic=lsqmod:make_problem")
+    with pytest.raises(problems.ProblemError, match="not a problems.Problem"):
+        problems.get("lsqmod:__name__")
+    with pytest.raises(problems.ProblemError, match="has no attribute 'nope'"):
+        problems.get("lsqmod:nope")
 
 
 def test_suite_file_entries_with_hparams_and_search_space(clean_registries) -> None:
@@ -217,3 +251,13 @@ def test_a_table_of_a_layer_not_imported_reads_as_written(tmp_path: Path) -> Non
     assert results.read_table(str(tmp_path), "plugin_table")["a"].tolist() == [1, 2]
     with pytest.raises(ValueError, match="unknown table"):
         results.read_table(str(tmp_path), "../plugin_table")
+
+
+def test_py_modules_are_made_importable_or_refused_in_one_line(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    module = _write(tmp_path / "mods" / "nolr.py", NO_LR)
+    assert registry.add_module_paths([str(module)], error=UsageError) == [str(module)]
+    assert str(module.parent) in sys.path
+    with pytest.raises(UsageError, match="not a .py file or a package folder"):
+        registry.add_module_paths([str(tmp_path / "missing.txt")], error=UsageError)
