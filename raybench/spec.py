@@ -15,7 +15,7 @@ import hashlib
 import json
 from typing import Any
 
-from raybench import optimizers, problems, schedules
+from raybench import optimizers, problems
 from raybench.errors import UsageError
 
 
@@ -27,21 +27,12 @@ def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, ste
     ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
     problem's default budget, so an id never needs the problem instantiated.
 
-    Schedule hyperparameters at their defaults are left out of the hash: every resolved
-    ``hparams`` holds them since schedules were added, and hashing them would have changed the
-    id of every run written before, so ``--resume`` on such a folder would redo all its runs.
-    A run at the default (constant) schedule keeps the id it always had; any other schedule
-    gets its own. Likewise the import paths of user entries enter the hash only when there are
-    some (two classes given the same name are different runs).
+    Every resolved hyperparameter (the schedule's included) and the import paths of user
+    entries enter the hash (two classes given the same name are different runs).
     """
-    hparams = {k: v for k, v in hparams.items()
-               if not (k in schedules.DEFAULTS and schedules.at_default(k, v))}
     fields = {"p": problem, "o": optimizer, "h": jsonable(hparams), "s": int(seed),
-              "n": None if steps is None else int(steps), "x": jsonable(options or {})}
-    if optimizer_path:
-        fields["op"] = optimizer_path
-    if problem_path:
-        fields["pp"] = problem_path
+              "n": None if steps is None else int(steps), "x": jsonable(options or {}),
+              "op": optimizer_path, "pp": problem_path}
     key = json.dumps(fields, sort_keys=True)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 

