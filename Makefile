@@ -32,7 +32,7 @@ test: $(STAMP) browser
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check raybench problems tuning rl reproduce tests benchmarks
+	$(BIN)/ruff check raybench problems tuning rl reproduce tests benchmarks examples
 
 demo: $(STAMP)
 	$(BIN)/raybench run --suite quick --tune-lr --tune-samples $(TUNE_SAMPLES) --out $(OUT) --resume

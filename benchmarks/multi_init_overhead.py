@@ -33,9 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def bare(spec, device: str = "cpu") -> tuple[float, int, int]:
     """The rung schedule trial by trial in this process: ``(seconds, survivor seed, steps)``."""
-    from raybench.tuning.rungs import survivors_at
-
     from raybench.train import Run
+    from raybench.tuning.rungs import survivors_at
 
     t0 = time.perf_counter()
     runs = {s: Run(spec.problem, spec.optimizer, spec.hparams, s, steps=spec.steps,
@@ -59,9 +58,8 @@ def bare(spec, device: str = "cpu") -> tuple[float, int, int]:
 
 
 def through_tune(spec, resources: dict[str, float]) -> tuple[float, int, int]:
-    from raybench.tuning.experiment import run_experiment
-
     from raybench import results
+    from raybench.tuning.experiment import run_experiment
 
     out = tempfile.mkdtemp(prefix="mi-bench-")
     try:
@@ -91,10 +89,10 @@ def main() -> int:
     args = p.parse_args()
 
     import torch
-    from raybench.tuning.spec import MultiInitSpec, prepare
 
     from raybench import suites
     from raybench.ray_utils import init_ray
+    from raybench.tuning.spec import MultiInitSpec, prepare
 
     options = suites.parse_option_flags(args.option if args.option is not None else
                                         (["dataset=mnist_subset"] if args.problem.startswith("mnist") else []))

@@ -61,9 +61,9 @@ def _rllib_rate(s, iterations: int) -> tuple[float, int, float, float]:
     import ray
     import torch
     from ray.rllib.execution.rollout_ops import synchronous_parallel_sample
-    from raybench.rl.train import ppo_config
 
     from raybench.ray_utils import init_ray
+    from raybench.rl.train import ppo_config
 
     torch.set_num_threads(1)
     # A fresh Ray per measurement: the declared CPUs depend on the runners (as `raybench rl train` does).
@@ -102,10 +102,11 @@ def _sb3_coordinatewise_policy() -> type:
     """``rl.module``'s coordinate-wise network as an SB3 ``ActorCriticPolicy``: the same
     policy means, shared log std and pooled value head, so SB3 and RLlib train one network."""
     from ray.rllib.core.columns import Columns
-    from raybench.rl.module import CoordinatewisePolicyModule
     from stable_baselines3.common.policies import ActorCriticPolicy
     from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
     from torch import nn
+
+    from raybench.rl.module import CoordinatewisePolicyModule
 
     class Observation(BaseFeaturesExtractor):
         """The observation as it is: the module reads its (P, H, 1 + d) layout itself."""
@@ -150,9 +151,10 @@ def _sb3_coordinatewise_policy() -> type:
 
 def _sb3_batched_rate(config: dict, train_batch: int, minibatch: int, iterations: int) -> tuple[float, int, float]:
     """SB3 PPO on one ``BatchedOptimizationEnv``: (env steps/s, env steps, seconds)."""
-    from raybench.rl.batched_env import BatchedOptimizationEnv
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
+
+    from raybench.rl.batched_env import BatchedOptimizationEnv
 
     venv = make_vec_env(BatchedOptimizationEnv, n_envs=1, seed=0, env_kwargs={"config": config})
     model = PPO(_sb3_coordinatewise_policy(), venv, n_steps=train_batch, batch_size=minibatch, n_epochs=10,
@@ -168,6 +170,7 @@ def _sb3_batched_rate(config: dict, train_batch: int, minibatch: int, iterations
 def bench_batched(batch: int, train_batch: int, minibatch: int, iterations: int) -> None:
     """Today's env, the batched env (RLlib) and the batched env (SB3), in optimizee steps/s."""
     import torch
+
     from raybench.rl.settings import TrainSettings
 
     torch.set_num_threads(1)
@@ -200,6 +203,7 @@ def bench_sb3(timesteps: int) -> None:
         print("sb3: stable-baselines3 not installed (pip install -e '.[bench]'); skipped")
         return
     import torch
+
     from raybench.rl.env import OptimizationEnv
 
     torch.set_num_threads(1)

@@ -11,6 +11,7 @@ target). From the repository root:
 """
 
 import torch
+
 from raybench.problems import Budget, Instance, Option, Problem, Target, generator
 from raybench.problems.quadratic import VectorModel
 

@@ -8,6 +8,7 @@ would have seen, and every optimizer sees the same batches for the same seed.
 from __future__ import annotations
 
 import torch
+
 from raybench.problems.base import Instance, ProblemError, generator
 
 

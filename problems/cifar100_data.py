@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from raybench.problems.base import ProblemError
 from raybench.problems.image_data import ImageSplits, first_line, half_split, resolve_data_dir
 

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import torch
+
 from raybench.problems.base import generator
 
 DEFAULT_DATA_DIR = "~/.cache/raybench/data"

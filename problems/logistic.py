@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+
 from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_split
 from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 

@@ -25,6 +25,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+
 from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
 from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 

@@ -29,6 +29,7 @@ import shutil
 from pathlib import Path
 
 import torch
+
 from raybench.problems.base import ProblemError, generator
 from raybench.problems.image_data import ImageSplits, first_line, half_split, resolve_data_dir
 

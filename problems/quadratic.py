@@ -10,6 +10,7 @@ float64. Every seed draws a new (A, b, x0): it is a problem family.
 from __future__ import annotations
 
 import torch
+
 from raybench.problems.base import Budget, Instance, Option, Problem, Target, generator, register
 
 

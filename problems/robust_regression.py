@@ -32,6 +32,7 @@ full batch), steps (300), target_error (0.05). A problem family: every seed draw
 from __future__ import annotations
 
 import torch
+
 from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
 from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
 from raybench.problems.quadratic import VectorModel

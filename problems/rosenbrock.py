@@ -16,6 +16,7 @@ steps (1000), target_gap (1e-3).
 from __future__ import annotations
 
 import torch
+
 from raybench.problems.base import (
     Budget,
     Instance,

@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from raybench.problems.base import (
     Budget,
     Instance,
@@ -40,7 +42,6 @@ from raybench.problems.base import (
 from raybench.problems.cifar100_data import load_cifar100
 from raybench.problems.image_data import ImageSplits
 from raybench.problems.mnist_data import MNIST_DATASETS, load_mnist
-from torch import nn
 
 _SALT_INIT, _SALT_ORDER, _SALT_AUGMENT = 1, 2, 3
 _EVAL_CHUNK = 1000

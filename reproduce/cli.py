@@ -44,11 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def main(args: argparse.Namespace) -> int:
     import os
 
-    from raybench.reproduce import plan as planning
-    from raybench.reproduce import scales
-
     from raybench import runner
     from raybench.ray_utils import start_ray
+    from raybench.reproduce import plan as planning
+    from raybench.reproduce import scales
 
     # Tune's newer console output ignores verbose=0 and boxes every learning-rate search.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

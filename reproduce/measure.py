@@ -16,6 +16,7 @@ import statistics
 from typing import Any
 
 import pandas as pd
+
 from raybench.reproduce import scales
 from raybench.reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POLICIES, Plan
 
@@ -28,10 +29,9 @@ def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> 
     the median over the block's seeds each trained alone with the same optimizer, learning rate
     and budget (``tuning.compare``'s convergence speed, so the ratio is the one it reports).
     """
+    from raybench import results
     from raybench.reproduce import claims
     from raybench.tuning.experiment import RUNGS
-
-    from raybench import results
 
     runs, rungs = results.read_table(out, "runs"), results.read_table(out, RUNGS.name)
     columns = [c for c, col in claims.COLUMNS.items() if col.problem == spec.problem]
@@ -115,10 +115,9 @@ def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: 
     """Measure, write (``claims.write``) and report (``report.make_report``, the claims as a
     section of it) both tables, with the multi-init evidence (``reproduce.believability``) in the
     tuned one; the tuned table and the top report's paths."""
-    from raybench.reproduce import believability, claims
-
     from raybench import results
     from raybench.report import make_report
+    from raybench.reproduce import believability, claims
 
     runs = results.read_table(plan.out, "runs")
     mine = runs[runs["run_id"].isin(tuned_ids | auto_ids)]

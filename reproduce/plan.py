@@ -25,10 +25,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raybench.errors import UsageError
 from raybench.reproduce import scales
 from raybench.reproduce.scales import Scale
-
-from raybench.errors import UsageError
 
 if TYPE_CHECKING:
     from raybench.spec import RunSpec
@@ -281,9 +280,8 @@ class Plan:
 
 def build(scale: Scale, out: str, *, policy_dir: str | None, prepare: bool = True) -> Plan:
     """The plan: runs resolved, data checked and prepared, the cells that cannot run named."""
-    from raybench.problems.image_data import resolve_data_dir
-
     from raybench import problems, runner
+    from raybench.problems.image_data import resolve_data_dir
     from raybench.spec import RunSpec
 
     out = str(Path(out).resolve())

@@ -49,6 +49,7 @@ def policies(plan: Plan, *, progress: bool) -> dict[str, str]:
         say(f"stage 2/4: policies from {plan.policy_dir}")
         return dict(plan.policies)
     import ray
+
     from raybench.rl.settings import settings_path
     from raybench.rl.train import train
 
@@ -84,13 +85,12 @@ def autonomous(plan: Plan, found: dict[str, str], *, cpus: float, gpus: float, p
 def multi_init(plan: Plan, tuned: list[Any], *, gpus: float, progress: bool) -> list[dict[str, Any]]:
     """Stage 3: multi-init in disjoint seed blocks against the same seeds trained alone, per
     problem; returns ``claims.measure``'s per-block rows (``measure.multi_init_rows``)."""
+    from raybench import results
     from raybench.reproduce import measure
+    from raybench.runner import run_suite
     from raybench.tuning.compare import compare, single_specs, write_comparison
     from raybench.tuning.experiment import default_resources, done_repeats, run_experiment
     from raybench.tuning.spec import MultiInitSpec, prepare
-
-    from raybench import results
-    from raybench.runner import run_suite
 
     rows: list[dict[str, Any]] = []
     blocks = plan.scale.multi_init_blocks

@@ -50,6 +50,11 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from raybench import problems
+from raybench.learned.features import Layout, empty_history
+from raybench.learned.policy import ACTION_CLIP
+from raybench.learned.step import apply_update, observe
 from raybench.problems.robust_regression import geman_mcclure
 from raybench.problems.rosenbrock import rosenbrock
 from raybench.rl.env import (
@@ -62,11 +67,6 @@ from raybench.rl.env import (
     reward_eps,
     step_reward,
 )
-
-from raybench import problems
-from raybench.learned.features import Layout, empty_history
-from raybench.learned.policy import ACTION_CLIP
-from raybench.learned.step import apply_update, observe
 
 BATCHED_DEFAULT_CONFIG: dict[str, Any] = {**DEFAULT_CONFIG, "batch_problems": 16}
 

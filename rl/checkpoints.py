@@ -15,9 +15,8 @@ import os
 import shutil
 from typing import Any
 
-from raybench.rl.settings import TrainSettings, load_settings
-
 from raybench.errors import UsageError
+from raybench.rl.settings import TrainSettings, load_settings
 
 CHECKPOINTS = "checkpoints"
 LATEST = "latest.json"
@@ -55,9 +54,9 @@ def save(algo: Any, out: str, iteration: int) -> str:
 def policy_of(algo: Any) -> Any:
     """A ``CoordinatewisePolicy`` holding the learner's current policy weights."""
     import torch
-    from raybench.rl.module import DEFAULT_MODEL_CONFIG
 
     from raybench.learned.policy import CoordinatewisePolicy
+    from raybench.rl.module import DEFAULT_MODEL_CONFIG
 
     weights = algo.learner_group.get_weights()["default_policy"]
     cfg = {**DEFAULT_MODEL_CONFIG, **algo.config.rl_module_spec.model_config}

@@ -98,9 +98,8 @@ def main(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace):  # -> rl.settings.TrainSettings
     import dataclasses
 
-    from raybench.rl.settings import TrainSettings, resumed
-
     from raybench.errors import UsageError
+    from raybench.rl.settings import TrainSettings, resumed
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
              if getattr(args, f.name, None) is not None}
@@ -145,9 +144,8 @@ def _ranges(text: str) -> dict[str, dict[str, object]]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from raybench.rl.train import train
-
     from raybench.ray_utils import init_ray
+    from raybench.rl.train import train
 
     s = _settings(args)  # user errors before Ray starts
     # The embedded Ray declares a CPU per env runner so that any --env-runners fits; a cluster
@@ -170,11 +168,10 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from raybench.rl.evaluate import eval_specs, evaluate
-
     from raybench import results
     from raybench.errors import UsageError
     from raybench.ray_utils import init_ray
+    from raybench.rl.evaluate import eval_specs, evaluate
 
     if args.heldout:
         return _eval_heldout(args)
@@ -199,11 +196,10 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _eval_heldout(args: argparse.Namespace) -> int:
-    from raybench.rl.heldout import evaluate_heldout, heldout_plan
-
     from raybench import results, runner
     from raybench.errors import UsageError
     from raybench.ray_utils import init_ray
+    from raybench.rl.heldout import evaluate_heldout, heldout_plan
 
     for flag, value in (("--family", args.family), ("--optimizers", args.optimizers), ("--dim", args.dim),
                         ("--lr-scale", args.lr_scale)):

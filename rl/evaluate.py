@@ -28,10 +28,9 @@ DEFAULT_BASELINES = ("adam", "sgd", "momentum", "lbfgs")
 def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str] = DEFAULT_BASELINES,
                steps: int | None = None, dim: int | None = None, lr_scale: float = 1.0) -> list[Any]:
     """The runner specs of an evaluation: (autonomous + baselines) x held-out seeds."""
-    from raybench.rl.env import pool_seeds
-
     from raybench import problems
     from raybench.learned.policy import PolicyError, load_policy
+    from raybench.rl.env import pool_seeds
     from raybench.spec import RunSpec
 
     if family not in problems.families():

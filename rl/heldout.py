@@ -236,9 +236,8 @@ class HeldoutPlan:
 def heldout_plan(policy: str, *, seeds: int | None = None, samples: int | None = None,
                  steps: int | None = None, tasks: Sequence[str] | None = None) -> HeldoutPlan:
     """Check everything and build the specs, without Ray; one-line ``UsageError``s."""
-    from raybench.rl.env import pool_seeds
-
     from raybench.learned.policy import PolicyError, load_policy
+    from raybench.rl.env import pool_seeds
     from raybench.spec import RunSpec
 
     try:

@@ -56,6 +56,9 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
+from raybench import problems
+from raybench.learned.policy import ACTION_CLIP
 from raybench.problems.base import ProblemError
 from raybench.rl.batched_env import (
     BATCHED,
@@ -63,9 +66,6 @@ from raybench.rl.batched_env import (
     BatchedOptimizationEnv,
     resolve_batched_config,
 )
-
-from raybench import problems
-from raybench.learned.policy import ACTION_CLIP
 
 MIXED_EPISODE_STEPS = 100
 """Default horizon of mixed-family episodes (the single-family env's is ``rl.env``'s 40)."""

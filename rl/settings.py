@@ -13,13 +13,12 @@ import json
 import os
 from typing import Any
 
-from raybench.rl.batched_env import BatchedOptimizationEnv, resolve_batched_config
-from raybench.rl.env import DEFAULT_CONFIG, OptimizationEnv, resolve_config
-from raybench.rl.mixed_env import MIXED_DEFAULT_CONFIG, MixedFamilyEnv, resolve_mixed_config
-
 from raybench.errors import UsageError
 from raybench.learned.features import FEATURES_V1, parse_inputs
 from raybench.learned.policy import DEFAULT_HIDDEN
+from raybench.rl.batched_env import BatchedOptimizationEnv, resolve_batched_config
+from raybench.rl.env import DEFAULT_CONFIG, OptimizationEnv, resolve_config
+from raybench.rl.mixed_env import MIXED_DEFAULT_CONFIG, MixedFamilyEnv, resolve_mixed_config
 
 SETTINGS_FILE = "rl_train.json"
 FIXED_ON_RESUME = ("family", "dim", "history", "hidden", "update_scale", "episode_steps", "num_problems",

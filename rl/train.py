@@ -37,11 +37,11 @@ import time
 from typing import Any
 
 import pyarrow as pa
-from raybench.rl import checkpoints
-from raybench.rl.settings import TrainSettings, save_settings, settings_path
 
 from raybench import schema
 from raybench.errors import UsageError
+from raybench.rl import checkpoints
+from raybench.rl.settings import TrainSettings, save_settings, settings_path
 
 CURVES = schema.register(schema.TableSchema("rl_curves", 2, schema.columns(
     ("iteration", pa.int64()), ("env_steps", pa.int64()), ("episodes", pa.int64()),
@@ -67,6 +67,7 @@ def ppo_config(s: TrainSettings) -> Any:
     """The RLlib ``PPOConfig`` for ``s`` (new API stack, coordinate-wise RLModule)."""
     from ray.rllib.algorithms.ppo import PPOConfig
     from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+
     from raybench.rl.module import CoordinatewisePolicyModule
 
     return (

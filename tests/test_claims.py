@@ -10,6 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
+
+from raybench import results, schema, stats
 from raybench.reproduce import claims
 from raybench.reproduce.claims import (
     CONSISTENT,
@@ -22,9 +25,6 @@ from raybench.reproduce.claims import (
     OPTIMAL,
     Comparison,
 )
-from scipy import stats as scipy_stats
-
-from raybench import results, schema, stats
 from tests.conftest import ROOT
 
 INF, NAN = math.inf, math.nan

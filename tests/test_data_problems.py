@@ -13,10 +13,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from raybench.problems import cifar100_data, image_data, mnist_data
-from raybench.problems.vision import random_crop_flip
 
 from raybench import problems
+from raybench.problems import cifar100_data, image_data, mnist_data
+from raybench.problems.vision import random_crop_flip
 from raybench.train import Run
 from tests.datafiles import write_cifar100, write_mnist
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import raybench.tuning.experiment  # noqa: F401  (registers the rungs table)
 
+import raybench.tuning.experiment  # noqa: F401  (registers the rungs table)
 from raybench import results
 from tests.conftest import ROOT, cli_env, wait_for
 
@@ -87,6 +87,7 @@ def test_collect_takes_the_furthest_checkpoint_not_tunes_possibly_stale_pointer(
 
     import torch
     from ray.tune import Checkpoint
+
     from raybench.tuning.experiment import _furthest_saved
     from raybench.tuning.trainable import CHECKPOINT_FILE
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from raybench.reproduce import claims
 
 from raybench import report, results
+from raybench.reproduce import claims
 from tests.conftest import raybench
 
 PROBLEMS = ("bowl", "valley")

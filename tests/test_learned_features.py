@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from raybench.rl.settings import TrainSettings, load_settings, resumed, save_settings, settings_path
 from torch import nn
 
 from raybench.errors import UsageError
@@ -33,6 +32,7 @@ from raybench.learned.policy import (
     read_policy,
     save_policy,
 )
+from raybench.rl.settings import TrainSettings, load_settings, resumed, save_settings, settings_path
 from tests.conftest import raybench
 
 H = 8

@@ -14,10 +14,10 @@ import math
 import numpy as np
 import pytest
 import torch
-from raybench.problems._sampling import minibatch_indices
-from raybench.problems.logistic import newton_minimum, regularised_logistic
 
 from raybench import problems
+from raybench.problems._sampling import minibatch_indices
+from raybench.problems.logistic import newton_minimum, regularised_logistic
 from raybench.train import Run
 
 SYNTHETIC = [name for name in problems.names() if not problems.get(name).needs_data]

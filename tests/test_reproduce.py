@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from raybench.reproduce import claims, scales
 from raybench.reproduce import plan as planning
-
 from tests.conftest import cli_env, raybench
 
 NOT_RUN_CELLS = {(m, "cifar100_cnn") for m in claims.METHODS} | {("multi_init_16", "quadratic"),

@@ -8,10 +8,10 @@ import math
 
 import numpy as np
 import pytest
-from raybench.reproduce import believability as bl
 from scipy import stats as sps
 
 from raybench import results
+from raybench.reproduce import believability as bl
 
 
 def test_spearman_is_one_for_any_monotone_map_and_matches_scipy_with_ties() -> None:

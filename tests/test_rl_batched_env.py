@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
-from raybench.rl.batched_env import BATCHED, BatchedOptimizationEnv, resolve_batched_config
-from raybench.rl.env import REWARD_CLIP, OptimizationEnv
 
 from raybench.learned.features import FEATURES, GROUPS, Layout, empty_history, observation, record
 from raybench.learned.policy import load_policy
 from raybench.optimizers.autonomous import AutonomousOptimizer
+from raybench.rl.batched_env import BATCHED, BatchedOptimizationEnv, resolve_batched_config
+from raybench.rl.env import REWARD_CLIP, OptimizationEnv
 from tests.conftest import raybench
 
 
@@ -141,6 +141,7 @@ def test_batched_features_are_each_histories_own() -> None:
 
 def test_module_acts_on_each_instance_and_pools_values_over_all_coordinates() -> None:
     from ray.rllib.core.columns import Columns
+
     from raybench.rl.module import CoordinatewisePolicyModule
 
     env = BatchedOptimizationEnv({"family": "quadratic", "batch_problems": 3, "num_problems": 3})

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from raybench.rl.env import pool_seeds
 
 from raybench.learned.policy import load_policy
+from raybench.rl.env import pool_seeds
 from raybench.train import Run
 from tests.conftest import raybench
 

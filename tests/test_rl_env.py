@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
-from raybench.rl.env import TRAIN_SEED_BASE, OptimizationEnv, pool_seeds, resolve_config
 
 from raybench import problems
 from raybench.learned.features import MOMENTUM_BETAS, Layout, empty_history, observation, record
+from raybench.rl.env import TRAIN_SEED_BASE, OptimizationEnv, pool_seeds, resolve_config
 
 
 @pytest.mark.parametrize("family", problems.families())

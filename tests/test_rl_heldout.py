@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from raybench.rl import heldout
-from raybench.rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from scipy import stats as scipy_stats
 
 from raybench import lr_search, problems
 from raybench.cli import main as raybench_main
+from raybench.rl import heldout
+from raybench.rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from raybench.stats import iqm, stratified_iqm_ci
 from tests.conftest import raybench
 

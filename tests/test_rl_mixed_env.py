@@ -12,6 +12,9 @@ import pandas as pd
 import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
+
+from raybench.errors import UsageError
+from raybench.learned.policy import CoordinatewisePolicy, load_policy
 from raybench.rl.batched_env import BatchedOptimizationEnv
 from raybench.rl.env import DEFAULT_CONFIG, pool_seeds
 from raybench.rl.mixed_env import (
@@ -22,9 +25,6 @@ from raybench.rl.mixed_env import (
     sub_config,
 )
 from raybench.rl.settings import TrainSettings
-
-from raybench.errors import UsageError
-from raybench.learned.policy import CoordinatewisePolicy, load_policy
 from tests.conftest import raybench
 
 SMALL = {"quadratic": {"dim": [3, 6]}, "logistic": {"dim": [5, 8]}, "mlp": {"hidden": [2, 5]}}

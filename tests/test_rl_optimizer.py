@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from raybench.rl.env import OptimizationEnv
 
 from raybench import optimizers, problems, schedules
 from raybench.learned import policy as policy_module
@@ -25,6 +24,7 @@ from raybench.learned.features import (
 from raybench.learned.policy import CoordinatewisePolicy, PolicyError, load_policy, read_policy, save_policy
 from raybench.optimizers import OptimizerError
 from raybench.optimizers.autonomous import AutonomousOptimizer
+from raybench.rl.env import OptimizationEnv
 from raybench.train import Run
 
 

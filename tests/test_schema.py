@@ -8,12 +8,12 @@ import re
 
 import pyarrow as pa
 import pytest
+
 import raybench.reproduce.believability  # noqa: F401  (registers multi_init_evidence, multi_init_rank_correlation)
 import raybench.reproduce.claims  # noqa: F401  (registers claims)
 import raybench.rl.heldout  # noqa: F401  (registers heldout)
 import raybench.rl.train  # noqa: F401  (registers rl_curves)
 import raybench.tuning.experiment  # noqa: F401  (registers rungs)
-
 from raybench import lr_search, results, schema  # noqa: F401  (lr_search registers its table)
 from raybench.spec import RunSpec
 from raybench.train import Run, failed_row

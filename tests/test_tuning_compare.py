@@ -6,10 +6,10 @@ import math
 
 import pandas as pd
 import pytest
-from raybench.tuning.compare import compare, comparison_text
-from raybench.tuning.spec import MultiInitSpec
 
 from raybench import results
+from raybench.tuning.compare import compare, comparison_text
+from raybench.tuning.spec import MultiInitSpec
 
 
 def _block(out, repeat, seeds, survivor, survivor_stt, steps):

@@ -12,10 +12,10 @@ import math
 
 import pytest
 import torch
-from raybench.tuning.spec import MultiInitSpec, prepare
 
 from raybench import problems, results
 from raybench.errors import UsageError
+from raybench.tuning.spec import MultiInitSpec, prepare
 
 NAME = "test_tuning_direction_score"
 SCORES = {0: 0.1, 1: 0.9, 2: 0.6, 3: 0.3}

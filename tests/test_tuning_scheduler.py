@@ -20,6 +20,7 @@ import pytest
 pytest.importorskip("ray.tune")
 
 from ray import tune  # noqa: E402
+
 from raybench.tuning.experiment import fit_halving  # noqa: E402
 from raybench.tuning.scheduler import rung_sizes, survivors_at  # noqa: E402
 

@@ -61,9 +61,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from raybench.tuning.spec import MultiInitSpec, check_arguments, prepare
-
     from raybench.errors import UsageError
+    from raybench.tuning.spec import MultiInitSpec, check_arguments, prepare
 
     # Cheap checks first: a bad number is an answer in milliseconds, before torch or Ray load.
     check_arguments(args.num_models, args.reduce_factor, args.steps_per_round)
@@ -89,10 +88,9 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
+    from raybench.errors import UsageError
     from raybench.tuning.experiment import default_resources, done_repeats, run_experiment
     from raybench.tuning.report import describe
-
-    from raybench.errors import UsageError
 
     done = done_repeats(args.out)
     if done and not args.resume:
@@ -121,9 +119,8 @@ def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
     if args.compare_single:
         import os
 
-        from raybench.tuning.compare import compare, comparison_text, single_specs, write_comparison
-
         from raybench.runner import run_suite
+        from raybench.tuning.compare import compare, comparison_text, single_specs, write_comparison
 
         single_out = os.path.join(args.out, "single")
         print(f"single initialization: {spec.num_models * args.repeats} runs to {spec.steps} steps "

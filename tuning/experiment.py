@@ -23,12 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import pyarrow as pa
-from raybench.tuning.rungs import rung_sizes
-from raybench.tuning.spec import MultiInitSpec
-from raybench.tuning.trainable import CHECKPOINT_FILE, TIME_ATTR, train_seed
 
 from raybench import schema
 from raybench.errors import UsageError
+from raybench.tuning.rungs import rung_sizes
+from raybench.tuning.spec import MultiInitSpec
+from raybench.tuning.trainable import CHECKPOINT_FILE, TIME_ATTR, train_seed
 
 RUNGS = schema.register(schema.TableSchema("rungs", 2, schema.columns(
     ("repeat", pa.int64()), ("seed", pa.int64()), ("run_id", pa.string()), ("trial_id", pa.string()),
@@ -54,9 +54,9 @@ def fit_halving(trainable: Callable[[dict[str, Any]], None], param_space: dict[s
     and rung, keyed by Tune trial id).
     """
     from ray import tune
-    from raybench.tuning.scheduler import SynchronousHalvingScheduler
 
     from raybench.ray_utils import require_ray
+    from raybench.tuning.scheduler import SynchronousHalvingScheduler
 
     require_ray()  # else Tune would start (or join) a Ray of its own
     # Tune's newer console output ignores verbose=0 and prints a box per experiment; the

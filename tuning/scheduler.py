@@ -37,6 +37,7 @@ from typing import Any
 
 from ray.tune.experiment import Trial
 from ray.tune.schedulers.trial_scheduler import TrialScheduler
+
 from raybench.tuning.rungs import rung_sizes, survivors_at
 
 __all__ = ["SynchronousHalvingScheduler", "rung_sizes", "survivors_at"]

@@ -11,9 +11,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from raybench.tuning.rungs import rung_sizes
-
 from raybench.errors import UsageError
+from raybench.tuning.rungs import rung_sizes
 
 
 @dataclasses.dataclass(frozen=True)
