@@ -82,12 +82,16 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
     ``warm_at_most(prepared)``: how many workers the prepared work can use at most (a suite
     of one run warms one worker, not one per CPU).
 
-    When ``prepare`` raises (a user error in the suite), Ray is shut down again and its error
-    re-raised, so every check still comes before any run; when only Ray's start fails, its
-    error is raised once ``prepare`` has finished.
+    When ``prepare`` raises (a user error in the suite), a Ray this call started is shut down
+    again (one that was up already, e.g. a notebook's or a test session's, is left as it was)
+    and the error re-raised, so every check still comes before any run; when only Ray's start
+    fails, its error is raised once ``prepare`` has finished.
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    import ray
+
+    was_up = ray.is_initialized()
     with ThreadPoolExecutor(1, thread_name_prefix="raybench-prepare") as pool:
         future = pool.submit(prepare)
         try:
@@ -98,7 +102,8 @@ def start_ray(address: str | None, prepare: Callable[[], T], *, warm_cpus: float
         try:
             prepared = future.result()
         except BaseException:
-            stop_ray()
+            if not was_up:
+                stop_ray()
             raise
     if warm_cpus and address is None:
         warm_workers(warm_cpus, at_most=None if warm_at_most is None else warm_at_most(prepared))
