@@ -42,6 +42,7 @@ import pandas as pd
 
 from raybench import (
     __version__,
+    defaults,
     html_report,
     profile,
     report_csv,
@@ -52,7 +53,7 @@ from raybench import (
 )
 from raybench.report_model import Band, Curves, ProfilePanel, Report, Section
 
-BASELINE = "adam"
+BASELINE = defaults.REFERENCE_OPTIMIZER
 TITLE = "raybench report"
 SECTION_GROUP = "raybench.report_sections"
 """Entry-point group of report section providers: ``provider(folder: str) -> Section | None``,

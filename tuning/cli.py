@@ -3,6 +3,8 @@
     raybench multi-init --problem mnist_cnn --optimizer adam --option dataset=mnist_subset \\
         --num-models 16 --reduce-factor 0.5 --steps-per-round 50 --steps 600 --out mi/
     raybench multi-init ... --compare-single --repeats 5   # against single init, with CI
+    raybench multi-init --problem my_problem:make_problem --py-modules my_problem.py \\
+        --optimizer adam --out mi/                          # a problem of yours, as for run
 
 Prints one line per rung while it runs (which rung, how many alive), then the survivor, its
 metrics and the rung-by-rung table. Results: ``OUT/runs``, ``OUT/curves``, ``OUT/rungs``
@@ -13,6 +15,7 @@ metrics and the rung-by-rung table. Results: ``OUT/runs``, ``OUT/curves``, ``OUT
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
@@ -21,33 +24,37 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from raybench.commands import options
+    from raybench.tuning.spec import MultiInitSpec  # plain data: keeps `raybench --help` light
+
+    default = {f.name: f.default for f in dataclasses.fields(MultiInitSpec)}
     p = sub.add_parser(
         "multi-init", help="N seed trials with progressive elimination (synchronous successive halving on Ray Tune)",
         description="Start --num-models seeds, judge all every --steps-per-round steps on the "
                     "validation --metric, keep the best max(1, ceil(n * r)), repeat until one is "
                     "left, train it to --steps.")
-    p.add_argument("--problem", required=True, help="problem name (raybench list)")
-    p.add_argument("--optimizer", required=True, help="optimizer name (raybench list)")
-    p.add_argument("--num-models", type=int, default=16, help="seed trials (default 16)")
-    p.add_argument("--reduce-factor", type=float, default=0.5,
-                   help="fraction of trials kept at each rung, in (0, 1) (default 0.5)")
-    p.add_argument("--steps-per-round", type=int, default=100, help="steps between rungs (default 100)")
+    options.add_problem(p, required=True)
+    options.add_optimizer(p, required=True)
+    p.add_argument("--num-models", type=int, default=default["num_models"],
+                   help=f"seed trials (default {default['num_models']})")
+    p.add_argument("--reduce-factor", type=float, default=default["reduce_factor"],
+                   help=f"fraction of trials kept at each rung, in (0, 1) (default {default['reduce_factor']:g})")
+    p.add_argument("--steps-per-round", type=int, default=default["steps_per_round"],
+                   help=f"steps between rungs (default {default['steps_per_round']})")
     p.add_argument("--steps", type=int, help="full budget of the survivor (default: the problem's)")
-    p.add_argument("--seed-offset", type=int, default=0, help="first seed (default 0)")
-    p.add_argument("--metric", default="loss",
-                   help="validation metric to rank on, one the problem reports (default loss); "
+    p.add_argument("--seed-offset", type=int, default=default["seed_offset"],
+                   help=f"first seed (default {default['seed_offset']})")
+    p.add_argument("--metric", default=default["metric"],
+                   help=f"validation metric to rank on, one the problem reports (default {default['metric']}); "
                         "better is the direction the problem declares for it (min or max)")
     p.add_argument("--eval-every", type=int, help="steps between curve points (a divisor of --steps-per-round)")
-    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                   help="problem option, e.g. dataset=mnist_subset (repeatable)")
-    p.add_argument("--hparam", action="append", default=[], metavar="OPT.NAME=VALUE",
-                   help="optimizer hyperparameter, e.g. adam.lr=0.003 (repeatable)")
-    p.add_argument("--out", required=True, help="results folder (local or shared filesystem)")
-    p.add_argument("--address", help="join this Ray cluster (default: start an embedded local Ray)")
-    p.add_argument("--resume", action="store_true", help="continue an interrupted experiment in --out")
-    p.add_argument("--pending-timeout", type=float, default=600.0, metavar="S",
-                   help="on a cluster that cannot yet meet the per-trial request, wait this long for "
-                        "its autoscaler before stopping (default 600)")
+    options.add_option(p)
+    options.add_hparam(p)
+    options.add_py_modules(p)
+    options.add_out(p)
+    options.add_address(p)
+    options.add_resume(p)
+    options.add_pending_timeout(p)
     p.add_argument("--gpus-per-trial", type=float,
                    help="GPU share per trial (default 1/num-models where the cluster has GPUs, else 0)")
     p.add_argument("--cpus-per-trial", type=float,
@@ -56,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also train every seed alone to --steps and compare (speed and compute)")
     p.add_argument("--repeats", type=int, default=1,
                    help="multi-init experiments on disjoint seed blocks (default 1)")
-    p.add_argument("--no-progress", action="store_true", help="no per-rung progress lines")
+    options.add_no_progress(p)
     p.set_defaults(handler=main)
 
 
@@ -72,22 +79,27 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError(f"--out {args.out}: multi-init keeps Tune's experiment state there, so it "
                          "must be a local or shared-filesystem folder (not a URI)")
     from raybench import results, suites
+    from raybench.commands import options
 
-    options = suites.parse_option_flags(args.option)
+    # --py-modules made importable, then the problem and optimizer looked up once (an import
+    # path is registered here; prepare and every trial know it by its name and path).
+    named = options.resolve(args.py_modules, problems=[args.problem], optimizers=[args.optimizer])
+    problem, optimizer = named.problems[0].name, named.optimizers[0].name
+    problem_options = suites.parse_option_flags(args.option)
     hparam_flags = suites.parse_hparam_flags(args.hparam)
-    others = sorted(set(hparam_flags) - {args.optimizer})
+    others = sorted(set(hparam_flags) - {optimizer})
     if others:
-        raise UsageError(f"--hparam {others[0]}.*: this experiment's optimizer is {args.optimizer}")
+        raise UsageError(f"--hparam {others[0]}.*: this experiment's optimizer is {optimizer}")
     spec = prepare(MultiInitSpec(
-        problem=args.problem, optimizer=args.optimizer, hparams=hparam_flags.get(args.optimizer, {}),
-        options=options, num_models=args.num_models, reduce_factor=args.reduce_factor,
+        problem=problem, optimizer=optimizer, hparams=hparam_flags.get(optimizer, {}),
+        options=problem_options, num_models=args.num_models, reduce_factor=args.reduce_factor,
         steps_per_round=args.steps_per_round, steps=args.steps, seed_offset=args.seed_offset,
         metric=args.metric, eval_every=args.eval_every))
     with results.writer(args.out, kind="multi-init"):  # one writer per folder
-        return _run(args, spec)
+        return _run(args, spec, named.py_modules)
 
 
-def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
+def _run(args: argparse.Namespace, spec: MultiInitSpec, py_modules: list[str] | None) -> int:
     from raybench.errors import UsageError
     from raybench.tuning.experiment import default_resources, done_repeats, run_experiment
     from raybench.tuning.report import describe
@@ -99,7 +111,7 @@ def _run(args: argparse.Namespace, spec: MultiInitSpec) -> int:
 
     from raybench.ray_utils import ensure_resources, init_ray
 
-    init_ray(args.address)  # the one place this command starts or joins Ray
+    init_ray(args.address, py_modules=py_modules)  # the one place this command starts or joins Ray
     resources = default_resources(spec.num_models, gpus_per_trial=args.gpus_per_trial,
                                   cpus_per_trial=args.cpus_per_trial)
     ensure_resources(cpus=resources["cpu"], gpus=resources["gpu"], embedded=args.address is None,

@@ -144,8 +144,9 @@ def run_experiment(spec: MultiInitSpec, out: str, *, repeat: int = 0, resources:
     from raybench import results
 
     seeds = spec.seeds(repeat)
+    problem, optimizer = spec.names()  # a trial registers import-path entries from these
     param_space = {
-        "seed": tune.grid_search(seeds), "problem": spec.problem, "optimizer": spec.optimizer,
+        "seed": tune.grid_search(seeds), "problem": problem, "optimizer": optimizer,
         "hparams": spec.hparams, "options": spec.options, "steps": spec.steps,
         "eval_every": spec.eval_every, "steps_per_round": spec.steps_per_round,
         "metric": spec.metric, "use_gpu": resources.get("gpu", 0) > 0,

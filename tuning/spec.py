@@ -14,21 +14,28 @@ from typing import Any
 from raybench.errors import UsageError
 from raybench.tuning.rungs import rung_sizes
 
+NUM_MODELS = 16
+"""Seed trials started: the research summary's 16 (``--num-models``)."""
+REDUCE_FACTOR = 0.5
+"""Fraction r of the judged trials kept at each rung: the summary's 0.5 (``--reduce-factor``)."""
+
 
 @dataclasses.dataclass(frozen=True)
 class MultiInitSpec:
     """One multi-init experiment: what to train, how many seeds, how to eliminate."""
 
     problem: str
+    """A problem registry name, or (before ``prepare``) any spelling ``problems.get`` takes."""
     optimizer: str
+    """An optimizer registry name, or (before ``prepare``) any spelling ``optimizers.get`` takes."""
     hparams: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Overrides of the optimizer's default hyperparameters."""
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Problem options, e.g. ``{"dataset": "mnist_subset"}``."""
-    num_models: int = 16
-    """Seed trials started (the summary's 16)."""
-    reduce_factor: float = 0.5
-    """Fraction r of the judged trials that continue at each rung (the summary's 0.5)."""
+    num_models: int = NUM_MODELS
+    """Seed trials started."""
+    reduce_factor: float = REDUCE_FACTOR
+    """Fraction r of the judged trials that continue at each rung."""
     steps_per_round: int = 100
     """Steps K every live trial trains between two rungs."""
     steps: int | None = None
@@ -39,6 +46,17 @@ class MultiInitSpec:
     """Validation metric trials are ranked on: one the problem declares."""
     eval_every: int | None = None
     """Steps between curve points; must divide ``steps_per_round`` (default: derived)."""
+    problem_path: str | None = None
+    """``MODULE:ATTR`` of a problem the user named by import path (set by ``prepare``): every
+    trial registers it from there (``names``), as ``RunSpec.problem_path``; ``None`` otherwise."""
+    optimizer_path: str | None = None
+    """Likewise for an optimizer named by import path."""
+
+    def names(self) -> tuple[str, str]:
+        """The problem and optimizer as a trial (another process) resolves them: ``NAME=MODULE:ATTR``
+        for those named by import path (registered there on first use), else the registry names."""
+        return (f"{self.problem}={self.problem_path}" if self.problem_path else self.problem,
+                f"{self.optimizer}={self.optimizer_path}" if self.optimizer_path else self.optimizer)
 
     @property
     def mode(self) -> str:
@@ -81,12 +99,13 @@ def prepare(spec: MultiInitSpec) -> MultiInitSpec:
     from raybench import optimizers, problems
 
     check_arguments(spec.num_models, spec.reduce_factor, spec.steps_per_round)
-    prob = problems.get(spec.problem)
+    prob = problems.get(spec.problem)  # a name or an import path, registered here on first use
+    opt = optimizers.get(spec.optimizer)
     try:
         prob.direction(spec.metric)
     except problems.ProblemError as exc:
         raise UsageError(f"bad --metric: {exc}") from None
-    hparams = optimizers.resolve_hparams(spec.optimizer, spec.hparams)
+    hparams = optimizers.resolve_hparams(opt.name, spec.hparams)
     # Checks the options (the problem's message names what it accepts), fetches or checks the
     # data once and resolves choices such as dataset="auto".
     options = prob.prepare(**spec.options)
@@ -109,4 +128,8 @@ def prepare(spec: MultiInitSpec) -> MultiInitSpec:
         if eval_every < 1 or K % eval_every:
             raise UsageError(f"bad --eval-every {spec.eval_every}: accepted: a divisor of "
                              f"--steps-per-round {K}")
-    return dataclasses.replace(spec, hparams=hparams, options=options, steps=steps, eval_every=eval_every)
+    # Only what the user named by import path travels as a path (as in ``RunSpec.build``).
+    return dataclasses.replace(
+        spec, problem=prob.name, optimizer=opt.name, hparams=hparams, options=options, steps=steps,
+        eval_every=eval_every, problem_path=prob.path if prob.origin == "import path" else None,
+        optimizer_path=opt.path if opt.origin == "import path" else None)

@@ -33,6 +33,8 @@ def train_seed(config: dict[str, Any]) -> None:
     from raybench.train import Run
 
     device = "cuda" if config.get("use_gpu") and torch.cuda.is_available() else "cpu"
+    # "problem" and "optimizer" are MultiInitSpec.names(): NAME=MODULE:ATTR for an import path,
+    # which RunSpec.build registers in this worker (the module came with --py-modules).
     run = Run(config["problem"], config["optimizer"], config["hparams"], config["seed"],
               steps=config["steps"], options=config["options"], eval_every=config["eval_every"],
               device=device)

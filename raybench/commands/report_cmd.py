@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 
+from raybench.defaults import REFERENCE_OPTIMIZER
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="tables and plots from a results folder")
     p.add_argument("folder", help="results folder written by raybench run")
-    p.add_argument("--baseline", default="adam", help="optimizer to compare speeds against (default: adam)")
+    p.add_argument("--baseline", default=REFERENCE_OPTIMIZER,
+                   help=f"optimizer to compare speeds against (default: {REFERENCE_OPTIMIZER})")
     p.add_argument("--no-plots", action="store_true", help="tables only")
     p.add_argument("--report-dir", help="where to write report.md/csv, PNGs and index.html (default: the folder; "
                    "required when the folder is a URI such as s3://...)")

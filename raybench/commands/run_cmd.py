@@ -15,6 +15,9 @@ import dataclasses
 import sys
 from typing import TYPE_CHECKING
 
+from raybench.commands import options
+from raybench.commands.options import check_py_modules
+
 if TYPE_CHECKING:
     from raybench.lr_search import Plan
 
@@ -25,31 +28,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     what = p.add_argument_group("what to run (one of --suite, --config, --problems)")
     what.add_argument("--suite", help="a built-in suite: quick, seed")
     what.add_argument("--config", help="a YAML suite file")
-    what.add_argument("--problems", help="comma-separated problem names")
-    what.add_argument("--optimizers", help="comma-separated optimizer names (default: all baselines)")
+    options.add_problem(what, "--problems", many=True)
+    options.add_optimizer(what, "--optimizers", many=True, more=" (default: all baselines)")
     what.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
     what.add_argument("--steps", type=int, help="steps per run (default: each problem's budget)")
-    what.add_argument("--option", action="append", default=[], metavar="NAME=VALUE",
-                      help="problem option for --problems, e.g. dataset=mnist_subset (repeatable)")
-    what.add_argument("--hparam", action="append", default=[], metavar="OPT.NAME=VALUE",
-                      help="hyperparameter, e.g. adam.lr=0.01 (repeatable)")
-    p.add_argument("--out", required=True, help="results folder (or s3://, gs:// URI)")
-    p.add_argument("--address", help="join this Ray cluster (default: start an embedded local Ray)")
+    options.add_option(what)
+    options.add_hparam(what)
+    options.add_out(p, uri=True)
+    options.add_address(p)
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs per run (fractions allowed)")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs per run (fractions allowed)")
-    p.add_argument("--resume", action="store_true", help="skip runs already in --out")
-    p.add_argument("--pending-timeout", type=float, default=600.0, metavar="S",
-                   help="on a cluster that cannot yet meet --cpus/--gpus-per-run, wait this long for its "
-                        "autoscaler before stopping (default 600)")
-    p.add_argument("--max-retries", type=int, default=3, metavar="N",
-                   help="times a run is redone when its worker process or node dies (default 3)")
+    options.add_resume(p)
+    options.add_pending_timeout(p)
+    options.add_max_retries(p)
     p.add_argument("--tune-lr", action="store_true",
                    help="first search each (problem, optimizer) learning rate on validation, same budget for all")
-    p.add_argument("--tune-samples", type=int, default=6, help="learning rates tried per pair with --tune-lr")
-    p.add_argument("--py-modules", action="append", default=[], metavar="PATH",
-                   help="a .py file or package folder of yours (e.g. an optimizer or problem named by import "
-                        "path) to ship to every Ray worker (repeatable)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.add_tune_samples(p)
+    options.add_py_modules(p)
+    options.add_no_progress(p)
     p.add_argument("--check", action="store_true",
                    help="check the suite as a run would (names, options, hyperparameters, data, the results "
                         "folder), list its runs and stop: no Ray, no run (missing data is fetched, as for a run)")
@@ -115,17 +111,6 @@ def main(args: argparse.Namespace) -> int:
         ensure_resources(cpus=args.cpus_per_run, gpus=args.gpus_per_run, embedded=args.address is None,
                          pending_timeout=args.pending_timeout)
         return _run(args, prepared)
-
-
-def check_py_modules(paths: list[str]) -> list[str] | None:
-    """``--py-modules``: their absolute paths (checked: a ``.py`` file or a package folder), made
-    importable here; ``None`` when none is given."""
-    if not paths:
-        return None
-    from raybench import registry
-    from raybench.errors import UsageError
-
-    return registry.add_module_paths(paths, error=UsageError)
 
 
 @dataclasses.dataclass(frozen=True)
