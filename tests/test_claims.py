@@ -25,7 +25,6 @@ from raybench.reproduce.claims import (
     OPTIMAL,
     Comparison,
 )
-from tests.conftest import ROOT
 
 INF, NAN = math.inf, math.nan
 TAU = 1e-3  # the quadratic's default target gap, as its runs record it
@@ -353,15 +352,6 @@ def test_write_goes_through_the_folders_filesystem_for_a_uri(tmp_path, monkeypat
     claims.write(uri, table)
     assert len(results.read_table(uri, "claims")) == len(table)  # replaced, not appended
     assert not (tmp_path / "file:").exists()
-
-
-def test_readme_states_every_verdict_and_the_quadratic_thresholds() -> None:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Claims and verdicts", 1)[1].split("\n## ", 1)[0]
-    for word in claims.VERDICTS:
-        assert f"`{word}" in section, word
-    assert f"{claims.REQUIRED_FRACTION:.0%}" in section and f"{claims.NEAR_FACTOR:g}" in section
-    assert f"fewer than {claims.MIN_SEEDS}" in section.lower()
 
 
 # --- the statistics used -----------------------------------------------------------------------

@@ -1,12 +1,10 @@
-"""The results schema: one home for every table's columns, which writers, failed rows, readers
-and the README all follow."""
+"""The results schema: one home for every table's columns, which writers, failed rows and readers
+all follow (the README's column tables are generated from it: tests/test_readme.py)."""
 
 from __future__ import annotations
 
 import math
-import re
 
-import pyarrow as pa
 import pytest
 
 import raybench.reproduce.believability  # noqa: F401  (registers multi_init_evidence, multi_init_rank_correlation)
@@ -17,36 +15,6 @@ import raybench.tuning.experiment  # noqa: F401  (registers rungs)
 from raybench import lr_search, results, schema  # noqa: F401  (lr_search registers its table)
 from raybench.spec import RunSpec
 from raybench.train import Run, failed_row
-from tests.conftest import ROOT
-
-TYPES = {"string": pa.string(), "float64": pa.float64(), "int64": pa.int64(), "bool": pa.bool_()}
-
-
-def readme_tables() -> dict[str, dict[str, str]]:
-    """``{table: {column: type}}`` from the README's "**`<table>` columns" tables."""
-    text = (ROOT / "README.md").read_text()
-    tables = {}
-    for match in re.finditer(r"\*\*`(\w+)` columns \(table version (\d+)\)\.\*\*.*?\n\n((?:\|[^\n]*\n)+)", text, re.S):
-        name, body = match.group(1), match.group(3)
-        cols: dict[str, str] = {}
-        for line in body.splitlines()[2:]:
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            for col in re.findall(r"`([^`]+)`", cells[0]):
-                cols[col] = cells[1]
-        tables[name] = {"version": match.group(2), "columns": cols}
-    return tables
-
-
-def test_every_registered_table_is_documented_in_the_readme_with_its_columns_and_types() -> None:
-    documented = readme_tables()
-    assert set(documented) == set(schema.TABLES), "README column tables vs raybench.schema.TABLES"
-    for name, table in schema.TABLES.items():
-        doc = documented[name]
-        assert int(doc["version"]) == table.version, name
-        fixed = {c: t for c, t in doc["columns"].items() if "<" not in c}
-        assert set(fixed) == set(table.columns), (name, set(fixed) ^ set(table.columns))
-        for field in table.fields:
-            assert TYPES[fixed[field.name]] == field.type, (name, field.name)
 
 
 def test_hp_columns_cover_every_registered_hyperparameter() -> None:
