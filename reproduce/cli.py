@@ -20,24 +20,25 @@ import sys
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from raybench.commands import options
     from raybench.reproduce.scales import SCALES
 
     p = sub.add_parser("reproduce", help="run every cell of the research summary's table and judge its claims",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scale", required=True, metavar="SCALE",
                    help="; ".join(f"{name}: {s.description}" for name, s in SCALES.items()))
-    p.add_argument("--out", required=True, help="results folder (local or shared filesystem)")
-    p.add_argument("--address", help="join this Ray cluster (default: start an embedded local Ray)")
+    options.add_out(p)
+    options.add_address(p)
     p.add_argument("--gpus-per-run", type=float, default=0.0,
                    help="GPUs per run, learning-rate trial and multi-init trial (fractions allowed; default 0)")
     p.add_argument("--policy-dir", help="take the autonomous optimizer's policies from here "
                                         "(FAMILY.safetensors or FAMILY/policy.safetensors for quadratic, "
                                         "logistic, mlp) instead of training them")
-    p.add_argument("--resume", action="store_true", help="continue the reproduction in --out, redoing nothing finished")
+    options.add_resume(p)
     p.add_argument("--plan-only", action="store_true", help="print the plan and its estimated cost, then stop")
-    p.add_argument("--max-retries", type=int, default=3, metavar="N",
-                   help="times a run is redone when its worker process or node dies (default 3)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars or per-iteration lines")
+    options.add_max_retries(p)
+    options.add_no_progress(p)
+    # No --py-modules: reproduce takes no problem or optimizer; its cells are the summary's own.
     p.set_defaults(handler=main)
 
 

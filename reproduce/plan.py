@@ -25,6 +25,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raybench.defaults import REFERENCE_OPTIMIZER
 from raybench.errors import UsageError
 from raybench.reproduce import scales
 from raybench.reproduce.scales import Scale
@@ -175,7 +176,7 @@ class Plan:
     budget: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
     """Per problem: ``steps`` (the budget) and ``eval_every`` (``measure_steps`` fills it in)."""
     step_seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
-    """Per problem and optimizer (``adam``, ``autonomous``): seconds per step, measured."""
+    """Per problem and optimizer (the reference optimizer, ``autonomous``): seconds per step, measured."""
     device: str = "cpu"
 
     def folder(self, *parts: str) -> str:
@@ -206,7 +207,7 @@ class Plan:
         n_tuned = len(TUNED_METHODS)
         seconds = {p: self.step_seconds.get(p, {}) for p in self.problems}
         steps = {p: self.budget.get(p, {}).get("steps", 0) for p in self.problems}
-        base = sum((n_tuned * s.tune_samples + 2 * n_tuned * s.seeds) * steps[p] * seconds[p].get("adam", 0.0)
+        base = sum((n_tuned * s.tune_samples + 2 * n_tuned * s.seeds) * steps[p] * seconds[p].get(REFERENCE_OPTIMIZER, 0.0)
                    for p in self.problems)
         auto = sum(s.seeds * steps[p] * seconds[p].get("autonomous", 0.0) for p in self.problems)
         rl_steps = 0 if self.policy_dir else sum(self.rl_settings(f, 0).budget_timesteps for f in self.families)
@@ -215,7 +216,7 @@ class Plan:
         for p in self.multi_init:
             k, e = self.steps_per_round(p), steps[p]
             per_block = sum(n * k for n in sizes[:-1]) + (e - (len(sizes) - 1) * k)
-            mi_seconds += s.multi_init_blocks * (per_block + scales.NUM_MODELS * e) * seconds[p].get("adam", 0.0)
+            mi_seconds += s.multi_init_blocks * (per_block + scales.NUM_MODELS * e) * seconds[p].get(REFERENCE_OPTIMIZER, 0.0)
             mi_lines.append(f"{p}: {s.multi_init_blocks} block(s) x {scales.NUM_MODELS} seeds, r = "
                             f"{scales.REDUCE_FACTOR}, a rung every {k} steps, survivor to {e} steps "
                             f"({per_block} steps a block), then the same {s.multi_init_blocks * scales.NUM_MODELS} "
@@ -354,7 +355,7 @@ def _time_steps(options: dict[str, dict[str, Any]], steps: dict[str, int | None]
         policy, _ = save_policy(CoordinatewisePolicy(), os.path.join(tmp, "untrained"), update_scale=0.01)
         for problem, opts in options.items():
             entry: dict[str, Any] = {"seconds": {}}
-            for optimizer, hparams in (("adam", {}), (LEARNED_METHOD, {"policy": policy})):
+            for optimizer, hparams in ((REFERENCE_OPTIMIZER, {}), (LEARNED_METHOD, {"policy": policy})):
                 make = (problem, optimizer, hparams, steps[problem], opts, device)
                 run, entry["steps"], entry["eval_every"] = _warm_run(*make)
                 n, spent = 0, 0.0

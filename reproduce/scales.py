@@ -1,9 +1,10 @@
 """The research summary's protocol, and the three scales ``raybench reproduce`` runs it at.
 
-The protocol's facts are written once here (``PATIENCE``, ``NUM_MODELS``, ``REDUCE_FACTOR``,
-the RL training budget, the CNN batch size); a ``Scale`` says how much of it one machine runs:
-seeds per cell, training budgets, the learning-rate search's samples, the RL budget, the
-multi-init seed blocks. ``smoke`` is minutes on a laptop (the tests run it), ``cpu`` what a
+The protocol's facts are written once here (``PATIENCE``, the RL training budget, the CNN batch
+size) or read from their homes (multi-init's ``NUM_MODELS`` and ``REDUCE_FACTOR`` from
+``tuning.spec``, the reference optimizer and learning-rate samples from ``raybench.defaults``);
+a ``Scale`` says how much of it one machine runs: seeds per cell, training budgets, the
+learning-rate search's samples, the RL budget, the multi-init seed blocks. ``smoke`` is minutes on a laptop (the tests run it), ``cpu`` what a
 2-core machine does in under an hour on the offline MNIST subset, ``full`` the summary's
 protocol on full MNIST and CIFAR-100 for a GPU cluster.
 """
@@ -14,7 +15,9 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from raybench import defaults
 from raybench.errors import UsageError
+from raybench.tuning import spec
 
 # --- The summary's protocol ("Training Configuration", "Technical Details") ---------------------
 
@@ -25,9 +28,11 @@ EARLY_STOPPING = ("mnist_cnn", "cifar100_cnn")
 """The problems trained in epochs, where the summary stops early; the synthetic ones run their budget."""
 CNN_BATCH = 64
 """The summary's batch size for CNNs (``cifar100_cnn``'s own default is 128)."""
-NUM_MODELS = 16
-REDUCE_FACTOR = 0.5
-MULTI_INIT_OPTIMIZER = "adam"
+NUM_MODELS = spec.NUM_MODELS
+"""Multi-init's seed trials: the summary's 16, ``MultiInitSpec``'s default."""
+REDUCE_FACTOR = spec.REDUCE_FACTOR
+"""Multi-init's fraction kept at each rung: the summary's 0.5, ``MultiInitSpec``'s default."""
+MULTI_INIT_OPTIMIZER = defaults.REFERENCE_OPTIMIZER
 """Multi-init trains with Adam at its tuned learning rate, against single-init Adam."""
 MULTI_INIT_METRIC = "loss"
 """The summary sorts the models by validation loss."""
@@ -86,14 +91,14 @@ SCALES: dict[str, Scale] = {
         # mnist_cnn: 6 epochs of the subset's 4,000 training digits at batch 64 (62 steps each);
         # multi-init judges once an epoch, so its 4 rungs take 4 of them.
         steps={"mnist_cnn": 372, "cifar100_cnn": 100, "quadratic": None, "logistic": None},
-        cifar_width=16, tune_samples=6, rl=dict(RL_PROTOCOL), env_runners=2,
+        cifar_width=16, tune_samples=defaults.TUNE_SAMPLES, rl=dict(RL_PROTOCOL), env_runners=2,
         multi_init_blocks=10, steps_per_round={"mnist_cnn": None, "cifar100_cnn": None},
         multi_init_problems=("mnist_cnn",)),
     "full": Scale(
         name="full", description="the summary's protocol on full MNIST and CIFAR-100, for a GPU cluster",
         seeds=10, mnist_dataset="mnist",
         steps={"mnist_cnn": None, "cifar100_cnn": None, "quadratic": None, "logistic": None},
-        cifar_width=None, tune_samples=6, rl=dict(RL_PROTOCOL), env_runners=8,
+        cifar_width=None, tune_samples=defaults.TUNE_SAMPLES, rl=dict(RL_PROTOCOL), env_runners=8,
         multi_init_blocks=10, steps_per_round={"mnist_cnn": None, "cifar100_cnn": None},
         multi_init_problems=("mnist_cnn", "cifar100_cnn")),
 }
