@@ -146,8 +146,37 @@ def test_step_without_closure_is_a_clear_error(policy_file: Path) -> None:
     opt = AutonomousOptimizer([p], load_policy(policy_file))
     with pytest.raises(RuntimeError, match="closure"):
         opt.step()
-    with pytest.raises(TypeError, match="LoadedPolicy"):
-        AutonomousOptimizer([p], str(policy_file))
+    with pytest.raises(TypeError, match="policy file .* or a LoadedPolicy"):
+        AutonomousOptimizer([p], {"weights": str(policy_file)})
+
+
+def test_policy_given_as_a_path_is_the_loaded_policy(policy_file: Path, tmp_path: Path) -> None:
+    """``policy=PATH`` (str, os.PathLike, or the metadata's .json) works as a loaded policy does:
+    the same (cached) policy object and the same updates, step for step."""
+    def steps(policy: object) -> torch.Tensor:
+        torch.manual_seed(1)
+        target = torch.randn(5)
+        x = torch.nn.Parameter(torch.zeros(5))
+        opt = AutonomousOptimizer([x], policy=policy, lr_scale=0.5)
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = ((x - target) ** 2).sum()
+            loss.backward()
+            return loss
+
+        for _ in range(4):
+            opt.step(closure)
+        return x.detach().clone()
+
+    loaded = load_policy(policy_file)
+    for given in (policy_file, str(policy_file), str(policy_file.with_suffix(".json"))):
+        assert AutonomousOptimizer([torch.nn.Parameter(torch.ones(2))], policy=given).policy is loaded
+    expected = steps(loaded)
+    assert not torch.equal(expected, torch.zeros(5))
+    assert torch.equal(steps(policy_file), expected) and torch.equal(steps(str(policy_file)), expected)
+    with pytest.raises(PolicyError):
+        AutonomousOptimizer([torch.nn.Parameter(torch.ones(2))], policy=tmp_path / "nothing.safetensors")
 
 
 @pytest.mark.parametrize("inputs", [GROUPS, ("gradient", "momentum")])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 
 from raybench.learned import step as learned
 from raybench.learned.features import History, empty_history
-from raybench.learned.policy import CoordinatewisePolicy, LoadedPolicy
+from raybench.learned.policy import CoordinatewisePolicy, LoadedPolicy, load_policy
 
 _STATE_KEYS = ("f_hist", "g_hist", "m", "v")
 """Per-parameter state names of ``History``'s fields (flat tensors: what ``state_dict`` round-trips)."""
@@ -34,20 +35,23 @@ class AutonomousOptimizer(torch.optim.Optimizer):
 
     Args:
         params: parameters or parameter groups.
-        policy: a policy loaded with ``raybench.learned.policy.load_policy(FILE)``.
+        policy: a policy file (``str`` or ``os.PathLike``: the ``.safetensors`` weights or their
+            ``.json``, read through ``raybench.learned.policy.load_policy``'s cache), or a policy
+            already loaded with ``load_policy(FILE)``.
         lr_scale: multiplies the policy's own update scale (1.0: as trained).
 
     Example:
-        >>> from raybench.learned.policy import load_policy
-        >>> opt = AutonomousOptimizer(model.parameters(), load_policy("policy/policy.safetensors"))
+        >>> opt = AutonomousOptimizer(model.parameters(), policy="policy/policy.safetensors")
         >>> opt.step(closure)  # closure: zero grads, loss, backward, return loss
     """
 
-    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]], policy: LoadedPolicy,
-                 lr_scale: float = 1.0) -> None:
+    def __init__(self, params: Iterable[torch.Tensor] | Iterable[dict[str, Any]],
+                 policy: LoadedPolicy | str | os.PathLike[str], lr_scale: float = 1.0) -> None:
+        if isinstance(policy, str | os.PathLike):
+            policy = load_policy(policy)  # PolicyError, one line, for a file that cannot be used
         if not isinstance(policy, LoadedPolicy):
-            raise TypeError(f"Invalid policy: {type(policy).__name__}; expected a LoadedPolicy "
-                            f"(raybench.learned.policy.load_policy(FILE))")
+            raise TypeError(f"Invalid policy: {type(policy).__name__}; expected a policy file (str or "
+                            f"os.PathLike) or a LoadedPolicy (raybench.learned.policy.load_policy(FILE))")
         if not (isinstance(lr_scale, int | float) and math.isfinite(lr_scale) and lr_scale > 0):
             raise ValueError(f"Invalid lr_scale: {lr_scale} (must be a finite number > 0)")
         self.policy = policy
