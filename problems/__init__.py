@@ -1,6 +1,6 @@
 """The raybench problem suite: pure PyTorch problems looked up by name.
 
-    >>> import problems
+    >>> from raybench import problems
     >>> inst = problems.get("quadratic").instance(seed=0)
     >>> inst.evaluate()["suboptimality"] > 0
     True

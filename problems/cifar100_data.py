@@ -1,12 +1,12 @@
 """CIFAR-100 (fine labels) for the ``cifar100_cnn`` problem.
 
 Loaded once per process (``functools.cache``: the runner builds many instances in one worker)
-as an ``ImageSplits`` (``problems.image_data``): ``uint8`` images plus ``int64`` labels in
+as an ``ImageSplits`` (``raybench.problems.image_data``): ``uint8`` images plus ``int64`` labels in
 memory, normalised (and augmented) per batch by the problem.
 
 The files are the python pickles ``<data_dir>/cifar-100-python/{train,test,meta}`` (a
 ``cifar-100-python.tar.gz`` beside them is extracted first; ``download=True`` fetches it), the
-data folder resolved by ``problems.image_data.resolve_data_dir``. They are read by one
+data folder resolved by ``raybench.problems.image_data.resolve_data_dir``. They are read by one
 reader, ``read_cifar_pickle``, after torchvision's MD5 check of every file. Only
 ``verify=False`` skips that check (for files made by hand, as the tests do); the reader is
 the same either way.

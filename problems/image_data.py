@@ -3,7 +3,7 @@
 ``ImageSplits`` holds one dataset as ``uint8`` images plus ``int64`` labels per split, and
 normalises batches; ``resolve_data_dir`` says where the files are: the option ``data_dir``
 (default ``$RAYBENCH_DATA_DIR`` or ``~/.cache/raybench/data``). The loaders themselves are
-``problems.mnist_data`` and ``problems.cifar100_data``.
+``raybench.problems.mnist_data`` and ``raybench.problems.cifar100_data``.
 """
 
 from __future__ import annotations

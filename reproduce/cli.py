@@ -7,8 +7,8 @@
     raybench reproduce --scale full --out f/ --plan-only
 
 Prints the plan (stages, runs, training steps at a measured step time) before anything runs,
-then runs the stages (``reproduce.stages``) and writes ``OUT/claims.md``, ``claims.csv``, the
-``claims`` Parquet table, ``report.md`` and ``index.html`` (``reproduce.measure``). What to
+then runs the stages (``raybench.reproduce.stages``) and writes ``OUT/claims.md``, ``claims.csv``, the
+``claims`` Parquet table, ``report.md`` and ``index.html`` (``raybench.reproduce.measure``). What to
 expect at ``smoke``: every cell measured on 3 seeds (so most verdicts are ``inconclusive``) or
 ``not run: <why>``.
 """

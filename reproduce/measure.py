@@ -1,10 +1,10 @@
 """The last stage of ``raybench reproduce``: the claims measured, written and reported.
 
-Every cell of the summary's table comes from the runs the plan made (``reproduce.claims``
+Every cell of the summary's table comes from the runs the plan made (``raybench.reproduce.claims``
 measures and judges it; its rules are fixed there): Adam, Modified Adam, SGD + momentum and the
 autonomous optimizer from their runs in ``OUT`` paired by seed, Multi-Init from its seed blocks
 (``multi_init_rows``), and the cells that did not run say why; beside the Multi-Init row, what
-makes it believable or not (``reproduce.believability``). The claims are measured on the
+makes it believable or not (``raybench.reproduce.believability``). The claims are measured on the
 tuned baselines (``OUT/claims.md``) and, because the summary does not say it tuned, again on
 the registry defaults (``OUT/defaults/claims.md``).
 """

@@ -2,7 +2,7 @@
 
 The protocol's facts are written once here (``PATIENCE``, the RL training budget, the CNN batch
 size) or read from their homes (multi-init's ``NUM_MODELS`` and ``REDUCE_FACTOR`` from
-``tuning.spec``, the reference optimizer and learning-rate samples from ``raybench.defaults``);
+``raybench.tuning.spec``, the reference optimizer and learning-rate samples from ``raybench.defaults``);
 a ``Scale`` says how much of it one machine runs: seeds per cell, training budgets, the
 learning-rate search's samples, the RL budget, the multi-init seed blocks. ``smoke`` is minutes on a laptop (the tests run it), ``cpu`` what a
 2-core machine does in under an hour on the offline MNIST subset, ``full`` the summary's

@@ -2,7 +2,7 @@
 
 1. ``baselines``: ``raybench run --tune-lr`` (``raybench.lr_search`` then ``raybench.runner``)
    into ``OUT``, and the same runs at registry defaults into ``OUT/defaults``;
-2. ``policies`` (``raybench rl train``, ``rl.train``) and ``autonomous`` (the runner again);
+2. ``policies`` (``raybench rl train``, ``raybench.rl.train``) and ``autonomous`` (the runner again);
 3. ``multi_init``: ``raybench multi-init --compare-single --repeats B`` (``tuning``).
 
 Each writes Parquet as it goes and continues what is there: the runner skips finished runs,

@@ -1,13 +1,13 @@
 """Many problem instances as one environment step: ``BatchedOptimizationEnv``.
 
-``rl.env.OptimizationEnv`` advances one instance per env step, and its per-step cost (a
+``raybench.rl.env.OptimizationEnv`` advances one instance per env step, and its per-step cost (a
 closure on tensors of ten numbers, the features, RLlib's bookkeeping) is almost all overhead.
 This env holds ``batch_problems`` (``B``) instances of one family as stacked tensors and
 advances all of them in one step with batched tensor operations: quadratics as one batched
 matmul, the linear models (``logistic``, ``robust_regression``) likewise, Rosenbrock and the
 small MLPs through ``torch.func.vmap`` of the problem's own function / model. One gradient
 evaluation of the sum of the ``B`` losses gives every instance's gradient (they share no
-parameter). The env takes one ``config`` dict, ``rl.env``'s keys plus ``batch_problems``::
+parameter). The env takes one ``config`` dict, ``raybench.rl.env``'s keys plus ``batch_problems``::
 
     BatchedOptimizationEnv({"family": "quadratic", "dim": 10, "batch_problems": 32, ...})
 
@@ -19,13 +19,13 @@ The coordinate-wise policy sees the ``B`` instances as one optimisation over all
   objective column), recorded with the same ``raybench.learned.step.observe``.
 * Action: ``B * d`` numbers, instance-major (``action[b * d + i]`` moves coordinate ``i`` of
   instance ``b``), applied with the same ``raybench.learned.step.apply_update``.
-* Reward: the mean over the ``B`` instances of ``rl.env``'s per-step reward
-  (``rl.env.step_reward``); so an episode's return is the mean over instances of
+* Reward: the mean over the ``B`` instances of ``raybench.rl.env``'s per-step reward
+  (``raybench.rl.env.step_reward``); so an episode's return is the mean over instances of
   ``log(gap_0 / gap_T)``. Why the mean: it keeps the reward's scale (and PPO's value
   targets) independent of ``B``. The price is credit assignment: one advantage is shared by
   all ``B * d`` coordinates of a step, where ``B`` separate envs give each instance its own.
 * Termination: a non-finite objective or gradient in any instance ends the episode
-  (``terminated``): that instance's reward is -5 (``rl.env.REWARD_CLIP``), the others' are
+  (``terminated``): that instance's reward is -5 (``raybench.rl.env.REWARD_CLIP``), the others' are
   their usual rewards, and the last finite observation stands, as in ``OptimizationEnv``.
   Otherwise the episode is truncated after ``episode_steps`` steps.
 
@@ -34,7 +34,7 @@ follow under the same actions (``tests/test_rl_batched_env.py`` holds them side 
 and a policy trained here is the same network in the same file format, driving
 ``AutonomousOptimizer`` unchanged. One env step is ``B`` optimizee steps.
 
-Reset draws ``B`` distinct instances from the pool (``rl.env.pool_seeds``), so ``B`` is at
+Reset draws ``B`` distinct instances from the pool (``raybench.rl.env.pool_seeds``), so ``B`` is at
 most the pool's size; ``reset(options={"instance_seeds": [...]})`` names them instead.
 Families: those with an entry in ``BATCHED``; each entry's loss is held against the
 problem's own ``Instance.loss`` by the test above.

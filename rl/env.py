@@ -1,7 +1,7 @@
 """Optimisation as a sequential decision problem: a ``gymnasium.Env`` over a problem family.
 
 Each episode draws one instance of a problem family (a problem registered with
-``family=True``: ``problems.families()``) from a seeded pool and lets the agent optimise it
+``family=True``: ``raybench.problems.families()``) from a seeded pool and lets the agent optimise it
 for ``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
 
     OptimizationEnv({"family": "quadratic", "dim": 10, "history": 25, "episode_steps": 40,

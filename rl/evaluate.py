@@ -6,12 +6,12 @@ Each (optimizer, held-out seed) is one ordinary raybench run: ``autonomous`` wit
 ``policy=FILE`` beside Adam, SGD, momentum and L-BFGS at their registry defaults, all through
 ``raybench.runner.run_suite`` (Ray tasks, Parquet out, ``--resume``), then the standard
 ``raybench report`` table: final metric mean +- std, paired speed and paired difference
-from Adam with 95% bootstrap CIs over seeds. Held-out seeds are ``rl.env.pool_seeds("heldout",
+from Adam with 95% bootstrap CIs over seeds. Held-out seeds are ``raybench.rl.env.pool_seeds("heldout",
 N)``, disjoint from every training pool.
 
 ``eval_specs`` checks everything without Ray; ``evaluate`` assumes Ray is up (the command
 starts or joins it once) and leaves it up. The held-out protocol (fixed MNIST tasks, tuned
-baselines, speed-up and loss ratio: ``raybench rl eval --heldout``) is ``rl.heldout``.
+baselines, speed-up and loss ratio: ``raybench rl eval --heldout``) is ``raybench.rl.heldout``.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ optimizer"), both fixed before any run:
 - **Tasks** (``HELDOUT_TASKS``): networks and data never used in meta-training, which trains
   only on the synthetic families (``rl train --family`` accepts nothing else): ``mnist_mlp``,
   ``mnist_cnn`` and ``mnist_autoencoder`` on the offline MNIST subset, ``steps`` each.
-- **Seeds**: the held-out pool ``rl.env.pool_seeds("heldout", N)``, N = 10 by default; every
+- **Seeds**: the held-out pool ``raybench.rl.env.pool_seeds("heldout", N)``, N = 10 by default; every
   optimizer runs on the same seeds (paired).
 - **Tuning, the same budget for all**: the learned optimizer's ``lr_scale`` and Adam's and
   Nesterov momentum's ``lr`` each get ``samples`` values log-spaced over their registry search

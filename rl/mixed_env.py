@@ -5,8 +5,8 @@ optimizer is meant to drive any torch model. This env draws, at every reset, a f
 (uniformly, or by ``weights``) and that family's size options from ranges (quadratic /
 logistic / robust_regression / rosenbrock ``dim``, mlp ``hidden``), with minibatch noise
 where the family has data (``batch_size`` 32), and runs one episode of a
-``rl.batched_env.BatchedOptimizationEnv`` for that (family, sizes). The env takes one
-``config`` dict (Ray's convention), ``rl.batched_env``'s keys with ``families``, ``weights``
+``raybench.rl.batched_env.BatchedOptimizationEnv`` for that (family, sizes). The env takes one
+``config`` dict (Ray's convention), ``raybench.rl.batched_env``'s keys with ``families``, ``weights``
 and ``ranges`` in place of ``family``, ``dim`` and ``options``::
 
     MixedFamilyEnv({"families": ["quadratic", "logistic", "mlp"], "batch_problems": 8,
@@ -19,7 +19,7 @@ unless ``episode_steps`` says otherwise: long enough for minibatch noise and the
 families (rosenbrock, mlp) to matter, unlike the summary's 40-step quadratic protocol.
 
 Reward, termination and instance pools are the batched env's own (each sub-env draws
-its ``B`` instances from ``rl.env.pool_seeds``, so held-out seeds stay disjoint).
+its ``B`` instances from ``raybench.rl.env.pool_seeds``, so held-out seeds stay disjoint).
 Everything is determined by ``reset(seed=...)``: the family, the sizes, the instances and
 their starts; ``reset(options={"family": ..., "options": {...}, "instance_seeds": [...]})``
 names any of them instead.

@@ -10,8 +10,8 @@ The value head is coordinate-wise too: a per-coordinate embedding of the same fe
 averaged over coordinates, then a small MLP to one number, so it has the same few
 parameters whatever the problem's dimension.
 
-Observations are ``(R, 1 + n)`` (``rl.env.OptimizationEnv``: one problem) or
-``(P, R, 1 + d)`` (``rl.batched_env.BatchedOptimizationEnv``: ``P`` problems of ``d``
+Observations are ``(R, 1 + n)`` (``raybench.rl.env.OptimizationEnv``: one problem) or
+``(P, R, 1 + d)`` (``raybench.rl.batched_env.BatchedOptimizationEnv``: ``P`` problems of ``d``
 parameters each, actions ``P * d``, problem-major). Each problem's coordinates see their own
 objective column; the means are flattened problem-major and the value head averages over all
 ``P * d`` coordinates, so the batched problems are one optimisation over all their coordinates.

@@ -2,7 +2,7 @@
 
 ``OUT/rl_train.json`` records the settings of the run in ``OUT``; ``--resume`` continues with
 them (``resumed``), and refuses to change those that shape the env or the network.
-Defaults that the env or the policy network own are read from them (``rl.env.DEFAULT_CONFIG``,
+Defaults that the env or the policy network own are read from them (``raybench.rl.env.DEFAULT_CONFIG``,
 ``raybench.learned.policy``), not restated here.
 """
 

@@ -5,8 +5,8 @@
 
 The research summary's budget is ``num_problems x passes x episode_steps`` optimizee steps
 (90 x 20 x 40 = 72,000); ``--timesteps`` / ``--iterations`` override it. An optimizee step is
-one instance's optimizer step: one env step with ``rl.env`` (the default), ``batch_problems``
-with ``--batch-problems B`` (``rl.batched_env``, ``B`` instances per env step); RLlib, and so
+one instance's optimizer step: one env step with ``raybench.rl.env`` (the default), ``batch_problems``
+with ``--batch-problems B`` (``raybench.rl.batched_env``, ``B`` instances per env step); RLlib, and so
 ``rl_curves``'s ``env_steps``, count env steps. Results in ``OUT``:
 
     OUT/rl_train.json                  # the settings (rl.settings; what --resume continues)

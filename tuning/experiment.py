@@ -1,10 +1,10 @@
 """Running multi-init on Ray Tune: N seed trials under synchronous halving, one results block.
 
 The research summary's first method. N runs of one optimizer on one problem start from N
-seeds (every seed a Tune trial, ``tuning.trainable.train_seed``, on a fractional share of a
+seeds (every seed a Tune trial, ``raybench.tuning.trainable.train_seed``, on a fractional share of a
 GPU or a CPU slot); every ``steps_per_round`` steps all live runs are judged on validation
 ``metric`` in the problem's declared direction and the best ``max(1, ceil(n * r))`` continue
-(``tuning.scheduler.SynchronousHalvingScheduler``); the last one trains to the full budget.
+(``raybench.tuning.scheduler.SynchronousHalvingScheduler``); the last one trains to the full budget.
 
 Results go to the runner's schema (``raybench.results``): one ``runs`` row and the curve rows
 of every trial, plus one row per (trial, rung) in this layer's own table, ``rungs``

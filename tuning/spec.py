@@ -3,7 +3,7 @@
 ``check_arguments`` answers a bad number before torch or Ray load; ``prepare`` checks the
 names, options, metric and budget against the registries and fills in the derived defaults.
 The metric's direction is never configured: it is the problem's declared one
-(``problems.Problem.metrics``).
+(``raybench.problems.Problem.metrics``).
 """
 
 from __future__ import annotations

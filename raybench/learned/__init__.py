@@ -5,7 +5,7 @@ built from them:
 
 * ``features``: what the policy sees (the history window and its normalised observation);
 * ``policy``: the coordinate-wise network and its weights-only file (``load_policy``);
-* ``step``: ``features -> policy -> update``, shared by the RL environment (``rl.env``) and
+* ``step``: ``features -> policy -> update``, shared by the RL environment (``raybench.rl.env``) and
   ``raybench.optimizers.autonomous.AutonomousOptimizer``.
 
 Core layer: imports torch and ``problems`` only, never Ray or ``rl``.
