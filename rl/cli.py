@@ -2,7 +2,7 @@
 
     raybench rl train --family quadratic --num-problems 90 --passes 20 --episode-steps 40 \\
         --env-runners 2 --out policy/               # RLlib PPO; prints one line per iteration
-    raybench rl train --family quadratic,logistic,mlp --batch-problems 8 --out mixed/  # rl.mixed_env
+    raybench rl train --family quadratic,logistic,mlp --batch-problems 8 --out mixed/  # raybench.rl.mixed_env
     raybench rl train --out policy/ --resume        # continue from the last checkpoint
     raybench rl export --from policy/ --out p2      # policy of the last checkpoint -> p2.safetensors
     raybench rl eval --policy policy/policy.safetensors --family quadratic --seeds 20 --out eval/
