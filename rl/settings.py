@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 from raybench.errors import UsageError
-from raybench.learned.features import FEATURES_V1, parse_inputs
+from raybench.learned.features import parse_inputs
 from raybench.learned.policy import DEFAULT_HIDDEN
 from raybench.rl.batched_env import BatchedOptimizationEnv, resolve_batched_config
 from raybench.rl.env import DEFAULT_CONFIG, OptimizationEnv, resolve_config
@@ -188,12 +188,9 @@ def load_settings(out: str) -> TrainSettings:
                          f"(nothing to resume or export)")
     with open(path) as f:
         data = json.load(f)
-    data["hidden"] = tuple(data.get("hidden", DEFAULT_HIDDEN))
-    if "inputs" not in data:
-        raise UsageError(f"{path} is a run from before input groups: its policy observes {FEATURES_V1}, "
-                         f"which `raybench rl train` no longer produces, so it can be neither resumed nor "
-                         f"exported again (its exported policy files still load)")
-    data["inputs"] = tuple(data["inputs"])
+    for key in ("hidden", "inputs"):  # tuples, written as JSON lists
+        if key in data:
+            data[key] = tuple(data[key])
     known = {f.name for f in dataclasses.fields(TrainSettings)}
     return TrainSettings(**{k: v for k, v in data.items() if k in known})
 

@@ -32,7 +32,7 @@ from raybench.learned.policy import (
     read_policy,
     save_policy,
 )
-from raybench.rl.settings import TrainSettings, load_settings, resumed, save_settings, settings_path
+from raybench.rl.settings import TrainSettings, load_settings, resumed, save_settings
 from tests.conftest import raybench
 
 H = 8
@@ -232,13 +232,6 @@ def test_train_settings_carry_inputs_to_env_and_network(tmp_path: Path) -> None:
         resumed(str(tmp_path), {"inputs": GROUPS})
     with pytest.raises(UsageError, match="bad --inputs"):
         TrainSettings(inputs=("objective", "hessian")).check()
-    # A run folder from before input groups: a clear refusal, not RLlib's shape error.
-    path = Path(settings_path(str(tmp_path)))
-    old = json.loads(path.read_text())
-    del old["inputs"]
-    path.write_text(json.dumps(old))
-    with pytest.raises(UsageError, match="before input groups"):
-        load_settings(str(tmp_path))
 
 
 def test_bad_inputs_is_exit_2_before_ray_starts(tmp_path: Path) -> None:
