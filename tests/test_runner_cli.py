@@ -14,7 +14,7 @@ import pytest
 
 from raybench import results
 from raybench.cli import main
-from tests.conftest import ROOT, cli_env, raybench
+from tests.conftest import ROOT, cli, cli_env, raybench
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -89,7 +89,8 @@ def test_paired_seeds_start_identically(small_suite: Path) -> None:
 @pytest.mark.ray
 @pytest.mark.slow
 def test_report_prints_table_and_writes_plots(small_suite: Path) -> None:
-    proc = raybench("report", str(small_suite), check=True)
+    proc = cli("report", str(small_suite))
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "| problem | optimizer |" in proc.stdout
     assert "speed vs adam" in proc.stdout
     md = (small_suite / "report.md").read_text()
@@ -107,14 +108,16 @@ def test_report_prints_table_and_writes_plots(small_suite: Path) -> None:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suite: Path, tmp_path: Path) -> None:
-    proc = raybench("run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1",
-                    "--steps", "60", "--out", str(small_suite))
+def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suite: Path, tmp_path: Path,
+                                                                     ray_session) -> None:
+    proc = cli("run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1",
+               "--steps", "60", "--out", str(small_suite))
     assert proc.returncode == 2 and "--resume" in proc.stderr
     # Resume with one more seed: only the new seed's runs are done.
-    proc = raybench("run", "--problems", "quadratic,logistic", "--optimizers", "adam,sgd,lbfgs",
-                    "--seeds", "3", "--steps", "60", "--hparam", "sgd.lr=0.02", "--out", str(small_suite),
-                    "--resume", "--no-progress", check=True)
+    proc = cli("run", "--problems", "quadratic,logistic", "--optimizers", "adam,sgd,lbfgs",
+               "--seeds", "3", "--steps", "60", "--hparam", "sgd.lr=0.02", "--out", str(small_suite),
+               "--resume", "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert "resume: 12 of 18 runs already" in proc.stderr
     runs = pd.read_parquet(small_suite / "runs")
     assert len(runs) == 18 and runs["run_id"].is_unique
@@ -124,7 +127,7 @@ def test_rerun_without_resume_is_refused_and_resume_adds_only_missing(small_suit
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_diverged_and_failed_runs_are_recorded_and_the_suite_goes_on(tmp_path: Path) -> None:
+def test_diverged_and_failed_runs_are_recorded_and_the_suite_goes_on(tmp_path: Path, ray_session) -> None:
     out = tmp_path / "r"
     suite = tmp_path / "suite.yaml"
     # SGD with an absurd learning rate on Rosenbrock diverges; logistic regression with a batch
@@ -141,7 +144,7 @@ optimizers: [adam, sgd]
 hparams:
   sgd: {lr: 1.0e+6}
 """)
-    proc = raybench("run", "--config", str(suite), "--out", str(out), "--no-progress")
+    proc = cli("run", "--config", str(suite), "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = pd.read_parquet(out / "runs").set_index(["problem", "optimizer"])
     assert runs.loc[("rosenbrock", "sgd"), "status"] == "diverged"
@@ -204,10 +207,11 @@ def test_bad_input_exits_2_with_one_line(args: list[str], message: str, tmp_path
 )
 @pytest.mark.ray
 def test_the_command_refuses_bad_input_with_one_line_and_exit_2(args: list[str], message: str,
-                                                                tmp_path: Path) -> None:
-    # The real command, which starts Ray while it checks: still one line (none of Ray's) and 2.
+                                                                tmp_path: Path, ray_session) -> None:
+    # The command itself, not --check, with Ray up while it checks: still one line and 2 (the
+    # real executable, which starts its own Ray meanwhile, is the last test of this file).
     out = tmp_path / "never"
-    proc = raybench("run", *args, "--out", str(out), timeout=120)
+    proc = cli("run", *args, "--out", str(out))
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("raybench: error:"), proc.stderr
@@ -259,10 +263,10 @@ def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path) -> N
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_path: Path) -> None:
+def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_path: Path, ray_session) -> None:
     out = tmp_path / "r"
     args = ["run", "--problems", "logistic,mlp", "--optimizers", "adam,sgd,rmsprop,adagrad",
-            "--seeds", "4", "--steps", "400", "--out", str(out), "--no-progress"]
+            "--seeds", "2", "--steps", "150", "--out", str(out), "--no-progress"]
     env = cli_env(RAYBENCH_FLUSH_EVERY_RUNS="2")
     proc = subprocess.Popen([sys.executable, "-m", "raybench.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -275,11 +279,11 @@ def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_pat
     assert proc.returncode == 130, err[-3000:]
     assert "--resume" in err
     before = pd.read_parquet(out / "runs")
-    assert 0 < len(before) < 32
-    done = raybench(*args, "--resume", env=env, timeout=300)
+    assert 0 < len(before) < 16
+    done = cli(*args, "--resume")
     assert done.returncode == 0, done.stderr[-3000:]
     runs = pd.read_parquet(out / "runs")
-    assert len(runs) == 32 and runs["run_id"].is_unique
+    assert len(runs) == 16 and runs["run_id"].is_unique
     assert set(before["run_id"]) <= set(runs["run_id"])
     curves = pd.read_parquet(out / "curves")
     per_run = curves.groupby("run_id")["step"]
@@ -290,12 +294,12 @@ def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_pat
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_tune_lr_chooses_on_validation_and_records_every_trial(tmp_path: Path) -> None:
+def test_tune_lr_chooses_on_validation_and_records_every_trial(tmp_path: Path, ray_session) -> None:
     from raybench.lr_search import TUNING_SEED, grid
 
     out = tmp_path / "r"
-    proc = raybench("run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2",
-                    "--steps", "40", "--tune-lr", "--tune-samples", "3", "--out", str(out), "--no-progress")
+    proc = cli("run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2",
+               "--steps", "40", "--tune-lr", "--tune-samples", "3", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
     search = results.read_table(str(out), "lr_search")
     assert len(search) == 6 and (search["tuning_seed"] == TUNING_SEED).all()
@@ -308,3 +312,16 @@ def test_tune_lr_chooses_on_validation_and_records_every_trial(tmp_path: Path) -
         assert group.loc[group["chosen"], "lr"].item() == best
         assert (runs.loc[runs.optimizer == opt, "hp_lr"] == best).all()
     assert (runs["hparam_source"] == "tuned").all()
+
+
+@pytest.mark.ray
+def test_the_executable_refuses_missing_data_with_one_line_while_ray_starts(tmp_path: Path) -> None:
+    # The real executable starts its own Ray while the data are checked: one line (none of
+    # Ray's) and exit 2.
+    out = tmp_path / "never"
+    proc = raybench("run", "--problems", "mnist_mlp", "--option", "dataset=mnist", "--option", "download=false",
+                    "--option", "data_dir=/nonexistent/raybench-data", "--out", str(out), timeout=120)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "mnist_mlp: MNIST not found in /nonexistent" in lines[0], proc.stderr
+    assert not (out / "runs").exists()
