@@ -20,9 +20,33 @@ from __future__ import annotations
 
 import argparse
 
-from raybench.rl.evaluate import (
-    DEFAULT_BASELINES,  # plain data: keeps `raybench --help` free of torch and ray
+from raybench.commands import options
+from raybench.rl.evaluate import (  # plain data: keeps `raybench --help` free of torch and ray
+    DEFAULT_BASELINES,
+    DEFAULT_SEEDS,
 )
+
+
+class _TrainDefaults(argparse.HelpFormatter):
+    """Fills each ``{field}`` of ``rl train``'s help from ``TrainSettings``'s defaults, read from the
+    dataclass when the help is shown (only then: the settings import torch), so that no default
+    is restated here."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = super()._get_help_string(action)
+        return text.format(**_train_defaults()) if text and "{" in text else text
+
+
+def _train_defaults() -> dict[str, object]:
+    import dataclasses
+
+    from raybench.rl.settings import TrainSettings
+
+    one, several = TrainSettings(), TrainSettings(family="a,b")  # episode_steps: derived per case
+    shown = {f.name: getattr(one, f.name) for f in dataclasses.fields(TrainSettings)}
+    shown.update(hidden=",".join(map(str, one.hidden)), inputs=",".join(one.inputs),
+                 mixed_episode_steps=several.episode_steps)
+    return shown
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -30,64 +54,72 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     rl = p.add_subparsers(dest="rl_command", metavar="RL_COMMAND", required=True)
 
-    t = rl.add_parser("train", help="train a coordinate-wise policy with RLlib PPO")
-    t.add_argument("--family", help="a problem family, e.g. quadratic (default) or logistic; several, "
-                                    "comma-separated, draw a family and its sizes per episode (rl.mixed_env)")
-    t.add_argument("--num-problems", type=int, help="training pool size (default 90)")
-    t.add_argument("--passes", type=int, help="passes over the pool (default 20)")
+    t = rl.add_parser("train", help="train a coordinate-wise policy with RLlib PPO", formatter_class=_TrainDefaults)
+    t.add_argument("--family", help="a problem family (raybench list), e.g. quadratic (default {family}) or "
+                                    "logistic; several, comma-separated, draw a family and its sizes per episode "
+                                    "(rl.mixed_env). A registry name or an installed package's entry point: RLlib's "
+                                    "env runners look families up by name")
+    t.add_argument("--num-problems", type=int, help="training pool size (default {num_problems})")
+    t.add_argument("--passes", type=int, help="passes over the pool (default {passes})")
     t.add_argument("--episode-steps", type=int,
-                   help="optimizer steps per episode (default 40; 100 for several families)")
-    t.add_argument("--env-runners", type=int, help="parallel RLlib env runners (default 2; 0: in the driver)")
-    t.add_argument("--envs-per-runner", type=int, help="vectorised envs per env runner (default 8)")
+                   help="optimizer steps per episode (default {episode_steps}; {mixed_episode_steps} for "
+                        "several families)")
+    t.add_argument("--env-runners", type=int,
+                   help="parallel RLlib env runners (default {env_runners}; 0: in the driver)")
+    t.add_argument("--envs-per-runner", type=int, help="vectorised envs per env runner (default {envs_per_runner})")
     t.add_argument("--batch-problems", type=int,
-                   help="problem instances one env step advances as batched tensor ops (default 1: one)")
-    t.add_argument("--out", required=True, help="output folder")
+                   help="problem instances one env step advances as batched tensor ops (default {batch_problems})")
+    options.add_out(t, help="output folder: checkpoints, learning curves, the exported policy")
     t.add_argument("--dim", type=int, help="problem dimension (default: the problem's)")
     t.add_argument("--ranges", help="several families: sizes drawn per episode, e.g. quadratic.dim=5:20,"
                                     "mlp.hidden=8:16,logistic.batch_size=none (default: rl.mixed_env's)")
-    t.add_argument("--history", type=int, help="history length H the policy sees (default 25)")
-    t.add_argument("--update-scale", type=float, help="parameter change per unit of action (default 0.1)")
-    t.add_argument("--hidden", help="hidden widths of the policy, e.g. 32,32 (default)")
-    t.add_argument("--inputs", help="input groups the policy observes, comma-separated, from "
-                                    "objective,gradient,momentum (default: all)")
+    t.add_argument("--history", type=int, help="history length H the policy sees (default {history})")
+    t.add_argument("--update-scale", type=float,
+                   help="parameter change per unit of action (default {update_scale})")
+    t.add_argument("--hidden", help="hidden widths of the policy (default {hidden})")
+    t.add_argument("--inputs", help="input groups the policy observes, comma-separated (default: all, {inputs})")
     t.add_argument("--timesteps", type=int, help="env steps to train (default: problems x passes x steps)")
     t.add_argument("--iterations", type=int, help="stop after this many PPO iterations")
-    t.add_argument("--train-batch", type=int, help="env steps per PPO iteration (default 2000)")
-    t.add_argument("--minibatch", type=int, help="SGD minibatch (default 200)")
-    t.add_argument("--epochs", type=int, help="SGD epochs per iteration (default 10)")
-    t.add_argument("--lr", type=float, help="PPO learner learning rate (default 3e-4)")
-    t.add_argument("--clip", type=float, help="PPO clip parameter (default 0.2)")
-    t.add_argument("--seed", type=int, help="RLlib seed (default 0)")
-    t.add_argument("--checkpoint-every", type=int, help="iterations between checkpoints (default 5)")
-    t.add_argument("--address", help="join this Ray cluster (default: embedded local Ray)")
-    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--train-batch", type=int, help="env steps per PPO iteration (default {train_batch})")
+    t.add_argument("--minibatch", type=int, help="SGD minibatch (default {minibatch})")
+    t.add_argument("--epochs", type=int, help="SGD epochs per iteration (default {epochs})")
+    t.add_argument("--lr", type=float, help="PPO learner learning rate (default {lr})")
+    t.add_argument("--clip", type=float, help="PPO clip parameter (default {clip})")
+    t.add_argument("--seed", type=int, help="RLlib seed (default {seed})")
+    t.add_argument("--checkpoint-every", type=int,
+                   help="iterations between checkpoints (default {checkpoint_every})")
+    options.add_address(t)
+    options.add_resume(t)
     t.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
     t.set_defaults(handler=main)
 
     x = rl.add_parser("export", help="export the policy of a training folder's last checkpoint")
     x.add_argument("--from", dest="source", required=True, help="training folder (raybench rl train --out)")
-    x.add_argument("--out", required=True, help="policy path stem: writes STEM.safetensors + STEM.json")
+    options.add_out(x, help="policy path stem: writes STEM.safetensors + STEM.json")
     x.set_defaults(handler=main)
 
     e = rl.add_parser("eval", help=f"compare a policy with {', '.join(DEFAULT_BASELINES)} on held-out instances")
     e.add_argument("--policy", required=True, help="policy file (.safetensors or its .json)")
-    e.add_argument("--family", help="the problem family to evaluate on, e.g. quadratic (required without --heldout)")
+    options.add_problem(e, "--family", what="problem family",
+                        more=" (required without --heldout), e.g. quadratic")
     e.add_argument("--heldout", action="store_true",
                    help="run the held-out protocol instead (rl/heldout.py; README: held-out protocol): fixed "
                         "MNIST tasks, tuned adam and momentum, speed-up and loss ratio with CIs")
-    e.add_argument("--seeds", type=int, help="held-out instances (seeds 0..N-1; default 10)")
-    e.add_argument("--out", required=True, help="results folder")
-    e.add_argument("--optimizers",
-                   help=f"baselines, comma-separated; 'none' for the policy alone (default {','.join(DEFAULT_BASELINES)})")
+    e.add_argument("--seeds", type=int, help=f"held-out instances (seeds 0..N-1; default {DEFAULT_SEEDS})")
+    options.add_out(e)
+    options.add_optimizer(e, "--optimizers", many=True,
+                          more=f"; 'none' for the policy alone (default {','.join(DEFAULT_BASELINES)})")
+    options.add_py_modules(e)
     e.add_argument("--steps", type=int, help="steps per run (default: the problem's budget; --heldout: the task's)")
     e.add_argument("--dim", type=int, help="problem dimension (default: the policy's training dimension)")
     e.add_argument("--lr-scale", type=float, help="multiplies the policy's update scale (default 1)")
     e.add_argument("--tune-samples", type=int,
                    help="--heldout: values tried of each optimizer's lr / lr_scale (default: the protocol's)")
     e.add_argument("--tasks", help="--heldout: a subset of its tasks, comma-separated (default: all)")
-    e.add_argument("--address", help="join this Ray cluster (default: embedded local Ray)")
-    e.add_argument("--resume", action="store_true", help="skip runs already in --out")
-    e.add_argument("--no-progress", action="store_true", help="no progress bar")
+    options.add_address(e)
+    options.add_resume(e)
+    options.add_max_retries(e)
+    options.add_no_progress(e)
     e.set_defaults(handler=main)
 
 
@@ -103,6 +135,13 @@ def _settings(args: argparse.Namespace):  # -> rl.settings.TrainSettings
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
              if getattr(args, f.name, None) is not None}
+    by_path = [f for f in options.split(given.get("family")) if ":" in f]
+    if by_path:
+        # RLlib builds the envs in its env runners from the env config, where rl.env looks the
+        # family up by name: one the driver registered from an import path is unknown there.
+        raise UsageError(f"--family {by_path[0]}: rl train takes a family by registry name or an installed "
+                         "package's entry point (raybench.problems), not an import path (its env runners "
+                         "look families up by name); rl eval and run take import paths")
     if "hidden" in given:
         try:
             given["hidden"] = tuple(int(h) for h in given["hidden"].split(","))
@@ -168,10 +207,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from raybench import results
+    """Parse, resolve the names and build every spec (user errors before Ray starts), hold the
+    folder and read its run ids once, start Ray, run, report."""
+    from raybench import results, runner
     from raybench.errors import UsageError
     from raybench.ray_utils import init_ray
-    from raybench.rl.evaluate import eval_specs, evaluate
+    from raybench.report import make_report
+    from raybench.rl.evaluate import eval_specs
 
     if args.heldout:
         return _eval_heldout(args)
@@ -181,17 +223,21 @@ def _eval(args: argparse.Namespace) -> int:
     for flag, value in (("--tune-samples", args.tune_samples), ("--tasks", args.tasks)):
         if value is not None:
             raise UsageError(f"{flag} applies only with --heldout")
-    optimizers = ",".join(DEFAULT_BASELINES) if args.optimizers is None else args.optimizers
-    baselines = [] if optimizers.strip() in ("", "none") else \
-        [o.strip() for o in optimizers.split(",") if o.strip()]
-    specs = eval_specs(args.policy, args.family, 10 if args.seeds is None else args.seeds, baselines=baselines,
-                       steps=args.steps, dim=args.dim,
-                       lr_scale=1.0 if args.lr_scale is None else args.lr_scale)  # user errors before Ray starts
+    runner.check_max_retries(args.max_retries)
+    given = ",".join(DEFAULT_BASELINES) if args.optimizers is None else args.optimizers
+    baselines = [] if given.strip() in ("", "none") else options.split(given)
+    named = options.resolve(args.py_modules, problems=[args.family], optimizers=baselines)
+    specs = eval_specs(args.policy, named.problems[0].name, DEFAULT_SEEDS if args.seeds is None else args.seeds,
+                       baselines=[o.name for o in named.optimizers], steps=args.steps, dim=args.dim,
+                       lr_scale=1.0 if args.lr_scale is None else args.lr_scale)
     with results.writer(args.out):  # one writer per folder
-        init_ray(args.address)
-        rep = evaluate(specs, args.out, resume=args.resume, progress=not args.no_progress)
-    print(rep["report"]["markdown"])
-    print(f"parquet: {args.out}/runs  {args.out}/curves;  table: {rep['report']['md_path']}")
+        done = runner.check_folder(args.out, resume=args.resume)
+        init_ray(args.address, py_modules=named.py_modules)
+        runner.run_specs(specs, args.out, done=done, resume=args.resume, cpus_per_run=1.0, gpus_per_run=0.0,
+                         progress=not args.no_progress, max_retries=args.max_retries)
+    rep = make_report(args.out, plots=True)
+    print(rep["markdown"])
+    print(f"parquet: {args.out}/runs  {args.out}/curves;  table: {rep['md_path']}")
     return 0
 
 
@@ -199,22 +245,21 @@ def _eval_heldout(args: argparse.Namespace) -> int:
     from raybench import results, runner
     from raybench.errors import UsageError
     from raybench.ray_utils import init_ray
-    from raybench.rl.heldout import evaluate_heldout, heldout_plan
+    from raybench.rl.heldout import heldout_plan, run_heldout
 
     for flag, value in (("--family", args.family), ("--optimizers", args.optimizers), ("--dim", args.dim),
-                        ("--lr-scale", args.lr_scale)):
+                        ("--lr-scale", args.lr_scale), ("--py-modules", args.py_modules or None)):
         if value is not None:
             raise UsageError(f"{flag} does not apply with --heldout (its tasks, baselines and tuning are the "
                              "protocol's); accepted there: --seeds, --tune-samples, --steps, --tasks")
-    tasks = None if args.tasks is None else [t.strip() for t in args.tasks.split(",") if t.strip()]
+    runner.check_max_retries(args.max_retries)
     plan = heldout_plan(args.policy, seeds=args.seeds, samples=args.tune_samples, steps=args.steps,
-                        tasks=tasks)  # user errors before Ray starts
-    results.init(args.out)
-    results.check_free(args.out)
-    runner.check_folder(args.out, resume=args.resume)
-    init_ray(args.address)
-    summary = evaluate_heldout(plan, args.out, resume=args.resume, progress=not args.no_progress,
-                               prepare_data=args.address is None)
+                        tasks=options.split(args.tasks) or None)  # user errors before Ray starts
+    with results.writer(args.out):  # one writer per folder; its run ids read once, here
+        done = runner.check_folder(args.out, resume=args.resume)
+        init_ray(args.address)
+        summary = run_heldout(plan, args.out, done=done, resume=args.resume, progress=not args.no_progress,
+                              prepare_data=args.address is None, max_retries=args.max_retries)
     print(summary["markdown"])
     print(f"parquet: {args.out}/runs  {args.out}/curves  {args.out}/lr_search  {args.out}/heldout;  "
           f"summary: {summary['md_path']};  report: raybench report {args.out}")

@@ -9,8 +9,10 @@ Each (optimizer, held-out seed) is one ordinary raybench run: ``autonomous`` wit
 from Adam with 95% bootstrap CIs over seeds. Held-out seeds are ``raybench.rl.env.pool_seeds("heldout",
 N)``, disjoint from every training pool.
 
-``eval_specs`` checks everything without Ray; ``evaluate`` assumes Ray is up (the command
-starts or joins it once) and leaves it up. The held-out protocol (fixed MNIST tasks, tuned
+``eval_specs`` checks everything without Ray (``family`` and ``baselines`` are registry names:
+the command resolves import paths first); ``evaluate`` is the Python API, which assumes Ray is up
+and checks and reads the folder itself (``run_suite``); the command does that once itself and
+calls the runner's stages. The held-out protocol (fixed MNIST tasks, tuned
 baselines, speed-up and loss ratio: ``raybench rl eval --heldout``) is ``raybench.rl.heldout``.
 """
 
@@ -20,9 +22,13 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from raybench.defaults import REFERENCE_OPTIMIZER
 from raybench.errors import UsageError
 
-DEFAULT_BASELINES = ("adam", "sgd", "momentum", "lbfgs")
+DEFAULT_BASELINES = (REFERENCE_OPTIMIZER, "sgd", "momentum", "lbfgs")
+"""What the policy is compared with when ``rl eval --optimizers`` is not given."""
+DEFAULT_SEEDS = 10
+"""Held-out instances evaluated when ``rl eval --seeds`` is not given."""
 
 
 def eval_specs(policy: str, family: str, seeds: int, *, baselines: Sequence[str] = DEFAULT_BASELINES,

@@ -32,7 +32,8 @@ optimizer"), both fixed before any run:
   the interquartile mean (IQM, as in rliable: the mean of the middle 50% of all (task, seed)
   values) with a 95% bootstrap CI resampling seeds within each task (stratified).
 
-``evaluate_heldout`` is the Python API (Ray up; it holds the folder's writer lock). Several
+``evaluate_heldout`` is the Python API (Ray up; it holds the folder's writer lock and reads its
+run ids once); ``run_heldout`` is its stages, for a command that has done that itself. Several
 policies evaluated into one folder (``resume=True`` after the first) share the baselines' tuning
 and runs: their pair keys and run ids are the same, so ``--resume`` finds them done.
 
@@ -58,7 +59,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from raybench import schema
+from raybench import defaults, schema
 from raybench.errors import UsageError
 from raybench.stats import stratified_iqm_ci
 
@@ -91,9 +92,9 @@ HELDOUT_TASKS = (
     HeldoutTask("mnist_autoencoder", {"dataset": "mnist_subset"}, steps=300, evals=12),
 )
 LEARNED = "autonomous"
-BASELINES = ("adam", "momentum")
-REFERENCE = "adam"
+REFERENCE = defaults.REFERENCE_OPTIMIZER
 """The baseline of the headline: speed-up IQM against tuned Adam."""
+BASELINES = (REFERENCE, "momentum")
 HORIZON = 2
 """Baselines run HORIZON x T steps: speed-ups up to HORIZON are measured, larger ones censored."""
 DEFAULT_SEEDS = 10
@@ -278,32 +279,48 @@ def evaluate_heldout(policy: str | HeldoutPlan, out: str, *, seeds: int | None =
                      samples: int | None = None, steps: int | None = None, tasks: Sequence[str] | None = None,
                      resume: bool = False, progress: bool = True, prepare_data: bool = True) -> dict[str, Any]:
     """Run the protocol for ``policy`` (a file, or a ``heldout_plan``) into ``out`` on the running
-    Ray, holding the folder's writer lock; returns ``{"pairs", "summary", "markdown", "md_path"}``.
+    Ray; returns ``{"pairs", "summary", "markdown", "md_path"}``. The Python API: it resolves
+    everything itself (the plan, the folder held as its writer, its run ids read once), then
+    ``run_heldout``.
 
     ``resume`` reuses the search and runs already in ``out`` (another policy's baselines too).
     ``prepare_data``: fetch or check the data once here first (the embedded local Ray's workers
     share this machine's files; on a cluster pass False)."""
-    from raybench import lr_search, results, runner
+    from raybench import results, runner
 
     plan = policy if isinstance(policy, HeldoutPlan) else heldout_plan(
         policy, seeds=seeds, samples=samples, steps=steps, tasks=tasks)
     with results.writer(out):
-        runner.check_folder(out, resume=resume)
-        specs = runner.prepare_data(list(plan.specs)) if prepare_data else list(plan.specs)
-        _say(f"heldout 1/3: tuning lr_scale and lr ({plan.samples} values each, seed {lr_search.TUNING_SEED}, "
-             f"validation {SELECTION_METRIC}) -> {out}/lr_search")
-        tuned = lr_search.tune_specs(specs, out, samples=plan.samples, resume=resume, metric=SELECTION_METRIC)
-        final = [s if s.optimizer == LEARNED else s.with_(steps=HORIZON * s.steps) for s in tuned]
-        _say(f"heldout 2/3: {len(final)} runs ({len(plan.tasks)} tasks x {len(plan.seeds)} seeds x "
-             f"{LEARNED} + {', '.join(BASELINES)} at {HORIZON}x its steps) -> {out}")
-        runs, curves = runner.run_suite(final, out, resume=resume, progress=progress)
-        _say(f"heldout 3/3: measures -> {out}/heldout.md, heldout.csv, heldout/")
-        pairs = pair_measures(plan, final, runs, curves)
-        rows = _summary_rows(plan, final, summarise(pairs))
-        done = results.read_table(out, "heldout")
-        if done.empty or plan.evaluation not in set(done["evaluation"]):
-            results.write(out, "heldout", rows)
-        md_path = write_summary(out)
+        done = runner.check_folder(out, resume=resume)
+        return run_heldout(plan, out, done=done, resume=resume, progress=progress, prepare_data=prepare_data)
+
+
+def run_heldout(plan: HeldoutPlan, out: str, *, done: set[str], resume: bool, progress: bool,
+                prepare_data: bool, max_retries: int = defaults.MAX_RETRIES) -> dict[str, Any]:
+    """The protocol's stages for a caller that holds ``out`` as its writer and has read its run
+    ids (``done``, ``runner.check_folder``), with Ray up: all of that is taken as given. Tune
+    (``lr_search.plan`` once, then ``lr_search.tune``), run (``runner.run_specs``), measure,
+    write the summary."""
+    from raybench import lr_search, results, runner
+
+    specs = runner.prepare_data(list(plan.specs)) if prepare_data else list(plan.specs)
+    search = lr_search.plan(specs, samples=plan.samples, metric=SELECTION_METRIC)
+    _say(f"heldout 1/3: tuning lr_scale and lr ({plan.samples} values each, seed {lr_search.TUNING_SEED}, "
+         f"validation {SELECTION_METRIC}) -> {out}/lr_search")
+    tuned = lr_search.tune(search, out, previous=lr_search.previous_choices(out) if resume else {})
+    final = [s if s.optimizer == LEARNED else s.with_(steps=HORIZON * s.steps) for s in tuned]
+    _say(f"heldout 2/3: {len(final)} runs ({len(plan.tasks)} tasks x {len(plan.seeds)} seeds x "
+         f"{LEARNED} + {', '.join(BASELINES)} at {HORIZON}x its steps) -> {out}")
+    runner.run_specs(final, out, done=done, resume=resume, cpus_per_run=1.0, gpus_per_run=0.0,
+                     progress=progress, max_retries=max_retries)
+    _say(f"heldout 3/3: measures -> {out}/heldout.md, heldout.csv, heldout/")
+    runs, curves = results.read(out)
+    pairs = pair_measures(plan, final, runs, curves)
+    rows = _summary_rows(plan, final, summarise(pairs))
+    written = results.read_table(out, "heldout")
+    if written.empty or plan.evaluation not in set(written["evaluation"]):
+        results.write(out, "heldout", rows)
+    md_path = write_summary(out)
     return {"pairs": pairs, "summary": rows, "markdown": markdown(rows), "md_path": md_path}
 
 

@@ -17,7 +17,8 @@ import torch
 from raybench.learned.policy import load_policy
 from raybench.rl.env import pool_seeds
 from raybench.train import Run
-from tests.conftest import raybench
+from tests.conftest import cli, raybench
+from tests.test_tuning_cli import _spy_ray, user_modules, write_module  # noqa: F401 (a fixture)
 
 HELDOUT = 10
 STEPS = 40
@@ -130,3 +131,77 @@ def test_a_pickle_given_as_policy_is_refused_by_run(tmp_path: Path) -> None:
     proc = raybench("run", "--problems", "quadratic", "--optimizers", "autonomous", "--seeds", "1",
                     "--steps", "2", "--hparam", f"autonomous.policy={evil}", "--out", str(tmp_path / "r"))
     assert proc.returncode == 2 and "pickle" in proc.stderr, proc.stderr[-2000:]
+
+
+USER_MODULE = '''
+import torch
+
+from raybench.problems import Problem
+from raybench.problems.quadratic import QuadraticInstance
+
+
+class HalfSGD(torch.optim.SGD):
+    """An optimizer of the user's."""
+
+
+def make_family():
+    return Problem(name="my_quad_family", description="a 3-d quadratic family", family=True,
+                   metrics={"suboptimality": "min", "loss": "min"},
+                   make=lambda seed, **o: QuadraticInstance(seed, dim=3, eig_min=1.0, eig_max=2.0, steps=8,
+                                                            target_gap=1e-3))
+'''
+"""A family and an optimizer of the user's, in a module that lives only in a test's temporary folder."""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["rl", "train", "--family", "quadratic,mymod:make_family", "--out", "OUT"],
+     "--family mymod:make_family: rl train takes a family by registry name"),
+    (["rl", "eval", "--policy", "OUT/p.safetensors", "--family", "quadratic", "--py-modules", "OUT/none.py",
+      "--out", "OUT/e"], "--py-modules OUT/none.py: not a .py file or a package folder"),
+    (["rl", "eval", "--policy", "OUT/p.safetensors", "--family", "quadratic", "--optimizers", "adam,nomod:Opt",
+      "--out", "OUT/e"], "optimizer 'nomod:Opt': module 'nomod' does not import"),
+    (["rl", "eval", "--policy", "OUT/p.safetensors", "--heldout", "--py-modules", "OUT/none.py", "--out", "OUT/e"],
+     "--py-modules does not apply with --heldout"),
+    (["rl", "eval", "--policy", "OUT/p.safetensors", "--family", "quadratic", "--max-retries", "-1",
+      "--out", "OUT/e"], "bad --max-retries -1"),
+])
+@pytest.mark.usefixtures("user_modules")
+def test_new_options_are_checked_in_one_line_before_ray(args: list[str], message: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    started = _spy_ray(monkeypatch)
+    proc = cli(*[a.replace("OUT", str(tmp_path)) for a in args])
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and message.replace("OUT", str(tmp_path)) in err[0], err
+    assert not started and not (tmp_path / "e").exists()
+
+
+@pytest.mark.usefixtures("user_modules")
+def test_eval_takes_a_family_and_baselines_by_import_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rl eval resolves --family and --optimizers as run does (import paths, --py-modules shipped to
+    Ray), reads the folder once before Ray starts and hands the specs to the runner's stage."""
+    import raybench.runner
+    from raybench.learned.policy import CoordinatewisePolicy, save_policy
+
+    module = write_module(tmp_path / "mods", "my_rl_entries", USER_MODULE)
+    policy, _ = save_policy(CoordinatewisePolicy(), tmp_path / "p", update_scale=0.05)
+    started = _spy_ray(monkeypatch)
+    handed: dict = {}
+
+    class Stop(Exception):
+        pass
+
+    def run_specs(specs, out, **kw):
+        handed.update(specs=list(specs), **kw)
+        raise Stop
+
+    monkeypatch.setattr(raybench.runner, "run_specs", run_specs)
+    with pytest.raises(Stop):
+        cli("rl", "eval", "--policy", str(policy), "--family", "my_rl_entries:make_family",
+            "--optimizers", f"adam,halfsgd={module.stem}:HalfSGD", "--py-modules", str(module),
+            "--seeds", "2", "--out", str(tmp_path / "e"))
+    assert [k["py_modules"] for _, k in started] == [[str(module)]]
+    specs = handed["specs"]
+    assert {(s.problem, s.problem_path) for s in specs} == {("my_quad_family", "my_rl_entries:make_family")}
+    assert sorted({(s.optimizer, s.optimizer_path) for s in specs}) == [
+        ("adam", None), ("autonomous", None), ("halfsgd", "my_rl_entries:HalfSGD")]
+    assert handed["done"] == set() and len(specs) == 2 * 3
