@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conftest import cli
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -62,16 +64,103 @@ def test_bad_arguments_exit_2_with_one_line_before_ray(tmp_path, flags, says):
     (["--hparam", "sgd.lr=0.1"], "this experiment's optimizer is adam"),
     (["--hparam", "adam.lr=-1"], "invalid hyperparameters for adam"),
 ])
-def test_more_bad_arguments_in_process(tmp_path, capsys, flags, says):
-    import ray
-
-    from raybench.cli import main
-
+def test_more_bad_arguments_in_process(tmp_path, monkeypatch, flags, says):
+    started = _spy_ray(monkeypatch)
     out = tmp_path / "out"
-    assert main(_args(flags) + ["--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and says in err[0], err
-    assert not out.exists() and not ray.is_initialized()
+    proc = cli(*_args(flags), "--out", str(out))
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and says in err[0], err
+    assert not out.exists() and not started
+
+
+@pytest.fixture
+def user_modules(monkeypatch):
+    """What an in-process command with --py-modules and import paths changes in this process is
+    undone afterwards: entries it registered, folders it put on sys.path."""
+    from raybench import optimizers, problems
+
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    before = {reg: set(reg) for reg in (optimizers.REGISTRY, problems.REGISTRY)}
+    yield
+    for reg, names in before.items():
+        for name in set(reg) - names:
+            del reg[name]
+
+
+def _spy_ray(monkeypatch) -> list:
+    """Record every start or join of Ray by a command (a session Ray may be up already)."""
+    import raybench.ray_utils
+
+    started: list = []
+    for name in ("init_ray", "start_ray"):
+        monkeypatch.setattr(raybench.ray_utils, name, lambda *a, **k: started.append((a, k)))
+    return started
+
+
+TINY_PROBLEM = '''
+from raybench.problems import Problem
+from raybench.problems.quadratic import QuadraticInstance
+
+
+def make_problem():
+    return Problem(name="tiny_quad_mi", description="a 3-d quadratic",
+                   metrics={"suboptimality": "min", "loss": "min"},
+                   make=lambda seed, **o: QuadraticInstance(seed, dim=3, eig_min=1.0, eig_max=2.0, steps=8,
+                                                            target_gap=1e-3))
+'''
+"""A problem of the user's, in a module that lives only in a test's temporary folder."""
+
+
+def write_module(folder: Path, name: str, text: str = TINY_PROBLEM) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--py-modules", "MODS/nothing.py"], "--py-modules MODS/nothing.py: not a .py file or a package folder"),
+    (["--problem", "mi_nosuchmod:make_problem"], "problem 'mi_nosuchmod:make_problem': module 'mi_nosuchmod' "
+                                                 "does not import"),
+    (["--problem", "MOD:nothing", "--py-modules", "MODS/MOD.py"], "has no attribute 'nothing'"),
+    (["--optimizer", "torch.optim:Nothing"], "module 'torch.optim' has no attribute 'Nothing'"),
+    (["--problem", "MOD:make_problem", "--py-modules", "MODS/MOD.py", "--hparam", "sgd.lr=0.1"],
+     "this experiment's optimizer is adam"),
+])
+def test_import_paths_and_py_modules_are_checked_before_ray(tmp_path, monkeypatch, user_modules, flags, says):
+    """multi-init takes problems and optimizers by import path and --py-modules as run does: a bad
+    one is one line and exit 2, before Ray starts or --out is made."""
+    started = _spy_ray(monkeypatch)
+    module = f"mi_mod_{abs(hash(str(tmp_path))) % 10**8}"  # one module name per test: no stale import
+    write_module(tmp_path / "mods", module)
+    subst = {"MODS": str(tmp_path / "mods"), "MOD": module}
+    flags = [f.replace("MODS", subst["MODS"]).replace("MOD", module) if "MOD" in f else f for f in flags]
+    says = says.replace("MODS", subst["MODS"])
+    out = tmp_path / "out"
+    proc = cli(*_args(flags), "--out", str(out))
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1 and says in err[0], err
+    assert not out.exists() and not started
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_problem_by_import_path_from_py_modules(tmp_path):
+    """``multi-init --problem MOD:make_problem --py-modules MOD.py``, the module only in tmp_path:
+    every Tune trial registers the problem from the shipped module, as ``run``'s workers do."""
+    module = write_module(tmp_path / "mods", "tiny_mi_problem")
+    out = tmp_path / "mi"
+    proc = raybench("multi-init", "--problem", "tiny_mi_problem:make_problem", "--py-modules", str(module),
+                    "--optimizer", "adam", "--num-models", "4", "--steps-per-round", "2", "--no-progress",
+                    "--out", str(out))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "survivor seed" in proc.stdout
+    runs = pd.read_parquet(out / "runs")
+    rungs = pd.read_parquet(out / "rungs")
+    assert len(runs) == 4 and (runs["status"] == "ok").all(), runs[["status", "error"]]
+    assert set(runs["problem"]) == {"tiny_quad_mi"}
+    assert set(runs["problem_path"]) == {"tiny_mi_problem:make_problem"}
+    assert rungs.groupby("rung").size().tolist() == [4, 2, 1]
 
 
 @pytest.mark.ray
