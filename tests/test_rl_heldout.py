@@ -222,3 +222,39 @@ def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: 
     assert len(pd.read_parquet(out / "runs")) == len(runs)
     assert len(pd.read_parquet(out / "lr_search")) == len(search)
     assert len(pd.read_parquet(out / "heldout")) == len(summary)
+
+
+def test_the_command_reads_the_folder_once_and_hands_it_on(policy: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``rl eval --heldout`` as a straight pipeline: the folder's run ids read once (before Ray
+    starts), the search planned once, and both handed to the stages that tune and run."""
+    import raybench.ray_utils
+    import raybench.runner
+    from raybench import results
+
+    calls: dict[str, int] = {"finished_run_ids": 0, "plan": 0}
+    handed: dict = {}
+
+    def count(name, real):
+        def spy(*a, **k):
+            calls[name] += 1
+            return real(*a, **k)
+        return spy
+
+    class Stop(Exception):
+        pass
+
+    def run_specs(specs, out, **kw):
+        handed.update(specs=list(specs), **kw)
+        raise Stop
+
+    monkeypatch.setattr(results, "finished_run_ids", count("finished_run_ids", results.finished_run_ids))
+    monkeypatch.setattr(lr_search, "plan", count("plan", lr_search.plan))
+    monkeypatch.setattr(lr_search, "tune", lambda search, out, **kw: list(search.specs))
+    monkeypatch.setattr(raybench.ray_utils, "init_ray", lambda *a, **k: None)
+    monkeypatch.setattr(raybench.runner, "run_specs", run_specs)
+    with pytest.raises(Stop):
+        raybench_main(["rl", "eval", "--policy", str(policy), "--heldout", "--seeds", "2", "--steps", str(T),
+                       "--tune-samples", "2", "--tasks", "mnist_mlp", "--out", str(tmp_path / "h")])
+    assert calls == {"finished_run_ids": 1, "plan": 1}
+    assert handed["done"] == set() and len(handed["specs"]) == 2 * (1 + len(heldout.BASELINES))
