@@ -17,7 +17,7 @@ import pytest
 
 from raybench import optimizers, problems, registry, results, schema
 from raybench.errors import UsageError
-from tests.conftest import ROOT, cli_env
+from tests.conftest import ROOT, cli, cli_env
 
 EXAMPLES = ROOT / "examples"
 
@@ -29,6 +29,8 @@ def _documented_command(path: Path) -> list[str]:
     return shlex.split(line)[1:]
 
 
+@pytest.mark.ray
+@pytest.mark.slow
 def test_the_examples_commands_benchmark_a_user_optimizer_and_problem(tmp_path: Path) -> None:
     """Both examples' commands, as written, from the repository root (their modules are not
     installed: they reach the workers through --py-modules). Budgets cut for the test."""
@@ -88,13 +90,17 @@ class NoLR(torch.optim.Optimizer):
 '''
 
 
-def test_tune_lr_needs_a_learning_rate_exit_2_before_any_run(tmp_path: Path) -> None:
+def test_tune_lr_needs_a_learning_rate_exit_2_before_any_run(tmp_path: Path, clean_registries,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # In process through --check (every check a run makes, nothing run): sys.path and the
+    # module cache are restored afterwards.
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setitem(sys.modules, "nolr", None)  # so that the module imported here goes at the end
+    del sys.modules["nolr"]
     module = _write(tmp_path / "mods" / "nolr.py", NO_LR)
     out = tmp_path / "out"
-    proc = subprocess.run(
-        [sys.executable, "-m", "raybench.cli", "run", "--problems", "quadratic", "--optimizers", "adam,nolr:NoLR",
-         "--py-modules", str(module), "--tune-lr", "--out", str(out)],
-        capture_output=True, text=True, timeout=300, env=cli_env(), cwd=ROOT)
+    proc = cli("run", "--problems", "quadratic", "--optimizers", "adam,nolr:NoLR", "--py-modules", str(module),
+               "--tune-lr", "--out", str(out), "--check")
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "--tune-lr: optimizer 'nolr' (nolr:NoLR) has no learning rate" in lines[0], lines
