@@ -127,3 +127,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         except SystemExit as exc:  # argparse's own usage errors
             code = exc.code if isinstance(exc.code, int) else 2
     return subprocess.CompletedProcess(["raybench", *args], code, out.getvalue(), err.getvalue())
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """``proc``, once it is known to have exited 0 (else its stderr's end is the failure)."""
+    assert proc.returncode == 0, f"{' '.join(map(str, proc.args))} exited {proc.returncode}:\n{proc.stderr[-4000:]}"
+    return proc

@@ -18,7 +18,7 @@ from raybench.learned.policy import load_policy
 from raybench.optimizers.autonomous import AutonomousOptimizer
 from raybench.rl.batched_env import BATCHED, BatchedOptimizationEnv, resolve_batched_config
 from raybench.rl.env import REWARD_CLIP, OptimizationEnv
-from tests.conftest import raybench
+from tests.conftest import cli, ok
 
 
 def _flat_params(env: OptimizationEnv) -> torch.Tensor:
@@ -166,13 +166,12 @@ def test_module_acts_on_each_instance_and_pools_values_over_all_coordinates() ->
 
 
 @pytest.mark.ray
-def test_rl_train_on_the_batched_env_exports_a_policy_the_optimizer_uses(tmp_path: Path) -> None:
+def test_rl_train_on_the_batched_env_exports_a_policy_the_optimizer_uses(tmp_path: Path, ray_session) -> None:
     """One small PPO iteration through the real ``raybench rl train`` (real Ray, 0 env runners)."""
     out = tmp_path / "policy"
-    raybench("rl", "train", "--family", "quadratic", "--batch-problems", "8", "--num-problems", "16",
+    ok(cli("rl", "train", "--family", "quadratic", "--batch-problems", "8", "--num-problems", "16",
              "--episode-steps", "10", "--env-runners", "0", "--envs-per-runner", "1", "--train-batch", "40",
-             "--minibatch", "20", "--epochs", "1", "--timesteps", "320", "--out", str(out), "--quiet",
-             timeout=300, check=True)
+             "--minibatch", "20", "--epochs", "1", "--timesteps", "320", "--out", str(out), "--quiet"))
     curves = pd.read_parquet(out / "rl_curves")
     assert list(curves["env_steps"]) == [40], "one iteration: 40 env steps = 320 optimizee steps, the budget"
     assert json.loads((out / "rl_train.json").read_text())["batch_problems"] == 8

@@ -25,7 +25,7 @@ from raybench.rl.mixed_env import (
     sub_config,
 )
 from raybench.rl.settings import TrainSettings
-from tests.conftest import raybench
+from tests.conftest import cli, ok
 
 SMALL = {"quadratic": {"dim": [3, 6]}, "logistic": {"dim": [5, 8]}, "mlp": {"hidden": [2, 5]}}
 """Small ranges: the largest parameter count is the mlp's 4 * 5 + 1 = 21."""
@@ -156,24 +156,24 @@ def test_settings_select_the_mixed_env_only_for_several_families() -> None:
     (["--family", "quadratic,mlp", "--ranges", "mlp.hidden=9:4"], "bad range mlp.hidden"),
 ])
 def test_cli_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
-    proc = raybench("rl", "train", *args, "--out", str(tmp_path / "o"))
+    proc = cli("rl", "train", *args, "--out", str(tmp_path / "o"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "o").exists(), "refused before anything was written"
 
 
 @pytest.mark.ray
-def test_mixed_training_exports_a_policy_run_uses_on_another_family(tmp_path: Path) -> None:
+def test_mixed_training_exports_a_policy_run_uses_on_another_family(tmp_path: Path, ray_session) -> None:
     """One tiny PPO iteration through the real CLI (real Ray, 0 env runners), then the policy
     drives rosenbrock, a family it never saw, through ``raybench run``."""
     from raybench.rl.evaluate import eval_specs
 
     out = tmp_path / "policy"
-    raybench("rl", "train", "--family", "quadratic,logistic,mlp", "--ranges",
+    ok(cli("rl", "train", "--family", "quadratic,logistic,mlp", "--ranges",
              "quadratic.dim=3:8,logistic.dim=5:8,mlp.hidden=4:8",
              "--iterations", "1", "--train-batch", "64", "--minibatch", "32", "--epochs", "1", "--env-runners", "0",
              "--envs-per-runner", "1", "--batch-problems", "2", "--num-problems", "4", "--episode-steps", "16",
-             "--quiet", "--out", str(out), timeout=300, check=True)
+             "--quiet", "--out", str(out)))
     curves = pd.read_parquet(out / "rl_curves")
     assert list(curves["env_steps"]) == [64] and curves["episode_return_mean"].notna().all()
     given = {"quadratic": {"dim": [3, 8]}, "logistic": {"dim": [5, 8]}, "mlp": {"hidden": [4, 8]}}
@@ -185,9 +185,9 @@ def test_mixed_training_exports_a_policy_run_uses_on_another_family(tmp_path: Pa
     assert training["episode_steps"] == 16 and training["batch_problems"] == 2
 
     runs_out = tmp_path / "runs"
-    raybench("run", "--problems", "rosenbrock", "--optimizers", "autonomous", "--hparam",
+    ok(cli("run", "--problems", "rosenbrock", "--optimizers", "autonomous", "--hparam",
              f"autonomous.policy={out / 'policy.safetensors'}", "--steps", "20", "--seeds", "1",
-             "--out", str(runs_out), timeout=300, check=True)
+             "--out", str(runs_out)))
     runs = pd.read_parquet(runs_out / "runs")
     assert list(runs["status"]) == ["ok"] and list(runs["steps"]) == [20]
     assert np.isfinite(runs["final_train_loss"]).all()
