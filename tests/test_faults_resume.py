@@ -18,12 +18,12 @@ import pytest
 
 import raybench.tuning.experiment  # noqa: F401  (registers the rungs table)
 from raybench import results
-from tests.conftest import ROOT, cli_env, wait_for
+from tests.conftest import ROOT, cli, cli_env, wait_for
 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None:
+def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path, ray_session) -> None:
     """Tune's experiment restore: the driver killed while trials checkpoint the first rung."""
     out = tmp_path / "mi"
     args = [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "quadratic",
@@ -40,7 +40,7 @@ def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
     assert not (out / "runs").exists(), "killed before the end: nothing final may be written yet"
-    done = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
+    done = cli(*args[3:], "--resume")  # the resume in process, on the session's Ray
     assert done.returncode == 0, done.stderr[-3000:]
     runs, curves = results.read(str(out))
     rungs = results.read_table(str(out), "rungs")
@@ -53,7 +53,7 @@ def test_multi_init_driver_sigkill_then_resume_completes(tmp_path: Path) -> None
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path) -> None:
+def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path, ray_session) -> None:
     out = tmp_path / "rl"
     args = [sys.executable, "-m", "raybench.cli", "rl", "train", "--family", "quadratic",
             "--num-problems", "8", "--episode-steps", "20", "--env-runners", "0",
@@ -69,8 +69,7 @@ def test_rl_train_driver_sigkill_then_resume_from_last_checkpoint(tmp_path: Path
         proc.communicate()
     killed_at = json.loads(latest.read_text())["iteration"]
     assert 1 <= killed_at < 3 and not (out / "policy.safetensors").exists()
-    done = subprocess.run([*args[:-1], "--resume"], capture_output=True,
-                          text=True, timeout=400, env=env, cwd=ROOT)
+    done = cli(*args[3:-1], "--resume")  # the resume in process, on the session's Ray
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"iteration {killed_at}" in done.stderr, done.stderr[-2000:]
     curves = results.read_table(str(out), "rl_curves")
