@@ -10,7 +10,7 @@ OUT ?= demo-results
 # (same budget for every optimizer); 4 keeps `make demo` within 5 minutes of a fresh clone.
 TUNE_SAMPLES ?= 4
 
-.PHONY: install browser test lint demo bench clean
+.PHONY: install browser test test-fast lint demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,8 +28,16 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
+# Every test of every tier. Two xdist workers: the tests that start Ray or a `ray start` cluster
+# (marks ray, cluster) run one after another in one of them (xdist group "ray"), sharing one
+# session Ray; the rest are spread over both. The session fails if a test changed the source
+# tree (tests/conftest.py compares `git status` before and after).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The unit tier for the inner loop: no Ray, no cluster, no browser, no long end-to-end run.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not (ray or cluster or slow or browser)" $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check raybench problems tuning rl reproduce tests benchmarks examples

@@ -101,6 +101,20 @@ def ray_session():
     yield ray
 
 
+def _tree_status() -> str | None:
+    """``git status --porcelain`` of the checkout (``None`` outside a git checkout)."""
+    try:
+        return subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        session.config.stash[_STATUS] = _tree_status()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     import sys as _sys
 
@@ -108,6 +122,17 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from raybench.ray_utils import stop_ray
 
         stop_ray()
+    before = session.config.stash.get(_STATUS, None)
+    after = _tree_status() if before is not None else None
+    if before is not None and after != before:
+        # No test writes into the source tree: a change here is a test's doing.
+        session.config.get_terminal_writer().line(
+            "the test session changed the source tree (git status before / after):\n" + before + "---\n" + after,
+            red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+_STATUS = pytest.StashKey[str | None]()
 
 
 # -- the CLI in process -----------------------------------------------------------------------
