@@ -16,7 +16,7 @@ import pytest
 
 from raybench.reproduce import claims, scales
 from raybench.reproduce import plan as planning
-from tests.conftest import cli_env, raybench
+from tests.conftest import cli, cli_env, raybench
 
 NOT_RUN_CELLS = {(m, "cifar100_cnn") for m in claims.METHODS} | {("multi_init_16", "quadratic"),
                                                                  ("multi_init_16", "logistic")}
@@ -177,13 +177,13 @@ def test_multi_init_evidence_is_beside_the_claim(smoke: dict) -> None:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict) -> None:
-    out, env = smoke["out"], smoke["env"]
+def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict, ray_session, monkeypatch) -> None:
+    out = smoke["out"]
+    monkeypatch.setenv("RAYBENCH_DATA_DIR", str(smoke["data"]))
     parts, counts = _parquet_parts(out), _counts(out)
     verdicts = pd.read_csv(out / "claims.csv")
     evidence = pd.read_parquet(out / "multi_init_evidence")
-    proc = raybench("reproduce", "--scale", "smoke", "--out", str(out), "--resume", "--no-progress",
-                    env=env, timeout=600)
+    proc = cli("reproduce", "--scale", "smoke", "--out", str(out), "--resume", "--no-progress")
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert _parquet_parts(out) == parts and _counts(out) == counts
     assert "resume: 27 of 27 runs already in" in proc.stderr and "resume: 9 of 9 runs" in proc.stderr
@@ -194,39 +194,44 @@ def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict) -> None:
     pd.testing.assert_frame_equal(pd.read_parquet(out / "multi_init_evidence"), evidence)
 
 
-def _refused(args: list[str], env: dict) -> str:
-    proc = raybench("reproduce", *args, env=env, timeout=120)
+def _refused(args: list[str], env: dict | None = None) -> str:
+    """The one line ``reproduce ARGS`` refuses them with: through the real executable with
+    ``env``, else in process (the checks come before Ray starts)."""
+    proc = raybench("reproduce", *args, env=env, timeout=120) if env is not None else cli("reproduce", *args)
     assert proc.returncode == 2, proc.stderr[-3000:]
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("raybench: error: "), proc.stderr
     return lines[0]
 
 
-def test_bad_input_exits_2_with_one_line_before_anything_runs(tmp_path: Path) -> None:
+def test_bad_input_exits_2_with_one_line_before_anything_runs(tmp_path: Path, monkeypatch) -> None:
     env = cli_env(RAYBENCH_DATA_DIR=str(tmp_path))
+    monkeypatch.setenv("RAYBENCH_DATA_DIR", str(tmp_path))
     out = tmp_path / "never"
     assert "unknown --scale 'huge'; accepted: smoke, cpu, full" in _refused(
         ["--scale", "huge", "--out", str(out)], env)
     empty = tmp_path / "policies"
     (empty / "mlp").mkdir(parents=True)
-    line = _refused(["--scale", "smoke", "--out", str(out), "--policy-dir", str(empty)], env)
+    line = _refused(["--scale", "smoke", "--out", str(out), "--policy-dir", str(empty)])
     assert "has no policy for the mlp family" in line and "needed: mlp, quadratic, logistic" in line
-    assert "--gpus-per-run >= 0" in _refused(["--scale", "smoke", "--out", str(out), "--gpus-per-run", "-1"], env)
+    assert "--gpus-per-run >= 0" in _refused(["--scale", "smoke", "--out", str(out), "--gpus-per-run", "-1"])
     assert not out.exists()
 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_a_finished_folder_is_refused_without_resume_or_with_another_scale(smoke: dict) -> None:
-    out, env = smoke["out"], smoke["env"]
-    assert "already holds results; pass --resume" in _refused(["--scale", "smoke", "--out", str(out)], env)
+def test_a_finished_folder_is_refused_without_resume_or_with_another_scale(smoke: dict, monkeypatch) -> None:
+    out = smoke["out"]
+    monkeypatch.setenv("RAYBENCH_DATA_DIR", str(smoke["data"]))
+    assert "already holds results; pass --resume" in _refused(["--scale", "smoke", "--out", str(out)])
     assert "--scale cpu differs from the reproduction's smoke" in _refused(
-        ["--scale", "cpu", "--out", str(out), "--resume"], env)
+        ["--scale", "cpu", "--out", str(out), "--resume"])
 
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_given_policies_are_used_instead_of_training(smoke: dict, tmp_path: Path) -> None:
+def test_given_policies_are_used_instead_of_training(smoke: dict, tmp_path: Path, ray_session,
+                                                    monkeypatch) -> None:
     """``--policy-dir`` takes `rl train`'s folders (FAMILY/policy.safetensors) or FAMILY.safetensors;
     ``--plan-only`` prints the plan and leaves no folder."""
     given = tmp_path / "given"
@@ -234,15 +239,15 @@ def test_given_policies_are_used_instead_of_training(smoke: dict, tmp_path: Path
     for suffix in (".safetensors", ".json"):  # one family as a flat file pair
         shutil.move(given / "mlp" / f"policy{suffix}", given / f"mlp{suffix}")
     out = tmp_path / "p"
-    proc = raybench("reproduce", "--scale", "smoke", "--out", str(out), "--policy-dir", str(given), "--plan-only",
-                    env=smoke["env"], timeout=300)
+    monkeypatch.setenv("RAYBENCH_DATA_DIR", str(smoke["data"]))
+    proc = cli("reproduce", "--scale", "smoke", "--out", str(out), "--policy-dir", str(given), "--plan-only")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"policies from {given.resolve()}" in proc.stdout and not out.exists()
     # a policy trained on another family is refused
     shutil.copy(given / "quadratic" / "policy.safetensors", given / "logistic.safetensors")
     shutil.copy(given / "quadratic" / "policy.json", given / "logistic.json")
     assert "was trained on the quadratic family, not logistic" in _refused(
-        ["--scale", "smoke", "--out", str(out), "--policy-dir", str(given)], smoke["env"])
+        ["--scale", "smoke", "--out", str(out), "--policy-dir", str(given)])
 
 
 def test_the_plan_follows_the_summary_and_names_what_it_cannot_run(tmp_path: Path, monkeypatch) -> None:
