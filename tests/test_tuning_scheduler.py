@@ -70,17 +70,11 @@ def expected_rungs(seeds: list[int], r: float, failed: dict[int, int] | None = N
     return out
 
 
-@pytest.fixture(scope="module")
-def ray_two_cpus():
-    import ray
-
-    from raybench.ray_utils import init_ray
-
-    started = not ray.is_initialized()
-    init_ray(num_cpus=2)
+@pytest.fixture
+def ray_two_cpus(ray_session):
+    """The session's Ray, of two CPUs: the slot counts below are about it."""
+    assert ray_session.cluster_resources()["CPU"] == 2
     yield
-    if started:
-        ray.shutdown()
 
 
 def run(tmp_path, seeds, r, *, cpus, max_t, fail=None, resume=False, callbacks=(), name="exp"):
