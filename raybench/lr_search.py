@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from raybench import optimizers, problems, results, schedules, schema
+from raybench import defaults, optimizers, problems, results, schedules, schema
 from raybench.spec import RunSpec
 
 # Version 4: ``pair_key`` always holds the hyperparameters away from their defaults and the
@@ -178,7 +178,7 @@ def tune(search: Plan, out: str, *, previous: dict[tuple, float], cpus_per_run: 
             for s, key in zip(search.specs, search.keys, strict=True)]
 
 
-def tune_specs(specs: list[RunSpec], out: str, *, samples: int = 6, cpus_per_run: float = 1.0,
+def tune_specs(specs: list[RunSpec], out: str, *, samples: int = defaults.TUNE_SAMPLES, cpus_per_run: float = 1.0,
                gpus_per_run: float = 0.0, resume: bool = False, metric: str | None = None) -> list[RunSpec]:
     """``specs`` with the learning rate of each (problem, optimizer) pair chosen by a grid search
     (see the module docstring); the library's one call, which checks and reads ``out`` itself

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from raybench import defaults
 from raybench.errors import UsageError
 from raybench.ray_utils import require_ray
 
@@ -32,9 +33,6 @@ if TYPE_CHECKING:
 # How often finished runs are written: after this many runs or seconds, whichever is first.
 FLUSH_EVERY_RUNS = int(os.environ.get("RAYBENCH_FLUSH_EVERY_RUNS", "16"))
 FLUSH_EVERY_SECONDS = float(os.environ.get("RAYBENCH_FLUSH_EVERY_SECONDS", "10"))
-MAX_RETRIES = 3
-
-
 class IncompleteSuite(RuntimeError):
     """Some runs were lost to infrastructure failures; the rest are written (exit 1)."""
 
@@ -125,7 +123,7 @@ def check_folder(out: str, *, resume: bool) -> set[str]:
 
 def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
               resume: bool = False, progress: bool = True,
-              max_retries: int = MAX_RETRIES) -> tuple[pd.DataFrame, pd.DataFrame]:
+              max_retries: int = defaults.MAX_RETRIES) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every spec on Ray (already started: ``raybench.ray_utils.init_ray``) and write the
     results to ``out``; returns ``results.read(out)``. The library's one call: it checks the
     requests, the retries and the folder itself, then ``run_specs``.

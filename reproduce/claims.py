@@ -133,6 +133,8 @@ METHODS: dict[str, Method] = {
     "multi_init_16": Method("Multi-Init (16)", None),
 }
 BASELINE = "adam"
+"""The summary's own baseline (its table's "Adam (Baseline)" row, which every claim is relative
+to): a fact of the summary, not raybench's reference optimizer (``raybench.defaults``)."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -66,24 +66,20 @@ def build_specs(args: argparse.Namespace) -> list:
     else:
         options = suites.parse_option_flags(args.option)
         suite = {"name": "cli", "problems": _problem_entries(args.problems, options),
-                 "optimizers": _split(args.optimizers) if args.optimizers else optimizers.baselines()}
+                 "optimizers": options.split(args.optimizers) if args.optimizers else optimizers.baselines()}
     if args.optimizers and not args.problems:
-        suite["optimizers"] = _split(args.optimizers)
+        suite["optimizers"] = options.split(args.optimizers)
     if args.option and not args.problems:
         raise UsageError("--option applies to --problems; in a suite file put options under the problem")
     return suites.expand(suite, hparam_overrides=suites.parse_hparam_flags(args.hparam),
                          steps=args.steps, seeds=args.seeds)
 
 
-def _split(text: str) -> list[str]:
-    return [t.strip() for t in text.split(",") if t.strip()]
-
-
 def _problem_entries(text: str, options: dict) -> list[dict]:
     from raybench import problems, suites
     from raybench.errors import UsageError
 
-    names = [suites.use_problem(name) for name in _split(text)]
+    names = [suites.use_problem(name) for name in options.split(text)]
     accepted = {name: problems.get(name).options for name in names}
     for key in options:
         if not any(key in accepted[n] for n in names):
