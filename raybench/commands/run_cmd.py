@@ -64,8 +64,8 @@ def build_specs(args: argparse.Namespace) -> list:
     elif args.config:
         suite = suites.load_file(args.config)
     else:
-        options = suites.parse_option_flags(args.option)
-        suite = {"name": "cli", "problems": _problem_entries(args.problems, options),
+        given = suites.parse_option_flags(args.option)
+        suite = {"name": "cli", "problems": _problem_entries(args.problems, given),
                  "optimizers": options.split(args.optimizers) if args.optimizers else optimizers.baselines()}
     if args.optimizers and not args.problems:
         suite["optimizers"] = options.split(args.optimizers)
@@ -75,16 +75,16 @@ def build_specs(args: argparse.Namespace) -> list:
                          steps=args.steps, seeds=args.seeds)
 
 
-def _problem_entries(text: str, options: dict) -> list[dict]:
+def _problem_entries(text: str, given: dict) -> list[dict]:
     from raybench import problems, suites
     from raybench.errors import UsageError
 
     names = [suites.use_problem(name) for name in options.split(text)]
     accepted = {name: problems.get(name).options for name in names}
-    for key in options:
+    for key in given:
         if not any(key in accepted[n] for n in names):
             raise UsageError(f"option {key!r} is accepted by none of {', '.join(names)}")
-    return [{"name": name, "options": {k: v for k, v in options.items() if k in accepted[name]}} for name in names]
+    return [{"name": name, "options": {k: v for k, v in given.items() if k in accepted[name]}} for name in names]
 
 
 def main(args: argparse.Namespace) -> int:
