@@ -17,7 +17,7 @@ import torch
 from raybench.learned.policy import load_policy
 from raybench.rl.env import pool_seeds
 from raybench.train import Run
-from tests.conftest import cli, raybench
+from tests.conftest import cli, ok, raybench
 from tests.test_tuning_cli import _spy_ray, user_modules, write_module  # noqa: F401 (a fixture)
 
 HELDOUT = 10
@@ -68,11 +68,10 @@ def test_trained_policy_beats_the_untrained_one_on_held_out_instances(trained: P
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_eval_compares_with_adam_on_held_out_seeds(trained: Path, tmp_path: Path) -> None:
+def test_eval_compares_with_adam_on_held_out_seeds(trained: Path, tmp_path: Path, ray_session) -> None:
     out = tmp_path / "eval"
-    proc = raybench("rl", "eval", "--policy", str(trained / "policy.safetensors"), "--family", "quadratic",
-                    "--seeds", "3", "--steps", str(STEPS), "--optimizers", "adam", "--out", str(out),
-                    "--no-progress", check=True)
+    proc = ok(cli("rl", "eval", "--policy", str(trained / "policy.safetensors"), "--family", "quadratic",
+                  "--seeds", "3", "--steps", str(STEPS), "--optimizers", "adam", "--out", str(out), "--no-progress"))
     assert "| quadratic | autonomous |" in proc.stdout and "| quadratic | adam |" in proc.stdout
     runs = pd.read_parquet(out / "runs")
     assert sorted(runs["seed"].unique()) == pool_seeds("heldout", 3)
@@ -90,7 +89,7 @@ def test_eval_compares_with_adam_on_held_out_seeds(trained: Path, tmp_path: Path
 @pytest.mark.ray
 @pytest.mark.slow
 def test_export_from_checkpoint_gives_identical_actions(trained: Path, tmp_path: Path) -> None:
-    raybench("rl", "export", "--from", str(trained), "--out", str(tmp_path / "again"), check=True)
+    ok(cli("rl", "export", "--from", str(trained), "--out", str(tmp_path / "again")))
     a = load_policy(trained / "policy.safetensors").network
     exported = load_policy(tmp_path / "again.safetensors")
     b, meta = exported.network, exported.metadata
@@ -101,10 +100,10 @@ def test_export_from_checkpoint_gives_identical_actions(trained: Path, tmp_path:
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_resume_continues_from_the_last_checkpoint(trained: Path, tmp_path: Path) -> None:
+def test_resume_continues_from_the_last_checkpoint(trained: Path, tmp_path: Path, ray_session) -> None:
     out = tmp_path / "resumed"
     shutil.copytree(trained, out)
-    proc = raybench("rl", "train", "--out", str(out), "--resume", "--timesteps", "10000", check=True)
+    proc = ok(cli("rl", "train", "--out", str(out), "--resume", "--timesteps", "10000"))
     assert "resumed from" in proc.stderr and "iteration 4" in proc.stderr
     curves = pd.read_parquet(out / "rl_curves").sort_values("iteration")
     assert list(curves["iteration"]) == [1, 2, 3, 4, 5]
@@ -119,16 +118,16 @@ def test_resume_continues_from_the_last_checkpoint(trained: Path, tmp_path: Path
     (["rl", "eval", "--policy", "OUT/none.safetensors", "--family", "quadratic", "--out", "OUT/e"], "not found"),
 ])
 def test_user_errors_are_one_line_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
-    proc = raybench(*[a.replace("OUT", str(tmp_path / "o")) for a in args])
+    proc = cli(*[a.replace("OUT", str(tmp_path / "o")) for a in args])
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert message in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.ray
-def test_a_pickle_given_as_policy_is_refused_by_run(tmp_path: Path) -> None:
+def test_a_pickle_given_as_policy_is_refused_by_run(tmp_path: Path, ray_session) -> None:
     evil = tmp_path / "evil.pt"
     torch.save({"x": torch.zeros(1)}, evil)
-    proc = raybench("run", "--problems", "quadratic", "--optimizers", "autonomous", "--seeds", "1",
+    proc = cli("run", "--problems", "quadratic", "--optimizers", "autonomous", "--seeds", "1",
                     "--steps", "2", "--hparam", f"autonomous.policy={evil}", "--out", str(tmp_path / "r"))
     assert proc.returncode == 2 and "pickle" in proc.stderr, proc.stderr[-2000:]
 

@@ -22,7 +22,7 @@ from raybench.cli import main as raybench_main
 from raybench.rl import heldout
 from raybench.rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from raybench.stats import iqm, stratified_iqm_ci
-from tests.conftest import raybench
+from tests.conftest import cli, raybench
 
 T = 20
 LEARNED = ([0, 10, 20], [2.0, 1.0, 0.5], "ok")  # ends at validation loss 0.5 after T = 20 steps
@@ -182,7 +182,8 @@ def test_bad_flag_combinations_exit_2_before_anything_starts(args: list[str], me
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: Path, tmp_path: Path) -> None:
+def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: Path, tmp_path: Path,
+                                                                       ray_session) -> None:
     out = tmp_path / "heldout"
     tasks = {"mnist_mlp", "mnist_autoencoder"}
     args = ["rl", "eval", "--policy", str(policy), "--heldout", "--seeds", "2", "--steps", str(T),
@@ -216,7 +217,7 @@ def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: 
     assert set(search.loc[search.optimizer == "autonomous", "hparam"]) == {"lr_scale"}
     assert set(search.loc[search.optimizer != "autonomous", "hparam"]) == {"lr"}
 
-    again = raybench(*args, "--resume", timeout=300)
+    again = cli(*args, "--resume")  # the resume in process, on the session's Ray
     assert again.returncode == 0, again.stderr[-3000:]
     assert f"{len(runs)} of {len(runs)} runs already" in again.stderr and "trials" not in again.stdout
     assert len(pd.read_parquet(out / "runs")) == len(runs)
