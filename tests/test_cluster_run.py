@@ -9,9 +9,8 @@ each, token auth on, the head's dashboard (job API) on 127.0.0.1. Every check re
   suite name with ``../`` writes nothing outside ``--out``;
 - ``ray job submit -- raybench run --address auto`` (the README's way onto a cluster) runs
   the suite on this cluster;
-- ``multi-init`` with ``--address`` on a second cluster whose head offers no CPU, so that its
-  trials run on the worker node by construction, not by timing; ``rl train`` (an env runner
-  on each node) with ``--address``;
+- ``rl train`` (an env runner on each node) with ``--address`` (``multi-init`` with
+  ``--address`` is in test_rl_cluster.py, on that module's cluster whose head offers no CPU);
 - a worker process SIGKILLed mid-run: Ray retries the run, the suite completes, every run
   exactly once and ``ok``;
 - a run lost more often than ``--max-retries`` allows: exit 1 naming it, every other run
@@ -242,44 +241,6 @@ def test_driver_sigkill_then_resume_completes_exactly_once(cluster: LocalCluster
     assert f"resume: {len(partial)} of 16 runs already" in done.stderr
     runs = _check_complete(out, 16)
     assert set(partial["run_id"]) <= set(runs["run_id"])
-
-
-CLUSTER_PROBLEM = """
-import dataclasses
-
-from raybench import problems
-
-
-def make_problem():
-    return dataclasses.replace(problems.get("quadratic"), name="cluster_quadratic")
-"""
-"""A problem of the user's: the quadratic under its own name, in a module only in tmp_path."""
-
-
-def test_multi_init_runs_unchanged_on_the_cluster(tmp_path: Path) -> None:
-    """Its own two-node cluster, whose head offers no CPU: every trial needs one, so every trial
-    runs on the worker node by construction, whichever trial Tune starts first and wherever. The
-    problem is named by import path from a module that lives only in a temporary folder: it
-    reaches the worker node's trials through --py-modules alone."""
-    module = tmp_path / "mods" / "cluster_problem.py"
-    module.parent.mkdir()
-    module.write_text(CLUSTER_PROBLEM)
-    mi = tmp_path / "mi"  # one machine, so every node sees this folder (Tune's trial checkpoints)
-    with LocalCluster(worker_nodes=1, head_cpus=0, worker_cpus=2) as cpu_less_head:
-        proc = subprocess.run(
-            [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "cluster_problem:make_problem",
-             "--py-modules", str(module), "--optimizer", "adam",
-             "--num-models", "4", "--steps-per-round", "5", "--steps", "40",
-             "--address", cpu_less_head.address, "--out", str(mi), "--no-progress"],
-            capture_output=True, text=True, timeout=300, env=_env(cpu_less_head), cwd=ROOT)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        worker = cpu_less_head.node_id(cpu_less_head.workers[0])
-    trials = pd.read_parquet(mi / "runs")
-    assert sorted(trials["seed"]) == [0, 1, 2, 3] and sorted(trials["steps"]) == [5, 5, 10, 40]
-    assert set(trials["node_id"]) == {worker}, trials[["seed", "node_id"]]
-    assert (trials["status"] == "ok").all(), trials[["status", "error"]]
-    assert set(trials["problem"]) == {"cluster_quadratic"}
-    assert set(trials["problem_path"]) == {"cluster_problem:make_problem"}
 
 
 def test_rl_train_runs_unchanged_on_the_cluster(cluster: LocalCluster, tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
-"""``raybench rl train --address`` on a real two-node Ray cluster: mixed-family meta-training
-whose env runners sample on the worker node survives one of them being killed.
+"""``raybench rl train --address`` and ``raybench multi-init --address`` on a real two-node Ray
+cluster whose head offers no CPU: multi-init's trials run on the worker node with a problem of the
+user's shipped by --py-modules, and mixed-family meta-training whose env runners sample on the
+worker node survives one of them being killed.
 
 One cluster for the module (tests/cluster_util.py): a head node that offers no CPU and a
 worker node with two, each a separate ``ray start`` process on this machine. An env runner is
@@ -42,6 +44,43 @@ FAMILIES = "quadratic,logistic,mlp"  # rl.mixed_env: a family and its sizes draw
 def cluster():
     with LocalCluster(worker_nodes=1, head_cpus=0, worker_cpus=2) as c:
         yield c
+
+
+CLUSTER_PROBLEM = """
+import dataclasses
+
+from raybench import problems
+
+
+def make_problem():
+    return dataclasses.replace(problems.get("quadratic"), name="cluster_quadratic")
+"""
+"""A problem of the user's: the quadratic under its own name, in a module only in tmp_path."""
+
+
+def test_multi_init_runs_unchanged_on_the_cluster(cluster: LocalCluster, tmp_path: Path) -> None:
+    """``raybench multi-init --address``: the head offers no CPU and every trial needs one, so
+    every trial runs on the worker node by construction, whichever trial Tune starts first and
+    wherever. The problem is named by import path from a module that lives only in a temporary
+    folder: it reaches the worker node's trials through --py-modules alone."""
+    module = tmp_path / "mods" / "cluster_problem.py"
+    module.parent.mkdir()
+    module.write_text(CLUSTER_PROBLEM)
+    mi = tmp_path / "mi"  # one machine, so every node sees this folder (Tune's trial checkpoints)
+    proc = subprocess.run(
+        [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "cluster_problem:make_problem",
+         "--py-modules", str(module), "--optimizer", "adam",
+         "--num-models", "4", "--steps-per-round", "5", "--steps", "40",
+         "--address", cluster.address, "--out", str(mi), "--no-progress"],
+        capture_output=True, text=True, timeout=300, env=cluster.env(cli_env()), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    worker = cluster.node_id(cluster.workers[0])
+    trials = pd.read_parquet(mi / "runs")
+    assert sorted(trials["seed"]) == [0, 1, 2, 3] and sorted(trials["steps"]) == [5, 5, 10, 40]
+    assert set(trials["node_id"]) == {worker}, trials[["seed", "node_id"]]
+    assert (trials["status"] == "ok").all(), trials[["status", "error"]]
+    assert set(trials["problem"]) == {"cluster_quadratic"}
+    assert set(trials["problem_path"]) == {"cluster_problem:make_problem"}
 
 
 def test_env_runners_sample_on_the_worker_node_and_a_killed_one_is_replaced(
