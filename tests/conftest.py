@@ -70,11 +70,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {text}")
 
 
+def _uses_ray(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("ray") or item.get_closest_marker("cluster"))
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if item.get_closest_marker("ray") or item.get_closest_marker("cluster"):
+        if _uses_ray(item):
             item.add_marker(pytest.mark.xdist_group("ray"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # An xdist worker under --dist loadgroup: every Ray test must carry the group in its id, or
+    # xdist spreads them over both workers and two Rays fight over 2 cores and their ports.
+    if getattr(session.config.option, "loadgroup", False):
+        stray = [item.nodeid for item in session.items if _uses_ray(item) and not item.nodeid.endswith("@ray")]
+        if stray:
+            raise pytest.UsageError(f"xdist did not group {len(stray)} Ray tests (e.g. {stray[0]}): this "
+                                    f"pytest ({pytest.__version__}) and pytest-xdist do not work together")
 
 
 # -- one Ray per test session -----------------------------------------------------------------
