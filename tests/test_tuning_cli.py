@@ -165,9 +165,10 @@ def test_a_problem_by_import_path_from_py_modules(tmp_path):
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_mnist_cnn_16_seeds_through_the_cli_against_single_init(tmp_path):
+def test_mnist_cnn_16_seeds_through_the_cli_against_single_init(tmp_path, ray_session):
+    # In process on the session's Ray (the real executable is the import-path test above).
     out = tmp_path / "mi"
-    proc = raybench(
+    proc = cli(
         "multi-init", "--problem", "mnist_cnn", "--optimizer", "adam",
         "--option", "dataset=mnist_subset", "--option", "target_accuracy=0.3",
         "--num-models", "16", "--reduce-factor", "0.5", "--steps-per-round", "1", "--steps", "6",
@@ -213,5 +214,5 @@ def test_mnist_cnn_16_seeds_through_the_cli_against_single_init(tmp_path):
     assert block["single_median_steps_to_target"] == pytest.approx(stt.median())
     assert block["survivor_steps_to_target"] == stt[int(survivor["seed"])]
 
-    again = raybench(*BASE, "--out", str(out))
+    again = cli(*BASE, "--out", str(out))
     assert again.returncode == 2 and "already holds a multi-init experiment" in again.stderr
