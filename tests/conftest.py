@@ -105,15 +105,20 @@ def _start_session_ray() -> None:
     init_ray(num_cpus=RAY_CPUS)
 
 
-@pytest.fixture
-def ray_session():
+def session_ray():
     """The test session's embedded Ray (started on first use, shared by every in-process test
-    that needs Ray; started again should a test have shut it down)."""
+    that needs Ray; started again should a test have shut it down): the ``ray`` module."""
     import ray
 
     if not ray.is_initialized():
         _start_session_ray()
-    yield ray
+    return ray
+
+
+@pytest.fixture
+def ray_session():
+    """``session_ray()`` as a fixture."""
+    yield session_ray()
 
 
 def _tree_status() -> str | None:

@@ -34,7 +34,7 @@ import pytest
 
 from raybench import results
 from tests.cluster_util import LocalCluster
-from tests.conftest import ROOT, cli_env, wait_for
+from tests.conftest import ROOT, cli, cli_env, wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow,
               pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")]
@@ -67,28 +67,56 @@ def _check_complete(out: Path, n_runs: int) -> pd.DataFrame:
     return runs
 
 
+USER_MODULE = """
+import torch
+
+
+class HalvedSGD(torch.optim.SGD):
+    \"\"\"SGD at half the given learning rate: a class no installed package has.\"\"\"
+
+    def __init__(self, params, lr: float = 0.02, momentum: float = 0.0):
+        super().__init__(params, lr=lr / 2, momentum=momentum)
+"""
+
+
 def test_suite_runs_on_both_nodes_and_writes_to_a_uri(cluster: LocalCluster, tmp_path: Path) -> None:
+    """One suite on both nodes, written to a file:// URI, with a hostile suite name, and an
+    optimizer from a module that lives only in a temporary folder (not installed, not on any
+    path the nodes have): ``--py-modules`` ships it to both nodes, and every run, wherever Ray
+    puts it, builds the user's class from it."""
     box = tmp_path / "box"
     out = box / "both"
     uri = out.as_uri()  # file:///...
     assert uri.startswith("file:///")
+    module = tmp_path / "only_here" / "halved_sgd_mod.py"
+    module.parent.mkdir()
+    module.write_text(USER_MODULE)
     # A suite whose name tries to climb out of --out: names are data, never paths.
     suite = tmp_path / "suite.yaml"
     suite.write_text("name: ../../../escape\nproblems: [quadratic, logistic]\n"
-                     "optimizers: [adam, sgd]\nseeds: 2\nsteps: 40\n")
+                     "optimizers: [adam, {name: halved, path: 'halved_sgd_mod:HalvedSGD'}]\n"
+                     "hparams: {halved: {momentum: 0.5}}\nseeds: 2\nsteps: 40\n")
     proc = subprocess.run(
         [sys.executable, "-m", "raybench.cli", "run", "--config", str(suite), "--out", uri,
-         "--address", cluster.address, "--no-progress"],
+         "--address", cluster.address, "--py-modules", str(module), "--no-progress"],
         capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = _check_complete(out, 8)
     nodes = {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
     assert set(runs["node_id"]) == nodes, runs["node_id"].value_counts()
+    halved = runs[runs["optimizer"] == "halved"]
+    assert set(halved["optimizer_path"]) == {"halved_sgd_mod:HalvedSGD"} and (halved["hp_momentum"] == 0.5).all()
+    assert len(halved) == 4 and (halved["status"] == "ok").all()
     # The same dataset through the URI and through pandas on the plain path.
     assert len(results.read_table(uri, "runs")) == 8
     assert len(pd.read_parquet(out / "runs")) == 8
-    outside = [p for p in tmp_path.rglob("*") if p not in (box, out, suite) and out not in p.parents]
+    outside = [p for p in tmp_path.rglob("*")
+               if p not in (box, out, suite, module, module.parent) and out not in p.parents]
     assert outside == []
+    # Without --py-modules the same optimizer is refused up front: the module is nowhere to import.
+    refused = cli("run", "--problems", "quadratic", "--optimizers", "halved_sgd_mod:HalvedSGD",
+                  "--out", str(tmp_path / "none"), "--check")
+    assert refused.returncode == 2 and "module 'halved_sgd_mod' does not import" in refused.stderr, refused.stderr
 
 
 def test_run_submitted_as_a_ray_job_joins_the_cluster_it_runs_on(cluster: LocalCluster, tmp_path: Path) -> None:
@@ -108,40 +136,6 @@ def test_run_submitted_as_a_ray_job_joins_the_cluster_it_runs_on(cluster: LocalC
     assert set(runs["node_id"]) <= {cluster.node_id(cluster.head), cluster.node_id(cluster.workers[0])}
 
 
-USER_MODULE = """
-import torch
-
-
-class HalvedSGD(torch.optim.SGD):
-    \"\"\"SGD at half the given learning rate: a class no installed package has.\"\"\"
-
-    def __init__(self, params, lr: float = 0.02, momentum: float = 0.0):
-        super().__init__(params, lr=lr / 2, momentum=momentum)
-"""
-
-
-def test_a_module_only_on_this_machine_reaches_every_node_with_py_modules(
-        cluster: LocalCluster, tmp_path: Path) -> None:
-    """``--py-modules``: a module that lives only in a temporary folder (not installed, not on
-    any path the nodes have) is shipped by Ray to both nodes; every run, wherever Ray puts it,
-    builds the user's class from it."""
-    module = tmp_path / "only_here" / "halved_sgd_mod.py"
-    module.parent.mkdir()
-    module.write_text(USER_MODULE)
-    out = tmp_path / "user"
-    args = _run_args(cluster, str(out), problems="quadratic", optimizers="adam,halved=halved_sgd_mod:HalvedSGD",
-                     seeds=3, steps=30)
-    proc = subprocess.run([*args, "--py-modules", str(module), "--hparam", "halved.momentum=0.5"],
-                          capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    runs = _check_complete(out, 6)
-    halved = runs[runs["optimizer"] == "halved"]
-    assert set(halved["optimizer_path"]) == {"halved_sgd_mod:HalvedSGD"} and (halved["hp_momentum"] == 0.5).all()
-    # Without --py-modules the same command is refused up front: the module is nowhere to import.
-    proc = subprocess.run(_run_args(cluster, str(tmp_path / "none"), problems="quadratic",
-                                    optimizers="halved_sgd_mod:HalvedSGD", seeds=1, steps=30),
-                          capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
-    assert proc.returncode == 2 and "module 'halved_sgd_mod' does not import" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_a_gpu_request_no_node_meets_waits_pending_timeout_then_exit_2(cluster: LocalCluster, tmp_path: Path) -> None:

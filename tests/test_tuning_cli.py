@@ -145,28 +145,9 @@ def test_import_paths_and_py_modules_are_checked_before_ray(tmp_path, monkeypatc
 
 @pytest.mark.ray
 @pytest.mark.slow
-def test_a_problem_by_import_path_from_py_modules(tmp_path):
-    """``multi-init --problem MOD:make_problem --py-modules MOD.py``, the module only in tmp_path:
-    every Tune trial registers the problem from the shipped module, as ``run``'s workers do."""
-    module = write_module(tmp_path / "mods", "tiny_mi_problem")
-    out = tmp_path / "mi"
-    proc = raybench("multi-init", "--problem", "tiny_mi_problem:make_problem", "--py-modules", str(module),
-                    "--optimizer", "adam", "--num-models", "4", "--steps-per-round", "2", "--no-progress",
-                    "--out", str(out))
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "survivor seed" in proc.stdout
-    runs = pd.read_parquet(out / "runs")
-    rungs = pd.read_parquet(out / "rungs")
-    assert len(runs) == 4 and (runs["status"] == "ok").all(), runs[["status", "error"]]
-    assert set(runs["problem"]) == {"tiny_quad_mi"}
-    assert set(runs["problem_path"]) == {"tiny_mi_problem:make_problem"}
-    assert rungs.groupby("rung").size().tolist() == [4, 2, 1]
-
-
-@pytest.mark.ray
-@pytest.mark.slow
 def test_mnist_cnn_16_seeds_through_the_cli_against_single_init(tmp_path, ray_session):
-    # In process on the session's Ray (the real executable is the import-path test above).
+    # In process on the session's Ray (the real executable: the refusals above, and multi-init with a
+    # problem by import path from --py-modules on the two-node cluster, tests/test_rl_cluster.py).
     out = tmp_path / "mi"
     proc = cli(
         "multi-init", "--problem", "mnist_cnn", "--optimizer", "adam",
