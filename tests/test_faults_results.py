@@ -19,8 +19,7 @@ import pytest
 
 from raybench import results
 from raybench.results import ResultsError
-
-RAYBENCH = str(Path(sys.executable).parent / "raybench")
+from tests.conftest import cli
 
 
 def _rows(n: int, start: int = 0) -> list[dict]:
@@ -66,14 +65,12 @@ def test_corrupt_part_is_named_when_reading_and_resuming(folder: Path, damage) -
         assert "\n" not in str(err.value)
 
 
-@pytest.mark.ray
 def test_cli_resume_on_corrupt_folder_exits_2_naming_the_file(folder: Path) -> None:
     bad = _parts(folder)[0]
     _truncate(bad)
-    proc = subprocess.run(
-        [RAYBENCH, "run", "--problems", "quadratic", "--optimizers", "sgd", "--seeds", "1",
-         "--steps", "5", "--out", str(folder), "--resume", "--no-progress"],
-        capture_output=True, text=True, timeout=120)
+    # --check: every check a run makes before Ray starts (the folder read among them), in process
+    proc = cli("run", "--problems", "quadratic", "--optimizers", "sgd", "--seeds", "1",
+               "--steps", "5", "--out", str(folder), "--resume", "--no-progress", "--check")
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("raybench: error:") and str(bad) in lines[-1]

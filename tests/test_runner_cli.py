@@ -252,10 +252,11 @@ def test_bad_suite_files_exit_2(text: str, message: str, tmp_path: Path, capsys)
 
 
 @pytest.mark.ray
-def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path) -> None:
+def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path, ray_session) -> None:
+    # The command itself, not --check, with Ray up (the executable: the missing-data test below).
     cfg = tmp_path / "suite.yaml"
     cfg.write_text("problems: [!!python/object/apply:os.system [echo hacked]]\noptimizers: [adam]\n")
-    proc = raybench("run", "--config", str(cfg), "--out", str(tmp_path / "o"), timeout=120)
+    proc = cli("run", "--config", str(cfg), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "is not valid YAML" in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr
     assert "hacked" not in proc.stdout

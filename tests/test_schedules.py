@@ -240,7 +240,7 @@ def test_cli_hparam_flags_reach_the_run(tmp_path, capsys: pytest.CaptureFixture)
     assert spec.hparams["milestones"] == (0.5,)
     # and a bad value is exit 2 with one line, before any data or Ray
     code = cli.main(["run", "--problems", "quadratic", "--hparam", "adam.schedule=linear",
-                     "--out", str(tmp_path / "never")])
+                     "--out", str(tmp_path / "never"), "--check"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "bad value 'linear' for adam.schedule" in err[0]
     assert not (tmp_path / "never" / "runs").exists()
