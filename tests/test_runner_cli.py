@@ -267,7 +267,7 @@ def test_the_command_refuses_a_bad_suite_file_with_one_line(tmp_path: Path, ray_
 def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_path: Path, ray_session) -> None:
     out = tmp_path / "r"
     args = ["run", "--problems", "logistic,mlp", "--optimizers", "adam,sgd,rmsprop,adagrad",
-            "--seeds", "2", "--steps", "150", "--out", str(out), "--no-progress"]
+            "--seeds", "4", "--steps", "400", "--out", str(out), "--no-progress"]
     env = cli_env(RAYBENCH_FLUSH_EVERY_RUNS="2")
     proc = subprocess.Popen([sys.executable, "-m", "raybench.cli", *args], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -280,11 +280,11 @@ def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_pat
     assert proc.returncode == 130, err[-3000:]
     assert "--resume" in err
     before = pd.read_parquet(out / "runs")
-    assert 0 < len(before) < 16
+    assert 0 < len(before) < 32
     done = cli(*args, "--resume")
     assert done.returncode == 0, done.stderr[-3000:]
     runs = pd.read_parquet(out / "runs")
-    assert len(runs) == 16 and runs["run_id"].is_unique
+    assert len(runs) == 32 and runs["run_id"].is_unique
     assert set(before["run_id"]) <= set(runs["run_id"])
     curves = pd.read_parquet(out / "curves")
     per_run = curves.groupby("run_id")["step"]
