@@ -36,7 +36,8 @@ and a policy trained here is the same network in the same file format, driving
 
 Reset draws ``B`` distinct instances from the pool (``raybench.rl.env.pool_seeds``), so ``B`` is at
 most the pool's size; ``reset(options={"instance_seeds": [...]})`` names them instead.
-Families: those with an entry in ``BATCHED``; each entry's loss is held against the
+Families: those with an entry in ``BATCHED`` (the project's, by registry name: a family of
+the user's, named by import path, trains on ``rl.env`` one instance per step); each entry's loss is held against the
 problem's own ``Instance.loss`` by the test above.
 """
 
@@ -51,7 +52,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from raybench import problems
 from raybench.learned.features import Layout, empty_history
 from raybench.learned.policy import ACTION_CLIP
 from raybench.learned.step import apply_update, observe
@@ -60,6 +60,7 @@ from raybench.problems.rosenbrock import rosenbrock
 from raybench.rl.env import (
     DEFAULT_CONFIG,
     REWARD_CLIP,
+    family_problem,
     gap,
     pool_seeds,
     problem_options,
@@ -151,7 +152,7 @@ def resolve_batched_config(config: dict[str, Any] | None) -> dict[str, Any]:
     config = dict(config or {})
     batch = config.pop("batch_problems", BATCHED_DEFAULT_CONFIG["batch_problems"])
     cfg = resolve_config(config)
-    if cfg["family"] not in BATCHED:
+    if family_problem(cfg["family"]).name not in BATCHED:
         raise ValueError(f"family {cfg['family']!r} has no batched form; accepted: {', '.join(BATCHED)}")
     pool = cfg["num_problems"] if cfg["pool"] == "train" else cfg["num_heldout"]
     if isinstance(batch, bool) or int(batch) != batch or not 1 <= int(batch) <= pool:
@@ -167,8 +168,8 @@ class BatchedOptimizationEnv(gym.Env):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = resolve_batched_config(config)
-        self.family = problems.get(self.config["family"])
-        self.batched = BATCHED[self.config["family"]]
+        self.family = family_problem(self.config["family"])
+        self.batched = BATCHED[self.family.name]
         self.options = problem_options(self.config)
         size = self.config["num_problems"] if self.config["pool"] == "train" else self.config["num_heldout"]
         self.seeds = pool_seeds(self.config["pool"], size)

@@ -1,8 +1,8 @@
 """Optimisation as a sequential decision problem: a ``gymnasium.Env`` over a problem family.
 
-Each episode draws one instance of a problem family (a problem registered with
-``family=True``: ``raybench.problems.families()``) from a seeded pool and lets the agent optimise it
-for ``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
+Each episode draws one instance of a problem family (a problem with ``family=True``, named as
+any problem is: a registry name, ``MODULE:ATTR`` or an installed package's entry point;
+``family_problem``) from a seeded pool and lets the agent optimise it for ``episode_steps`` steps. The env takes one ``config`` dict (Ray's convention)::
 
     OptimizationEnv({"family": "quadratic", "dim": 10, "history": 25, "episode_steps": 40,
                      "update_scale": 0.1, "pool": "train", "num_problems": 90,
@@ -88,8 +88,7 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"unknown env config key {unknown[0]!r}; accepted: {', '.join(DEFAULT_CONFIG)}")
     cfg = {**DEFAULT_CONFIG, **config}
-    if cfg["family"] not in problems.families():
-        raise ValueError(f"unknown family {cfg['family']!r}; accepted: {', '.join(problems.families())}")
+    family_problem(cfg["family"])
     for key in ("history", "episode_steps"):
         if int(cfg[key]) != cfg[key] or int(cfg[key]) < 1:
             raise ValueError(f"bad {key} {cfg[key]!r}; accepted: a positive integer")
@@ -105,6 +104,31 @@ def resolve_config(config: dict[str, Any] | None) -> dict[str, Any]:
     pool_seeds("heldout", cfg["num_heldout"])
     pool_seeds(cfg["pool"], 1)
     return cfg
+
+
+def family_problem(family: str) -> problems.Problem:
+    """The problem family ``family`` names, looked up as every problem is (``problems.get``: a
+    registry name, ``MODULE:ATTR``, ``NAME=MODULE:ATTR`` or an installed package's entry point) and
+    checked to be a family (``family=True``); ``ValueError`` in one line naming what is accepted.
+
+    Env runners (Ray actors) build their envs from the env config, so they call this with the
+    family as the user gave it: an import path is loaded there too, its module shipped to them
+    by ``--py-modules`` (Ray's ``runtime_env``).
+    """
+    accepted = f"{', '.join(problems.families())}, or MODULE:ATTR of a Problem with family=True"
+    if not isinstance(family, str):
+        raise ValueError(f"unknown family {family!r}; accepted: {accepted}")
+    try:
+        problem = problems.get(family)
+    except problems.ProblemError:
+        if ":" in family:
+            raise  # the registry's own line: what did not import or load, and what is accepted
+        raise ValueError(f"unknown family {family!r}; accepted: {accepted}") from None
+    if not problem.family:
+        which = "a problem" if problem.name == family else f"problem {problem.name!r}"
+        raise ValueError(f"unknown family {family!r}: {which}, but not a family (its seeds do not draw new "
+                         f"instances); accepted: {accepted}")
+    return problem
 
 
 def gap(f: float | torch.Tensor, f_lower: float | torch.Tensor) -> torch.Tensor:
@@ -143,7 +167,7 @@ class OptimizationEnv(gym.Env):
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.config = resolve_config(dict(config or {}))
-        self.family = problems.get(self.config["family"])
+        self.family = family_problem(self.config["family"])
         self.options = problem_options(self.config)
         size = self.config["num_problems"] if self.config["pool"] == "train" else self.config["num_heldout"]
         self.seeds = pool_seeds(self.config["pool"], size)

@@ -66,6 +66,7 @@ from raybench.rl.batched_env import (
     BatchedOptimizationEnv,
     resolve_batched_config,
 )
+from raybench.rl.env import family_problem
 
 MIXED_EPISODE_STEPS = 100
 """Default horizon of mixed-family episodes (the single-family env's is ``rl.env``'s 40)."""
@@ -154,9 +155,7 @@ def resolve_mixed_config(config: dict[str, Any] | None) -> dict[str, Any]:
     if not families:
         raise ValueError("no families; accepted: one or more of " + ", ".join(problems.families()))
     for family in families:
-        if family not in problems.families():
-            raise ValueError(f"unknown family {family!r}; accepted: {', '.join(problems.families())}")
-        if family not in BATCHED:
+        if family_problem(family).name not in BATCHED:
             raise ValueError(f"family {family!r} has no batched form; accepted: {', '.join(BATCHED)}")
     if len(set(families)) != len(families):
         raise ValueError(f"families {','.join(families)} name a family twice")
