@@ -3,6 +3,7 @@
     raybench rl train --family quadratic --num-problems 90 --passes 20 --episode-steps 40 \\
         --env-runners 2 --out policy/               # RLlib PPO; prints one line per iteration
     raybench rl train --family quadratic,logistic,mlp --batch-problems 8 --out mixed/  # raybench.rl.mixed_env
+    raybench rl train --family my_family:make_family --py-modules my_family.py --out mine/  # a family of yours
     raybench rl train --out policy/ --resume        # continue from the last checkpoint
     raybench rl export --from policy/ --out p2      # policy of the last checkpoint -> p2.safetensors
     raybench rl eval --policy policy/policy.safetensors --family quadratic --seeds 20 --out eval/
@@ -56,9 +57,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     t = rl.add_parser("train", help="train a coordinate-wise policy with RLlib PPO", formatter_class=_TrainDefaults)
     t.add_argument("--family", help="a problem family (raybench list), e.g. quadratic (default {family}) or "
-                                    "logistic; several, comma-separated, draw a family and its sizes per episode "
-                                    "(rl.mixed_env). A registry name or an installed package's entry point: RLlib's "
-                                    "env runners look families up by name")
+                                    "logistic, or MODULE:ATTR of a family of yours (a Problem with family=True; "
+                                    "its module: --py-modules); several, comma-separated, draw a family and its "
+                                    "sizes per episode (rl.mixed_env; families with a batched form, rl.batched_env)")
+    options.add_py_modules(t)
     t.add_argument("--num-problems", type=int, help="training pool size (default {num_problems})")
     t.add_argument("--passes", type=int, help="passes over the pool (default {passes})")
     t.add_argument("--episode-steps", type=int,
@@ -135,13 +137,11 @@ def _settings(args: argparse.Namespace):  # -> rl.settings.TrainSettings
 
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainSettings)
              if getattr(args, f.name, None) is not None}
-    by_path = [f for f in options.split(given.get("family")) if ":" in f]
-    if by_path:
-        # RLlib builds the envs in its env runners from the env config, where rl.env looks the
-        # family up by name: one the driver registered from an import path is unknown there.
-        raise UsageError(f"--family {by_path[0]}: rl train takes a family by registry name or an installed "
-                         "package's entry point (raybench.problems), not an import path (its env runners "
-                         "look families up by name); rl eval and run take import paths")
+    # --py-modules before the family is looked up (s.check): a family named by import path loads
+    # from them here, and in each env runner, which Ray ships them to (_train).
+    paths = options.check_py_modules(given.pop("py_modules", None) or ())
+    if paths:
+        given["py_modules"] = tuple(paths)
     if "hidden" in given:
         try:
             given["hidden"] = tuple(int(h) for h in given["hidden"].split(","))
@@ -157,6 +157,8 @@ def _settings(args: argparse.Namespace):  # -> rl.settings.TrainSettings
     if "ranges" in given:
         given["ranges"] = _ranges(given["ranges"])
     s = resumed(args.out, given) if args.resume else TrainSettings(**given)
+    if args.resume and "py_modules" not in given:
+        options.check_py_modules(s.py_modules)  # the run's own, importable here again
     s.check()
     return s
 
@@ -188,8 +190,10 @@ def _train(args: argparse.Namespace) -> int:
 
     s = _settings(args)  # user errors before Ray starts
     # The embedded Ray declares a CPU per env runner so that any --env-runners fits; a cluster
-    # (--address) has the CPUs it has.
-    init_ray(args.address, num_cpus=None if args.address else s.local_ray_cpus)
+    # (--address) has the CPUs it has. The env runners (Ray actors) build their envs from the
+    # family as given: its module reaches them through the job's runtime_env.
+    init_ray(args.address, num_cpus=None if args.address else s.local_ray_cpus,
+             py_modules=list(s.py_modules) or None)
     summary = train(s, resume=args.resume, progress=not args.quiet)
     print(f"trained {summary['iterations']} iterations, {summary['env_steps']} env steps in "
           f"{summary['wall_seconds']:.1f} s")

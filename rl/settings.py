@@ -31,8 +31,10 @@ class TrainSettings:
     """``raybench rl train``'s arguments; derived values are properties."""
 
     family: str = DEFAULT_CONFIG["family"]
-    """Problem family the policy trains on (a problem with ``family=True``: ``problems.families()``),
-    or several, comma-separated: ``rl.mixed_env``, a family and its sizes drawn per episode."""
+    """Problem family the policy trains on (a problem with ``family=True``), kept as given: a registry
+    name, ``MODULE:ATTR`` (a module of yours: ``py_modules``) or an installed package's entry point,
+    which the env runners resolve again; or several, comma-separated: ``rl.mixed_env``, a family
+    and its sizes drawn per episode."""
     out: str = "policy"
     """Output folder (checkpoints, curves, exported policy)."""
     num_problems: int = DEFAULT_CONFIG["num_problems"]
@@ -79,6 +81,9 @@ class TrainSettings:
     """Seeds RLlib (sampling, initial weights)."""
     checkpoint_every: int = 5
     """Iterations between checkpoints (and at the end)."""
+    py_modules: tuple[str, ...] = ()
+    """Your ``.py`` files or package folders (absolute paths) that Ray ships to every env runner, so
+    that a family named by import path loads there too (``--py-modules``); ``--resume`` ships them again."""
 
     def __post_init__(self) -> None:
         if self.episode_steps is None:
@@ -188,7 +193,7 @@ def load_settings(out: str) -> TrainSettings:
                          f"(nothing to resume or export)")
     with open(path) as f:
         data = json.load(f)
-    for key in ("hidden", "inputs"):  # tuples, written as JSON lists
+    for key in ("hidden", "inputs", "py_modules"):  # tuples, written as JSON lists
         if key in data:
             data[key] = tuple(data[key])
     known = {f.name for f in dataclasses.fields(TrainSettings)}
