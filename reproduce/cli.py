@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    """A straight pipeline: every user error first, in milliseconds (exit 2, before Ray starts):
+    the folder checked and read once, held as its writer from then on (``plan.check``); the
+    plan built on what the check found while Ray starts (``_prepare``), and printed; the stages,
+    each taking what the one before resolved; the claims and the report."""
+    import contextlib
     import os
 
     from raybench import runner
@@ -52,39 +57,47 @@ def main(args: argparse.Namespace) -> int:
 
     # Tune's newer console output ignores verbose=0 and boxes every learning-rate search.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    # Every user error first, in milliseconds, before Ray starts or the folder is made (exit 2).
     scale = scales.get(args.scale)
     runner.check_requests(1.0, args.gpus_per_run)
     runner.check_max_retries(args.max_retries)
-    manifest = planning.check(args.out, scale=scale, resume=args.resume, policy_dir=args.policy_dir)
-    plan = start_ray(args.address, lambda: planning.build(scale, args.out, policy_dir=args.policy_dir,
-                                                          prepare=args.address is None), warm_cpus=1.0)
-    import ray
+    with contextlib.ExitStack() as held:  # the folder's writer lock, from the check to the end
+        checked = planning.check(args.out, scale=scale, resume=args.resume, policy_dir=args.policy_dir,
+                                 held=None if args.plan_only else held)
+        plan, written = start_ray(args.address, lambda: _prepare(args, scale, checked), warm_cpus=1.0)
+        import ray
 
-    planning.measure_steps(plan, gpus=args.gpus_per_run)
-    resources = ray.cluster_resources()
-    slots = (resources.get("GPU", 0.0) / args.gpus_per_run if args.gpus_per_run > 0
-             else resources.get("CPU", 1.0))
-    print(plan.text(slots=slots), flush=True)
+        planning.measure_steps(plan, gpus=args.gpus_per_run)
+        resources = ray.cluster_resources()
+        slots = (resources.get("GPU", 0.0) / args.gpus_per_run if args.gpus_per_run > 0
+                 else resources.get("CPU", 1.0))
+        print(plan.text(slots=slots), flush=True)
+        if args.plan_only:
+            return 0
+        return _run(args, plan, written)
+
+
+def _prepare(args: argparse.Namespace, scale, checked):
+    """The plan, built on what the check found; for a run (not ``--plan-only``), the manifest
+    written and what the folders already hold read once (``plan.read_written``)."""
+    from raybench.reproduce import plan as planning
+
+    plan = planning.build(scale, args.out, policy_dir=args.policy_dir, policies=checked.policies,
+                          prepare=args.address is None)
     if args.plan_only:
-        return 0
-    from raybench import results
-
-    with results.writer(plan.out, kind="reproduce"):  # one writer for the whole command
-        planning.check(args.out, scale=scale, resume=args.resume, policy_dir=args.policy_dir, writer=True)
-        planning.write_manifest(plan.out, manifest)
-        return _run(args, plan)
+        return plan, None
+    planning.write_manifest(plan.out, checked.manifest)
+    return plan, planning.read_written(plan, checked)
 
 
-def _run(args: argparse.Namespace, plan) -> int:
+def _run(args: argparse.Namespace, plan, written) -> int:
     from raybench.reproduce import measure, stages
 
     progress = not args.no_progress
     gpus, retries = args.gpus_per_run, args.max_retries
-    tuned = stages.baselines(plan, cpus=1.0, gpus=gpus, progress=progress, max_retries=retries)
+    tuned = stages.baselines(plan, written, cpus=1.0, gpus=gpus, progress=progress, max_retries=retries)
     found = stages.policies(plan, progress=progress)
-    auto = stages.autonomous(plan, found, cpus=1.0, gpus=gpus, progress=progress, max_retries=retries)
-    extra = stages.multi_init(plan, tuned, gpus=gpus, progress=progress)
+    auto = stages.autonomous(plan, written, found, cpus=1.0, gpus=gpus, progress=progress, max_retries=retries)
+    extra = stages.multi_init(plan, written, tuned, gpus=gpus, progress=progress, max_retries=retries)
     stages.say("stage 4/4: claims and report")
     table, rep = measure.write_all(plan, {s.run_id for s in tuned}, {s.run_id for s in plan.specs},
                                    {s.run_id for s in auto}, extra)

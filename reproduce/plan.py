@@ -19,6 +19,7 @@ The results folder ``OUT``::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -63,12 +64,28 @@ def column_problems() -> list[str]:
 
 # --- Checks before Ray starts ----------------------------------------------------------------
 
-def check(out: str, *, scale: Scale, resume: bool, policy_dir: str | None, writer: bool = False) -> dict[str, Any]:
-    """Every check of the folder and the given policies; returns the manifest this run writes.
+@dataclasses.dataclass(frozen=True)
+class Checked:
+    """What ``check`` read and checked, handed on rather than read again."""
+
+    manifest: dict[str, Any]
+    """The manifest this run writes (``reproduce.json``)."""
+    policies: dict[str, str] | None
+    """``--policy-dir``'s policy file per family, checked; ``None`` without it."""
+    done: set[str]
+    """The run ids already in ``OUT``."""
+    holds: bool
+    """``OUT`` holds a reproduction (its manifest or runs): ``--resume`` continues it."""
+
+
+def check(out: str, *, scale: Scale, resume: bool, policy_dir: str | None,
+          held: contextlib.ExitStack | None = None) -> Checked:
+    """Every check of the folder and the given policies, each read once.
 
     Without ``resume`` the folder must hold no results; with it, a reproduction started with
-    the same scale and policy folder (or nothing yet). ``writer``: this process holds the
-    folder's writer lock (so it is not asked whether another does)."""
+    the same scale and policy folder (or nothing yet). ``held``: take the folder as its one
+    writer (``results.writer``, released when ``held`` closes) before reading it; ``None``
+    (``--plan-only``): only check that no other process writes it."""
     if "://" in out:
         raise UsageError(f"--out {out}: reproduce keeps Ray Tune's and RLlib's state there, so it must be a "
                          "local or shared-filesystem folder (not a URI)")
@@ -76,10 +93,14 @@ def check(out: str, *, scale: Scale, resume: bool, policy_dir: str | None, write
 
     root = Path(out).resolve()
     manifest = {"scale": scale.name, "policy_dir": str(Path(policy_dir).resolve()) if policy_dir else None}
-    if policy_dir:
-        given_policies(policy_dir)
+    policies = given_policies(policy_dir) if policy_dir else None
+    if held is not None:
+        held.enter_context(results.writer(str(root), kind="reproduce"))
+    elif root.is_dir():
+        results.check_free(str(root))
     previous = read_manifest(str(root))
-    holds = root.is_dir() and (previous is not None or bool(results.finished_run_ids(str(root))))
+    done = results.finished_run_ids(str(root)) if root.is_dir() else set()
+    holds = previous is not None or bool(done)
     if holds and not resume:
         raise UsageError(f"{out} already holds results; pass --resume to complete that reproduction, "
                          "or choose another --out")
@@ -91,9 +112,41 @@ def check(out: str, *, scale: Scale, resume: bool, policy_dir: str | None, write
             if previous.get(key) != manifest[key]:
                 raise UsageError(f"--resume: {flag} {manifest[key]} differs from the reproduction's "
                                  f"{previous.get(key)} in {out}; it cannot change when resuming")
-    if root.is_dir() and not writer:
-        results.check_free(str(root))
-    return manifest
+    return Checked(manifest, policies, done, holds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Written:
+    """What the folders already hold, read once before the stages (all empty for a new
+    reproduction): each stage skips what is there instead of reading its folder again."""
+
+    done: dict[str, set[str]]
+    """Per results folder (``OUT``, ``OUT/defaults``, each ``OUT/multi_init/<problem>/single``):
+    the run ids written before."""
+    previous: dict[tuple, float]
+    """The learning rates earlier searches chose in ``OUT`` (``lr_search.previous_choices``)."""
+    blocks: dict[str, set[int]]
+    """Per multi-init problem: the seed blocks already written (``tuning.experiment.done_repeats``)."""
+
+
+def read_written(plan: Plan, checked: Checked) -> Written:
+    """Each folder read once (``checked.done`` is ``OUT``'s): its run ids, and, for a resumed
+    reproduction, curve rows of runs that have no run row dropped (they are redone)."""
+    from raybench import lr_search, results
+    from raybench.tuning.experiment import done_repeats
+
+    singles = {p: plan.folder(MULTI_INIT, p, SINGLE) for p in plan.multi_init}
+    done = {plan.out: set(checked.done)}
+    if not checked.holds:  # a new reproduction: nothing there
+        return Written({**done, plan.folder(DEFAULTS): set(), **{f: set() for f in singles.values()}}, {},
+                       {p: set() for p in plan.multi_init})
+    for folder in (plan.folder(DEFAULTS), *singles.values()):
+        results.init(folder)
+        done[folder] = results.finished_run_ids(folder)
+    for folder, ids in done.items():
+        results.drop_orphan_curves(folder, ids)
+    return Written(done, lr_search.previous_choices(plan.out),
+                   {p: done_repeats(plan.folder(MULTI_INIT, p)) for p in plan.multi_init})
 
 
 def read_manifest(out: str) -> dict[str, Any] | None:
@@ -178,6 +231,8 @@ class Plan:
     step_seconds: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
     """Per problem and optimizer (the reference optimizer, ``autonomous``): seconds per step, measured."""
     device: str = "cpu"
+    search: Any = None
+    """The baselines' learning-rate search (``raybench.lr_search.plan``), checked once."""
 
     def folder(self, *parts: str) -> str:
         return os.path.join(self.out, *parts)
@@ -279,9 +334,12 @@ class Plan:
         return "\n".join(lines)
 
 
-def build(scale: Scale, out: str, *, policy_dir: str | None, prepare: bool = True) -> Plan:
-    """The plan: runs resolved, data checked and prepared, the cells that cannot run named."""
-    from raybench import problems, runner
+def build(scale: Scale, out: str, *, policy_dir: str | None, policies: dict[str, str] | None = None,
+          prepare: bool = True) -> Plan:
+    """The plan: runs resolved, data checked and prepared, the learning-rate search checked
+    and planned, the cells that cannot run named. ``policies``: ``--policy-dir``'s, as
+    ``check`` found them (``None``: found here)."""
+    from raybench import lr_search, problems, runner
     from raybench.problems.image_data import resolve_data_dir
     from raybench.spec import RunSpec
 
@@ -310,11 +368,14 @@ def build(scale: Scale, out: str, *, policy_dir: str | None, prepare: bool = Tru
         if p in chosen and p not in scale.multi_init_problems:
             not_run[(MULTI_INIT_METHOD, p)] = (MULTI_INIT_FAMILIES_WHY if _is_family(p)
                                                else f"multi-init on {p} needs a GPU at this scale (--scale full)")
-    policies = given_policies(policy_dir) if policy_dir else {
-        f: str(Path(out, POLICIES, f, "policy.safetensors")) for f in needed_families()}
+    if policy_dir and policies is None:
+        policies = given_policies(policy_dir)
+    elif not policy_dir:
+        policies = {f: str(Path(out, POLICIES, f, "policy.safetensors")) for f in needed_families()}
     return Plan(scale=scale, out=out, data_dir=data_dir, problems=chosen, options=options, specs=specs,
                 not_run=not_run, policies=policies, policy_dir=str(Path(policy_dir).resolve()) if policy_dir else None,
-                multi_init=[p for p in scale.multi_init_problems if p in chosen])
+                multi_init=[p for p in scale.multi_init_problems if p in chosen],
+                search=lr_search.plan(specs, samples=scale.tune_samples))
 
 
 def _is_family(problem: str) -> bool:

