@@ -154,7 +154,7 @@ def make_family():
 
 @pytest.mark.parametrize("args, message", [
     (["rl", "train", "--family", "quadratic,mymod:make_family", "--out", "OUT"],
-     "--family mymod:make_family: rl train takes a family by registry name"),
+     "problem 'mymod:make_family': module 'mymod' does not import"),
     (["rl", "eval", "--policy", "OUT/p.safetensors", "--family", "quadratic", "--py-modules", "OUT/none.py",
       "--out", "OUT/e"], "--py-modules OUT/none.py: not a .py file or a package folder"),
     (["rl", "eval", "--policy", "OUT/p.safetensors", "--family", "quadratic", "--optimizers", "adam,nomod:Opt",
