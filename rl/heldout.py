@@ -7,7 +7,8 @@ The protocol is data here and prose in the README ("Held-out protocol for the le
 optimizer"), both fixed before any run:
 
 - **Tasks** (``HELDOUT_TASKS``): networks and data never used in meta-training, which trains
-  only on the synthetic families (``rl train --family`` accepts nothing else): ``mnist_mlp``,
+  only on problem families (``rl train --family``: problems with ``family=True``, which none of
+  these is): ``mnist_mlp``,
   ``mnist_cnn`` and ``mnist_autoencoder`` on the offline MNIST subset, ``steps`` each.
 - **Seeds**: the held-out pool ``raybench.rl.env.pool_seeds("heldout", N)``, N = 10 by default; every
   optimizer runs on the same seeds (paired).
