@@ -3,6 +3,7 @@ Student-t intervals, and the interquartile mean with its stratified bootstrap (r
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -43,6 +44,25 @@ def speed_ratio(steps_baseline: float, steps_other: float) -> float:
     if b_inf:
         return math.inf
     return steps_baseline / max(steps_other, 1e-12)
+
+
+def speed_ratio_bounds(steps_baseline: tuple[float, float], steps_other: tuple[float, float]) -> tuple[float, float]:
+    """``speed_ratio`` when each run's steps to target are only known to lie in an interval
+    (low, high]: between the evaluation before the one at which the target was seen met, and
+    that one. Returns the interval of baseline / other that those allow, (low_b / high_o,
+    high_b / low_o); a run that never met its target is ``inf`` at both ends, and then the
+    ratio is 0 or ``inf`` as in ``speed_ratio`` (``(nan, nan)``: neither met it, or both met it
+    at step 0, no information).
+    """
+    (b_lo, b_hi), (o_lo, o_hi) = steps_baseline, steps_other
+    b_inf, o_inf = math.isinf(b_hi), math.isinf(o_hi)
+    if (b_inf and o_inf) or (b_hi == 0 and o_hi == 0):
+        return math.nan, math.nan
+    if o_inf or b_hi == 0:
+        return 0.0, 0.0
+    if b_inf or o_hi == 0:
+        return math.inf, math.inf
+    return b_lo / o_hi, (b_hi / o_lo if o_lo > 0 else math.inf)
 
 
 def performance_profile(costs: dict[str, Sequence[float]], taus: Sequence[float]) -> dict[str, list[float]]:
@@ -153,3 +173,103 @@ def stratified_iqm_ci(groups: Sequence[Sequence[float]], *, n_boot: int = 2000, 
     lo = float(np.quantile(boot, alpha, method="lower"))
     hi = float(np.quantile(boot, 1 - alpha, method="higher"))
     return iqm(np.concatenate(groups)), lo, hi
+
+
+def _binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(B <= k) for B ~ Binomial(n, p), summed exactly (n is a count of seeds: small)."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    return min(1.0, sum(math.comb(n, i) * p ** i * (1 - p) ** (n - i) for i in range(k + 1)))
+
+
+def _lerp(a: float, b: float, t: float) -> float:
+    """(1 - t) a + t b where an infinite end wins as soon as it has any weight (never nan)."""
+    if t <= 0.0 or a == b:
+        return a
+    if t >= 1.0:
+        return b
+    if math.isinf(a) or math.isinf(b):
+        return a if math.isinf(a) else b
+    return (1.0 - t) * a + t * b
+
+
+def median_ci(values: Sequence[float], *, level: float = 0.95) -> tuple[float, float, float]:
+    """Median of ``values`` and its Hettmansperger-Sheather ``level`` confidence interval.
+
+    The order-statistic interval [X(k), X(n-k+1)] covers the median of any continuous
+    distribution with probability gamma_k = P(k <= B <= n - k), B ~ Binomial(n, 1/2); with
+    gamma_k >= level > gamma_(k+1) the ends are interpolated between X(k) and X(k+1) (and
+    X(n-k+1) and X(n-k)) by lambda = (n - k) I / (k + (n - 2k) I), I = (gamma_k - level) /
+    (gamma_k - gamma_(k+1)) (Hettmansperger & Sheather 1986), which keeps the coverage close to
+    ``level`` at small n where the percentile bootstrap falls far short. ``inf`` values are
+    kept (they order above every finite value); ``nan`` values are dropped. Where even [min,
+    max] covers less than ``level`` (n < 6 at 95%), no distribution-free interval exists and
+    the interval is (-inf, inf). Returns ``(nan, nan, nan)`` for no values.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"Invalid level: {level} (accepted: 0 < level < 1)")
+    x = np.asarray(values, dtype=float)
+    x = np.sort(x[~np.isnan(x)])
+    n = x.size
+    if n == 0:
+        return math.nan, math.nan, math.nan
+    median = float(np.median(x))
+    weights = _hs_weights(n, level)
+    if weights is None:
+        return median, -math.inf, math.inf
+    k, lam = weights
+    lo = _lerp(float(x[k - 1]), float(x[k]), lam) if k < n else float(x[k - 1])
+    hi = _lerp(float(x[n - k]), float(x[n - k - 1]), lam) if n - k - 1 >= 0 else float(x[n - k])
+    return median, lo, hi
+
+
+@functools.lru_cache(maxsize=256)
+def _hs_weights(n: int, level: float) -> tuple[int, float] | None:
+    """(k, lambda) of ``median_ci`` for n values; ``None`` where [min, max] covers < ``level``."""
+
+    def gamma(k: int) -> float:  # coverage of [X(k), X(n-k+1)], 1-based k
+        return 1.0 - 2.0 * _binomial_cdf(k - 1, n, 0.5) if 2 * k <= n + 1 else 0.0
+
+    if gamma(1) < level:
+        return None
+    k = 1
+    while gamma(k + 1) >= level:
+        k += 1
+    g_k, g_next = gamma(k), gamma(k + 1)
+    share = (g_k - level) / (g_k - g_next) if g_k > g_next else 0.0
+    lam = (n - k) * share / (k + (n - 2 * k) * share) if share > 0 else 0.0
+    return k, lam
+
+
+def clopper_pearson(successes: int, n: int, *, level: float = 0.95) -> tuple[float, float]:
+    """The exact (Clopper-Pearson) ``level`` confidence interval of a binomial proportion.
+
+    Its ends solve P(B >= successes | p_low) = P(B <= successes | p_high) = (1 - level) / 2,
+    found by bisection on the exact binomial sum (no scipy); 0 successes give a lower end of 0,
+    ``n`` an upper end of 1. ``(nan, nan)`` for ``n`` = 0.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"Invalid level: {level} (accepted: 0 < level < 1)")
+    if n < 0 or not 0 <= successes <= max(n, 0):
+        raise ValueError(f"Invalid counts: {successes} of {n} (accepted: 0 <= successes <= n)")
+    if n == 0:
+        return math.nan, math.nan
+    tail = (1.0 - level) / 2.0
+
+    def solve(f: object, target: float) -> float:  # f increasing in p; f(p) = target
+        lo, hi = 0.0, 1.0
+        for _ in range(100):
+            mid = 0.5 * (lo + hi)
+            if f(mid) < target:  # type: ignore[operator]
+                lo = mid
+            else:
+                hi = mid
+            if hi - lo < 1e-14:
+                break
+        return 0.5 * (lo + hi)
+
+    low = 0.0 if successes == 0 else solve(lambda p: 1.0 - _binomial_cdf(successes - 1, n, p), tail)
+    high = 1.0 if successes == n else solve(lambda p: 1.0 - _binomial_cdf(successes, n, p), 1.0 - tail)
+    return low, high
