@@ -12,13 +12,14 @@ the registry defaults (``OUT/defaults/claims.md``).
 from __future__ import annotations
 
 import math
+import os
 import statistics
 from typing import Any
 
 import pandas as pd
 
 from raybench.reproduce import scales
-from raybench.reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POLICIES, Plan
+from raybench.reproduce.plan import DEFAULTS, MULTI_INIT, MULTI_INIT_METHOD, POLICIES, SINGLE, Plan
 
 
 def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> list[dict[str, Any]]:
@@ -28,12 +29,17 @@ def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> 
     survivor's (test accuracy in percent; steps to target, ``inf`` if never met), its ``adam``
     the median over the block's seeds each trained alone with the same optimizer, learning rate
     and budget (``tuning.compare``'s convergence speed, so the ratio is the one it reports).
+    Every run counts as the claims' rules say (``claims.run_values``: a run that is not ok at
+    chance accuracy, never converged); steps to target carry the evaluation before the one at
+    which the target was seen met (``value_low``, ``adam_low``: the median of the seeds' own).
     """
     from raybench import results
     from raybench.reproduce import claims
     from raybench.tuning.experiment import RUNGS
 
     runs, rungs = results.read_table(out, "runs"), results.read_table(out, RUNGS.name)
+    curves = pd.concat([results.read_table(out, "curves"), results.read_table(os.path.join(out, SINGLE), "curves")],
+                       ignore_index=True)
     columns = [c for c, col in claims.COLUMNS.items() if col.problem == spec.problem]
     rows = []
     for b in range(blocks):
@@ -41,25 +47,29 @@ def multi_init_rows(spec: Any, out: str, singles: pd.DataFrame, blocks: int) -> 
         survivor = rungs[(rungs["repeat"] == b) & (rungs["decision"] == "survivor")]
         srow = runs[runs["run_id"].isin(survivor["run_id"])].head(1)
         for column in columns:
-            metric = claims.COLUMNS[column].metric
-            if metric == "steps_to_target":
-                value = float(srow["steps_to_target"].fillna(math.inf).iloc[0]) if len(srow) else math.inf
-                base = alone["steps_to_target"].astype(float).fillna(math.inf).tolist()
-            else:
-                ok = srow[srow["status"] == "ok"]
-                value = 100.0 * float(results.metric(ok, "test", metric).iloc[0]) if len(ok) else math.nan
-                base = (100.0 * results.metric(alone[alone["status"] == "ok"], "test", metric)).dropna().tolist()
+            col = claims.COLUMNS[column]
+            mine = claims.run_values(srow, col.metric, curves=curves, chance=col.chance)
+            base = claims.run_values(alone, col.metric, curves=curves, chance=col.chance)
+            found = len(mine) > 0
+            value = float(mine["value"].iloc[0]) if found else (math.inf if col.metric == "steps_to_target" else math.nan)
+            values = base["value"].dropna().tolist()
+            lows = base["value_low"].dropna().tolist()
             rows.append({"method": MULTI_INIT_METHOD, "column": column, "key": b, "value": value,
-                         "adam": statistics.median(base) if base else math.nan, "threshold": math.nan,
+                         "adam": statistics.median(values) if values else math.nan, "threshold": math.nan,
                          "problem": spec.problem,
-                         "dataset": str(srow["dataset"].iloc[0]) if len(srow) else None})
+                         "dataset": str(srow["dataset"].iloc[0]) if len(srow) else None,
+                         "value_low": float(mine["value_low"].iloc[0]) if found else math.nan,
+                         "adam_low": statistics.median(lows) if lows else math.nan,
+                         "ok": bool(mine["ok"].iloc[0]) if found else False,
+                         "adam_ok": bool(base["ok"].all()) if len(base) else math.nan})
     return rows
 
 
 def claims_table(plan: Plan, runs: pd.DataFrame, extra: list[dict[str, Any]],
-                 not_run: dict[Any, str] | None = None) -> pd.DataFrame:
-    """``claims.measure`` of ``runs`` (the plan's, nothing else) and the multi-init rows,
-    with reduced networks named in the dataset column."""
+                 not_run: dict[Any, str] | None = None, curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``claims.measure`` of ``runs`` (the plan's, nothing else, with their ``curves``) and the
+    multi-init rows, with reduced networks named in the dataset column; absolute accuracies are
+    judged only at the summary's own scale (``full``)."""
     from raybench.reproduce import claims
 
     runs = runs.copy()
@@ -69,7 +79,8 @@ def claims_table(plan: Plan, runs: pd.DataFrame, extra: list[dict[str, Any]],
             mask = (runs["problem"] == problem) & runs["dataset"].notna()
             runs.loc[mask, "dataset"] = runs.loc[mask, "dataset"].astype(str) + f" ({reduced})"
     extra_frame = pd.DataFrame(extra, columns=list(claims.PER_SEED_COLUMNS)) if extra else None
-    return claims.measure(runs, extra=extra_frame, not_run_why={**plan.not_run, **(not_run or {})})
+    return claims.measure(runs, curves=curves, extra=extra_frame, not_run_why={**plan.not_run, **(not_run or {})},
+                          summary_scale=plan.scale.name == "full")
 
 
 def notes(plan: Plan, *, tuned: bool, runs: pd.DataFrame) -> str:
@@ -119,9 +130,9 @@ def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: 
     from raybench.report import make_report
     from raybench.reproduce import believability, claims
 
-    runs = results.read_table(plan.out, "runs")
+    runs, curves = results.read_table(plan.out, "runs"), results.read_table(plan.out, "curves")
     mine = runs[runs["run_id"].isin(tuned_ids | auto_ids)]
-    table = claims_table(plan, mine, extra)
+    table = claims_table(plan, mine, extra, curves=curves)
     evidence, ranks = believability.measure_all({p: plan.folder(MULTI_INIT, p) for p in plan.multi_init})
     believability.write(plan.out, evidence, ranks)
     section = believability.markdown(evidence, ranks)
@@ -129,9 +140,10 @@ def write_all(plan: Plan, tuned_ids: set[str], default_ids: set[str], auto_ids: 
     defaults = pd.concat([results.read_table(plan.folder(DEFAULTS), "runs").query("run_id in @default_ids"),
                           runs[runs["run_id"].isin(auto_ids)]], ignore_index=True)
     once = "multi-init ran once, with Adam's tuned learning rate: see ../claims.md"
+    default_curves = pd.concat([results.read_table(plan.folder(DEFAULTS), "curves"), curves], ignore_index=True)
     at_defaults = claims_table(plan, defaults, [], not_run={
         (MULTI_INIT_METHOD, c): once for c in claims.COLUMNS
-        if c not in plan.not_run and (MULTI_INIT_METHOD, c) not in plan.not_run})
+        if c not in plan.not_run and (MULTI_INIT_METHOD, c) not in plan.not_run}, curves=default_curves)
     claims.write(plan.folder(DEFAULTS), at_defaults, notes=notes(plan, tuned=False, runs=defaults))
     make_report(plan.folder(DEFAULTS), sections=[claims.report_section(at_defaults)])
     return table, make_report(plan.out, sections=[claims.report_section(table)])
