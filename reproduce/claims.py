@@ -740,8 +740,10 @@ def _unjudged(v: Any) -> bool:
 def multiplicity(table: pd.DataFrame) -> tuple[int, int, float]:
     """(m verdicts made on data, of them paired comparisons under Holm, m x (1 - LEVEL): the
     number expected wrong by chance at most)."""
-    m = sum(not _unjudged(v) for c in ("verdict", "vs_adam_verdict", "size_verdict") if c in table
-            for v in table[c])
+    kinds = table["kind"] if "kind" in table else pd.Series("", index=table.index)
+    own_size = table["size_verdict"].where(kinds != "ratio") if "size_verdict" in table else []
+    m = sum(not _unjudged(v) for c in ("verdict", "vs_adam_verdict") if c in table for v in table[c])
+    m += sum(not _unjudged(v) for v in own_size)  # a speed ratio's size verdict is its verdict: once
     paired = sum(not _unjudged(v) for c in ("vs_adam_verdict", "size_verdict") if c in table for v in table[c])
     return m, paired, m * (1 - LEVEL)
 
@@ -802,8 +804,8 @@ def measured_text(r: Mapping[str, Any]) -> str:
         return f"{_num(r['estimate'])}% [{_num(r['ci_low'])}, {_num(r['ci_high'])}] ({int(r['n'])}{not_ok})"
     if r["kind"] == "ratio":
         missed = f"; {int(r['both_missed'])} both missed" if _f(r.get("both_missed")) else ""
-        resolution = (f"; between evaluations {_num(r.get('resolution_low'), '.3f')}"
-                      f"-{_num(r.get('resolution_high'), '.3f')}x")
+        resolution = (f"; evaluation spacing alone: [{_num(r.get('resolution_low'), '.3f')}, "
+                      f"{_num(r.get('resolution_high'), '.3f')}]")
         return (f"{_num(r['estimate'], '.3f')}x [{_num(r['ci_low'], '.3f')}, {_num(r['ci_high'], '.3f')}] "
                 f"({int(r['n'])}{missed}{not_ok}{resolution})")
     n = int(r["n"])

@@ -255,7 +255,7 @@ def test_an_evaluation_spacing_tie_is_unresolved_not_contradicted() -> None:
     assert (momentum["ci_low"], momentum["ci_high"]) == (0.0, INF)
     assert momentum["verdict"] == UNRESOLVED and momentum["size_verdict"] == UNRESOLVED
     assert cell(table, "modified_adam", "convergence_speed")["verdict"] == UNRESOLVED
-    assert "between evaluations 0.000-infx" in claims.measured_text(momentum)
+    assert "evaluation spacing alone: [0.000, inf]" in claims.measured_text(momentum)
     # Met at the third evaluation, one apart: the ratio lies in [124/186, 186/124] per seed.
     third = speed_runs([186.0] * SPEED_SEEDS, [186.0] * SPEED_SEEDS)
     wide = cell(claims.measure(third, curves=curves_of(third, 62, 620)), "momentum", "convergence_speed")
@@ -439,6 +439,11 @@ def test_p_values_are_the_cis_duality_and_holm_undoes_a_marginal_verdict() -> No
     verdicts = [v for c in ("verdict", "vs_adam_verdict", "size_verdict") for v in table[c]
                 if isinstance(v, str) and not v.startswith("not run")]
     assert (m, paired, expected) == (len(verdicts), 5, pytest.approx(0.05 * len(verdicts)))
+    # A speed ratio's size verdict is its verdict: counted once in m, and in Holm's family.
+    speed = pd.concat([runs, speed_runs([100.0] * SPEED_SEEDS, [108.0] * SPEED_SEEDS)])
+    with_speed = claims.measure(speed, curves=curves_of(speed, 1, 200))
+    # (+2: the speed runs' own MNIST accuracy cells, Adam's and momentum's; +1: momentum's ratio)
+    assert claims.multiplicity(with_speed)[:2] == (m + 3, paired + 1)
     md = claims.markdown(table)
     assert f"{m} verdicts made on data; at 95% each, at most {m} x 0.05 = {0.05 * m:.2f}" in md
     assert "better vs Adam: direction holds (Holm: inconclusive)" in md
