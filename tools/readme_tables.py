@@ -117,8 +117,16 @@ TABLES: dict[str, Table] = {
             (('diff_vs_adam', 'diff_ci_low', 'diff_ci_high'), 'method minus Adam on the same seed, mean and 95% CI'),
             (('paired',), 'seeds with both'),
             (('vs_adam_verdict',), 'on the comparison (null where none is claimed)'),
+            (('vs_adam_p', 'size_p'), "the comparison's and the size verdict's p-value: the smallest alpha at which the rule on the (1 - alpha) CI gives the same decisive verdict (1 when not decisive)"),
+            (('vs_adam_holm', 'size_holm'), 'the same verdicts after Holm over all paired comparisons of the table (a decisive verdict Holm does not keep reads `inconclusive`)'),
+            (('size_claimed', 'size_verdict'), 'the size against Adam the summary claims (`+1.8%`, `86% - 83%`, a speed ratio) and its verdict on the paired CI'),
             (('threshold', 'optimal_fraction', 'near_optimal_fraction'), 'quadratic: tau and the share of seeds within tau and within 100 tau'),
+            (('optimal_ci_low', 'optimal_ci_high', 'near_optimal_ci_low', 'near_optimal_ci_high'), "quadratic: the two shares' exact (Clopper-Pearson) 95% CIs"),
             (('both_missed', 'method_missed', 'adam_missed'), 'speed: seeds where both, only the method, only Adam missed the target'),
+            (('resolution_low', 'resolution_high'), "speed: the median ratio's bounds from the evaluation spacing alone (each run's crossing between two evaluations)"),
+            (('not_ok', 'adam_not_ok'), 'runs (of the method; of Adam, in pairs) that diverged or failed, counted at chance accuracy, step-0 loss or never converged'),
+            (('summary_scale',), "measured at the summary's own scale (`full`); if not, absolute accuracies read `not comparable at this scale`"),
+            (('rules_commit',), 'the commit of `docs/verdict_rules.md` the verdicts follow (`uncommitted`, `unknown` outside a git checkout)'),
         ]),
     'multi_init_evidence': Table(
         "raybench reproduce: multi-init's survivor against the seeds trained alone",
@@ -369,12 +377,18 @@ def verdict_rules_section() -> str:
     rows = [
         ["`VERDICTS`", verdicts, "every verdict is one of these"],
         ["`MIN_SEEDS`", str(claims.MIN_SEEDS),
-         f"fewer than {claims.MIN_SEEDS} seeds (paired seeds for a comparison or a speed ratio): `{claims.INCONCLUSIVE}`"],
+         f"fewer than {claims.MIN_SEEDS} seeds for a mean, a paired difference or a proportion: `{claims.INCONCLUSIVE}`"],
+        ["`MIN_SEEDS_MEDIAN`", str(claims.MIN_SEEDS_MEDIAN),
+         f"fewer than {claims.MIN_SEEDS_MEDIAN} (paired) seeds for a median (every speed ratio): `{claims.INCONCLUSIVE}`"],
+        ["`MARGIN`", ", ".join(f"{k} {number(v)}" for k, v in claims.MARGIN.items()),
+         "how far a claim's interval is widened before a CI is judged against it"],
+        ["`MAX_WIDTH`", ", ".join(f"{k} {number(v)}" for k, v in claims.MAX_WIDTH.items()),
+         f"the widest (finite) CI that can be `{claims.CONSISTENT}`"],
         ["`CATEGORIES`", ", ".join(f"`{c}`" for c in claims.CATEGORIES), "the quadratic's categories, best first"],
         ["`REQUIRED_FRACTION`", f"{claims.REQUIRED_FRACTION:.0%}", "share of seeds that must meet a category's threshold"],
         ["`NEAR_FACTOR`", number(claims.NEAR_FACTOR), "Near-Optimal's threshold in units of tau"],
     ]
-    return markdown_table(["rule (`raybench.reproduce.claims`)", "value", "meaning"], rows)
+    return markdown_table([f"rule (`raybench.reproduce.claims`; in words: `{claims.RULES_FILE}`)", "value", "meaning"], rows)
 
 
 def sections() -> dict[str, Callable[[], str]]:
