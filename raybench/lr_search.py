@@ -1,8 +1,8 @@
 """Fair learning-rate tuning (``raybench run --tune-lr``): the same budget for every optimizer.
 
-For every (problem, optimizer) pair of a suite, a Ray Tune grid search tries ``samples``
-learning rates spaced evenly (log) over the optimizer's registry search space, each a full
-run on a *tuning seed* that is not an evaluation seed (``TUNING_SEED``; for problem families
+For every (problem, optimizer) pair of a suite, a grid search tries ``samples`` learning
+rates spaced evenly (log) over the optimizer's registry search space, each a full run on a
+*tuning seed* that is not an evaluation seed (``TUNING_SEED``; for problem families
 it is also a different instance). The winner is the best final value of the problem's target
 metric (or of the ``metric`` a caller names) on the validation split (never test), best in the
 direction the problem declares for that metric, a diverged run being the worst. The seeds are
@@ -15,6 +15,13 @@ A pipeline in stages, each taking what the one before resolved: ``plan`` checks 
 ``previous_choices`` reads the folder's finished searches; ``tune`` searches the rest and
 returns the tuned specs. ``tune_specs`` is all three for a library caller.
 
+The trials are plain Ray tasks, as the runs are (``raybench.runner``), not a Ray Tune
+experiment: a grid of independent full runs needs no scheduler, and as tasks they run in the
+worker processes the command warmed (each Tune trial actor is a new process that imports torch
+first) without Tune's controller and experiment state; a search of 4 quadratic trials took 12 s
+more under Tune (BENCHMARKS.md). A trial lost to a worker or node failure more often than the
+retries allow counts as failed (worst), as a diverged one does.
+
 The hyperparameter searched is the one the registry search space names (``step_size``):
 ``lr``, or for an optimizer without one the space's only entry, e.g. the learned optimizer's
 ``lr_scale``; the table's ``hparam`` column names it and ``lr`` holds its value.
@@ -24,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tempfile
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -205,48 +211,48 @@ def _score(row: dict[str, Any], metric: str | None = None) -> float:
     return -value if problems.get(row["problem"]).direction(metric) == "max" else value
 
 
-def _trainable(config: dict[str, Any]) -> None:
-    from ray import tune
-
+def _trial(config: dict[str, Any], device: str, metric: str | None) -> dict[str, Any]:
+    """One trial, on a Ray worker: the run and what the search chooses on."""
     from raybench.runner import execute
 
-    row, _ = execute(RunSpec.from_config(config["trial"]["spec"]), config["device"])
-    metric = config.get("metric") or row.get("target_metric")
+    row, _ = execute(RunSpec.from_config(config), device)
+    metric = metric or row.get("target_metric")
     mode = row.get("target_mode") if metric == row.get("target_metric") else problems.get(row["problem"]).direction(metric)
-    tune.report({"score": _score(row, metric), "status": row.get("status"), "target_metric": metric, "mode": mode})
+    return {"score": _score(row, metric), "status": row.get("status"), "target_metric": metric, "mode": mode}
 
 
 def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run: float,
             gpus_per_run: float) -> dict[tuple, float]:
-    from ray import tune
+    import ray
 
     from raybench.ray_utils import require_ray
 
     require_ray()
-    trials: list[tuple[tuple, float]] = []  # (pair key, value) of each trial, by its index
-    configs = []
+    device = "cuda" if gpus_per_run > 0 else "cpu"
+    remote = ray.remote(_trial).options(num_cpus=cpus_per_run, num_gpus=gpus_per_run,
+                                        max_retries=defaults.MAX_RETRIES, retry_exceptions=False,
+                                        scheduling_strategy="SPREAD")
+    pending = {}
     for key, spec in pairs.items():
         for lr in search.grids[key]:
             trial = spec.with_(seed=TUNING_SEED, hparams={**spec.hparams, search.hparam[spec.optimizer]: lr},
                                hparam_source="tuning")
-            configs.append({"index": len(trials), "spec": trial.as_config()})
-            trials.append((key, lr))
-    device = "cuda" if gpus_per_run > 0 else "cpu"
-    print(f"tune-lr: {len(configs)} trials ({len(pairs)} pairs x {search.samples} learning rates) "
+            pending[remote.remote(trial.as_config(), device, search.metric)] = (key, lr)
+    print(f"tune-lr: {len(pending)} trials ({len(pairs)} pairs x {search.samples} learning rates) "
           f"on seed {TUNING_SEED}, chosen on validation")
-    tuner = tune.Tuner(
-        tune.with_resources(_trainable, {"cpu": cpus_per_run, "gpu": gpus_per_run}),
-        param_space={"trial": tune.grid_search(configs), "device": device, "metric": search.metric},
-        tune_config=tune.TuneConfig(reuse_actors=True),
-        run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="raybench-tune-lr-"), verbose=0),
-    )
-    grid_results = tuner.fit()
-    if any(res.error is None and "score" not in (res.metrics or {}) for res in grid_results):
-        # Tune stops gracefully on Ctrl-C: trials that never reported did not fail, they did not
-        # run. Choosing without them would record (and --resume would reuse) a partial search.
-        raise KeyboardInterrupt
-    found = {trials[res.config["trial"]["index"]]: res.metrics if res.metrics and res.error is None else {}
-             for res in grid_results}
+    found: dict[tuple, dict[str, Any]] = {}
+    try:  # on Ctrl-C nothing is recorded: a partial search would be reused by --resume
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                trial = pending.pop(ref)
+                try:
+                    found[trial] = ray.get(ref)
+                except ray.exceptions.RayError:  # lost beyond its retries: counts as failed
+                    found[trial] = {}
+    finally:
+        for ref in pending:
+            ray.cancel(ref, force=True)
     rows, chosen = [], {}
     judged = "the target metric" if search.metric is None else search.metric
     for key, spec in pairs.items():
