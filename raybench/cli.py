@@ -22,7 +22,7 @@ import sys
 from collections.abc import Sequence
 from importlib import metadata
 
-from raybench.commands import list_cmd, report_cmd, run_cmd, test_cmd
+from raybench.commands import list_cmd, merge_cmd, report_cmd, run_cmd, test_cmd
 
 COMMAND_GROUP = "raybench.commands"
 """Entry-point group of the commands that layers above core (and other packages) add."""
@@ -30,7 +30,7 @@ COMMAND_GROUP = "raybench.commands"
 
 def command_modules() -> list:
     """Core's command modules, then every module registered in ``COMMAND_GROUP``."""
-    return [list_cmd, run_cmd, report_cmd, test_cmd,
+    return [list_cmd, run_cmd, report_cmd, merge_cmd, test_cmd,
             *(ep.load() for ep in sorted(metadata.entry_points(group=COMMAND_GROUP), key=lambda e: e.name))]
 
 
