@@ -15,8 +15,8 @@ Every table of the inputs goes into ``out`` (a new folder, or one holding no tab
   rows come from the input whose copy of the run was kept, so its curve is never doubled;
   curve rows once per (``run_id``, ``step``).
 - other tables (``lr_search``, ...): their distinct rows, in input order.
-- tables computed from the others (``DERIVED``: claims, multi-init evidence, held-out summaries)
-  are left out: the merged runs would not be the ones they were computed from. The command
+- tables computed from the others (claims, multi-init evidence, held-out summaries: their parts
+  say so, ``raybench.schema.TableSchema.derived``) are left out: the merged runs would not be the ones they were computed from. The command
   that wrote them recomputes them (``raybench reproduce ... --resume``).
 
 Each table's version must be the same in every input (and, for a table this process knows, the
@@ -51,9 +51,6 @@ SET_ASIDE = frozenset({"host", "device", "node_id", "started_at", "wall_seconds"
 CODE_IDENTITY = frozenset({"git_commit", "code_hash", "raybench_commit"})
 """Run columns naming the code that computed a run: compared where both copies record one (a copy
 with none, such as an installed package without git, cannot be told apart)."""
-DERIVED = frozenset({"claims", "multi_init_evidence", "multi_init_rank_correlation", "heldout"})
-"""Tables computed from a folder's other tables, which a merge leaves out. (Their layers own this
-fact; it belongs on their ``raybench.schema`` registration, where a merge would read it.)"""
 PREFER = ("first", "last")
 _TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -93,13 +90,13 @@ def merge(out: str, inputs: Sequence[str], *, prefer: str | None = None) -> Summ
     _check_empty(out)
     tables = {folder: _tables(folder) for folder in inputs}
     names = sorted({name for found in tables.values() for name in found})
-    for name in names:
-        _check_versions(name, {folder: found[name] for folder, found in tables.items() if name in found})
+    derived = {name for name in names
+               if _check_versions(name, {folder: found[name] for folder, found in tables.items() if name in found})}
     frames: dict[str, dict[str, pd.DataFrame]] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a run written twice in one input: it is kept once anyway
         for name in names:
-            if name in DERIVED:
+            if name in derived:
                 continue
             frames[name] = {folder: results.read_table(folder, name) for folder in inputs if name in tables[folder]}
 
@@ -123,7 +120,7 @@ def merge(out: str, inputs: Sequence[str], *, prefer: str | None = None) -> Summ
                 _write(out, name, merged[name], [(f, p) for f in inputs if name in tables[f] for p in tables[f][name]])
                 written[name] = len(merged[name])
     return Summary(out=out, runs=len(runs), duplicates=duplicates, preferred=tuple(preferred), tables=written,
-                   left_out=tuple(n for n in names if n in DERIVED))
+                   left_out=tuple(n for n in names if n in derived))
 
 
 # -- checks -------------------------------------------------------------------------------------
@@ -172,26 +169,30 @@ def _tables(folder: str) -> dict[str, list[str]]:
     return found
 
 
-def _version(folder: str, part: str) -> str:
+def _metadata(folder: str, part: str) -> dict[bytes, bytes]:
     fs, _ = results._fs(folder)
     try:
         with fs.open_input_file(part) as f:
-            meta = pq.read_schema(f).metadata or {}
+            return pq.read_schema(f).metadata or {}
     except (pa.ArrowException, OSError) as exc:
         raise results.ResultsError(f"corrupt results file {part}: {exc}") from None
-    return meta.get(b"raybench_table_version", b"?").decode()
 
 
-def _check_versions(name: str, parts: dict[str, list[str]]) -> None:
-    """One version of table ``name`` across every input's parts, else a one-line refusal."""
+def _check_versions(name: str, parts: dict[str, list[str]]) -> bool:
+    """One version of table ``name`` across every input's parts, else a one-line refusal;
+    returns whether the table is derived (its parts' ``raybench_derived``)."""
     where: dict[str, str] = {}
+    derived = False
     for folder, paths in parts.items():
         for path in paths:
-            where.setdefault(_version(folder, path), folder)
+            meta = _metadata(folder, path)
+            where.setdefault(meta.get(b"raybench_table_version", b"?").decode(), folder)
+            derived = derived or meta.get(schema.DERIVED_KEY) == b"1"
     if len(where) > 1:
         (va, fa), (vb, fb) = sorted(where.items())[:2]
         raise UsageError(f"mixed schema versions: table {name} is version {va} in {fa} and version {vb} in {fb}; "
                          "merge folders written by one raybench version")
+    return derived
 
 
 # -- merging ------------------------------------------------------------------------------------

@@ -31,18 +31,26 @@ class TableSchema:
     fields: tuple[pa.Field, ...]
     dynamic: Callable[[], list[pa.Field]] | None = None
     """Columns known only at run time (``hp_<name>`` from the optimizer registry)."""
+    derived: bool = False
+    """Computed from the folder's other tables (claims, held-out summaries): rewritten whole by
+    the command that owns it, left out by ``raybench merge``. Each part says so in its metadata
+    (``raybench_derived``), so a reader that never imported the table's layer knows it too."""
 
     def schema(self) -> pa.Schema:
         extra = self.dynamic() if self.dynamic else []
-        return pa.schema([*self.fields, *extra],
-                         metadata={b"raybench_table": self.name.encode(),
-                                   b"raybench_table_version": str(self.version).encode()})
+        meta = {b"raybench_table": self.name.encode(), b"raybench_table_version": str(self.version).encode()}
+        if self.derived:
+            meta[DERIVED_KEY] = b"1"
+        return pa.schema([*self.fields, *extra], metadata=meta)
 
     @property
     def columns(self) -> list[str]:
         """The fixed columns, in order (the dynamic ones come after them)."""
         return [f.name for f in self.fields]
 
+
+DERIVED_KEY = b"raybench_derived"
+"""A part's metadata key marking a derived table (``TableSchema.derived``)."""
 
 TABLES: dict[str, TableSchema] = {}
 

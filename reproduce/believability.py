@@ -48,13 +48,13 @@ EVIDENCE = schema.register(schema.TableSchema("multi_init_evidence", 1, schema.c
     ("split_check", STR), ("test_examples", INT), ("resamples", INT),
     ("edge", FLOAT), ("edge_ci_low", FLOAT), ("edge_ci_high", FLOAT), ("p_ahead", FLOAT),
     ("reproduced", BOOL),
-)))
+), derived=True))
 """One row per (problem, seed block): the survivor against the same seeds alone, the compute,
 and the resampled-test-split check of its edge over the median seed."""
 RANK_CORRELATION = schema.register(schema.TableSchema("multi_init_rank_correlation", 1, schema.columns(
     ("problem", STR), ("repeat", INT), ("rung", INT), ("step", INT), ("alive", INT),
     ("val_metric", STR), ("test_metric", STR), ("spearman", FLOAT), ("n", INT),
-)))
+), derived=True))
 """One row per (problem, seed block, rung judged), and one at the end of the budget (``rung``
 null): Spearman's rho between the seeds' validation metric at ``step`` and their final test metric."""
 

@@ -782,7 +782,7 @@ CLAIMS = schema.register(schema.TableSchema("claims", 2, schema.columns(
     ("both_missed", INT), ("method_missed", INT), ("adam_missed", INT),
     ("resolution_low", FLOAT), ("resolution_high", FLOAT),
     ("not_ok", INT), ("adam_not_ok", INT), ("summary_scale", BOOL), ("rules_commit", STR),
-)))
+), derived=True))
 """Version 2 (issue 21's rules): p-values and Holm, claimed sizes, the quadratic shares' exact
 intervals, steps-to-target resolution, runs not ok, the scale and the rules' commit."""
 

@@ -115,7 +115,7 @@ HELDOUT = schema.register(schema.TableSchema("heldout", 1, schema.columns(
     ("speedup", FLOAT), ("speedup_lo", FLOAT), ("speedup_hi", FLOAT), ("censored", INT),
     ("loss_ratio", FLOAT), ("loss_ratio_lo", FLOAT), ("loss_ratio_hi", FLOAT),
     ("learned_loss", FLOAT), ("baseline_loss", FLOAT), ("learned_diverged", INT), ("baseline_diverged", INT),
-)))
+), derived=True))
 
 
 # -- the measures -------------------------------------------------------------------------------

@@ -115,14 +115,18 @@ def test_other_tables_merged_and_derived_left_out(done, tmp_path: Path) -> None:
               "lr": 0.01, "score": 1.0, "chosen": True}
     results.write(a, lr_search.LR_SEARCH.name, [lr_row])
     results.write(b, "lr_search", [lr_row, {**lr_row, "lr": 0.1, "chosen": False}])
-    derived = schema.TableSchema("heldout", 1, schema.columns(("evaluation", pa.string())))
+    derived = schema.TableSchema("heldout", 1, schema.columns(("evaluation", pa.string())), derived=True)
     for f in (a, b):  # a derived table this process has not imported: written as its layer would
         (Path(f) / "heldout").mkdir()
         pq.write_table(pa.table({"evaluation": [f]}, schema=derived.schema()), Path(f) / "heldout" / "part-1.parquet")
+    from raybench.reproduce import claims
+
+    for f in (a, b):  # a derived table of a layer this process knows, written as it writes it
+        results.write(f, claims.CLAIMS.name, [{"method": "adam", "column": "mnist_cnn", "verdict": "baseline"}])
     out = str(tmp_path / "m")
     proc = ok(cli("merge", out, a, b))
-    assert "left out derived tables heldout" in proc.stderr
-    assert not (Path(out) / "heldout").exists()
+    assert "left out derived tables claims, heldout" in proc.stderr
+    assert not (Path(out) / "heldout").exists() and not (Path(out) / "claims").exists()
     assert len(results.read_table(out, "lr_search")) == 2  # the row in both, once
 
 
