@@ -16,7 +16,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from raybench.commands import options
-from raybench.commands.options import check_py_modules
 
 if TYPE_CHECKING:
     from raybench.lr_search import Plan
@@ -98,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
     # first; the suite's own (names, options, hyperparameters, folder, data) run while Ray starts.
     runner.check_max_retries(args.max_retries)
     runner.check_requests(args.cpus_per_run, args.gpus_per_run)
-    py_modules = check_py_modules(args.py_modules)
+    py_modules = options.check_py_modules(args.py_modules)
     if args.check:
         return _check(args, _prepare(args, None))
     with contextlib.ExitStack() as held:  # the folder's writer lock, from _prepare to the end
