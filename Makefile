@@ -10,7 +10,7 @@ OUT ?= demo-results
 # (same budget for every optimizer); 4 keeps `make demo` within 5 minutes of a fresh clone.
 TUNE_SAMPLES ?= 4
 
-.PHONY: install browser test test-fast lint demo bench clean
+.PHONY: install browser data test test-fast lint demo bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,13 @@ browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
 	  ($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
 
+# Data that packages ship, for the full-size problems (`make demo` runs it; `make test` needs none):
+# full Fashion-MNIST from Debian's dataset-fashion-mnist, installed where apt is available.
+FASHION_DEB := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+data:
+	@test -f $(FASHION_DEB) || { command -v apt-get >/dev/null || { echo "make data: no apt-get here; put Fashion-MNIST's four .gz files (github.com/zalandoresearch/fashion-mnist) in a folder and pass --option data_dir=FOLDER" >&2; exit 1; }; \
+	  $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist; }
+
 # Every test of every tier. Two xdist workers: the tests that start Ray or a `ray start` cluster
 # (marks ray, cluster) run one after another in one of them (xdist group "ray"), sharing one
 # session Ray; the rest are spread over both. The session fails if a test changed the source
@@ -42,7 +49,7 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check raybench problems tuning rl reproduce tests benchmarks examples
 
-demo: $(STAMP)
+demo: $(STAMP) data
 	$(BIN)/raybench run --suite quick --tune-lr --tune-samples $(TUNE_SAMPLES) --out $(OUT) --resume
 	$(BIN)/raybench report $(OUT)
 

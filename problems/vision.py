@@ -111,12 +111,12 @@ class Cifar100CNN(nn.Module):
 def init_from(model: nn.Module, g: torch.Generator) -> nn.Module:
     """Re-draw every parameter with PyTorch's default initialisation, from generator ``g``.
 
-    Linear and Conv layers: weights Kaiming-uniform with a = sqrt(5), biases uniform in
-    +-1/sqrt(fan_in) (what their ``reset_parameters`` does); batchnorm: ones and zeros.
+    Linear and Conv (1-D and 2-D) layers: weights Kaiming-uniform with a = sqrt(5), biases
+    uniform in +-1/sqrt(fan_in) (what their ``reset_parameters`` does); batchnorm: ones and zeros.
     """
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.Linear, nn.Conv2d)):
+            if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d)):
                 nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=g)
                 if m.bias is not None:
                     fan_in = m.weight[0].numel()

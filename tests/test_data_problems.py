@@ -167,6 +167,12 @@ def _cheapest_options(name: str, tmp_path) -> dict:
     tiny generated CIFAR-100 files and a narrow network."""
     if name.startswith("mnist_"):
         return {"dataset": "mnist_subset"}
+    if name.startswith("fashion_"):  # Fashion-MNIST's four files have MNIST's names and format
+        if not (tmp_path / "MNIST" / "raw").exists():
+            write_mnist(tmp_path, n_train=96, compress=True)
+        return {"data_dir": str(tmp_path / "MNIST" / "raw"), "batch_size": 16}
+    if name.startswith("mnist1d_"):
+        return {"num_samples": 200, "batch_size": 20}
     if name == "cifar100_cnn":
         if not (tmp_path / "cifar-100-python").exists():
             write_cifar100(tmp_path, n_train=64, n_test=20)
