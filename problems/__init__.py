@@ -34,6 +34,7 @@ from raybench.problems import rosenbrock  # noqa: F401  (registers)
 from raybench.problems import mlp  # noqa: F401  (registers)
 from raybench.problems import vision  # noqa: F401  (registers mnist_mlp, mnist_cnn, cifar100_cnn)
 from raybench.problems import workloads_images  # noqa: F401  (registers fashion_mlp, fashion_cnn, mnist1d_mlp, mnist1d_cnn)
+from raybench.problems import char_gpt  # noqa: F401  (registers)
 
 __all__ = [
     "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Option", "Problem", "ProblemError", "Target",
