@@ -173,6 +173,8 @@ def _cheapest_options(name: str, tmp_path) -> dict:
         return {"data_dir": str(tmp_path / "MNIST" / "raw"), "batch_size": 16}
     if name.startswith("mnist1d_"):
         return {"num_samples": 200, "batch_size": 20}
+    if name == "char_gpt":
+        return {"layers": 1, "width": 16, "heads": 2, "context": 16, "batch_size": 4, "eval_windows": 8}
     if name == "cifar100_cnn":
         if not (tmp_path / "cifar-100-python").exists():
             write_cifar100(tmp_path, n_train=64, n_test=20)
