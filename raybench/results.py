@@ -28,6 +28,7 @@ import posixpath
 import re
 import socket
 import sys
+import tempfile
 import time
 import uuid
 import warnings
@@ -142,6 +143,30 @@ def writer(folder: str, **meta: Any) -> Iterator[None]:
     finally:
         if _read_lock(path) == mine:
             os.unlink(path)
+
+
+def check(folder: str) -> None:
+    """Everything ``init`` and ``writer`` would refuse about ``folder``, creating nothing (a
+    command's ``--check``): a marker of another schema version, a live writer, and, on a local
+    disk, a folder that could not be created or written (``ResultsError``, one line)."""
+    fs, root = _fs(folder)
+    try:
+        exists = fs.get_file_info(root).type == pafs.FileType.Directory
+        if exists:
+            _check_marker(fs, root)
+    except (OSError, pa.ArrowException) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise ResultsError(f"results folder {folder} cannot be read ({reason}); choose another --out") from None
+    if isinstance(fs, pafs.LocalFileSystem):
+        nearest = root
+        while not os.path.exists(nearest):
+            nearest = os.path.dirname(nearest) or "."
+        try:  # a probe, removed at once (permission bits do not bind root; /proc refuses anyone)
+            os.rmdir(tempfile.mkdtemp(prefix=".raybench-check-", dir=nearest))
+        except OSError as exc:
+            raise ResultsError(f"results folder {folder} cannot be written ({nearest}: {exc.strerror}); "
+                               "choose another --out") from None
+    check_free(folder)
 
 
 def check_free(folder: str) -> None:

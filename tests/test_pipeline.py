@@ -65,6 +65,14 @@ def test_check_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path,
     assert dict(calls) == {"finished_run_ids": 1, "check_tunable": 1}  # and no Ray
     err = capsys.readouterr().err
     assert "--tune-lr would search 2 of 2 pairs, 3 values each" in err and "4 runs to write" in err
+    assert not (tmp_path / "r").exists(), "--check runs nothing and creates nothing"
+
+
+def test_check_refuses_a_folder_that_cannot_be_made_in_one_line(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture) -> None:
+    assert main(["run", "--problems", "quadratic", "--optimizers", "adam", "--seeds", "1",
+                 "--out", "/proc/raybench-cannot-write-here/r", "--check"]) == 2
+    assert "cannot be written" in _one_error_line(capsys)
 
 
 def _one_error_line(capsys: pytest.CaptureFixture) -> str:

@@ -132,8 +132,7 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
 
     specs = build_specs(args)
     if held is None:
-        results.init(args.out)
-        results.check_free(args.out)
+        results.check(args.out)  # --check creates nothing
     else:
         held.enter_context(results.writer(args.out))
     done = runner.check_folder(args.out, resume=args.resume)
