@@ -215,11 +215,14 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
                 flush()
             bar.refresh(len(pending))
     finally:
-        # On Ctrl-C or any error: keep every finished run, drop the ones in flight.
+        # On Ctrl-C or any error: keep every finished run, drop the ones in flight. They are not
+        # cancelled but left to end with Ray (a command stops it next: ray_utils.stop_ray; a
+        # caller that keeps Ray up lets them run out or shuts it down): ray.cancel on a run whose
+        # result is arriving at that moment aborts Ray 2.60's core ("Check failed: ... Tried to
+        # complete task that was not pending", exit 1 or -6), and which run is finishing cannot
+        # be known here.
         if buffer_runs:
             flush()
-        for ref in pending:
-            ray.cancel(ref, force=True)
         bar.close()
     if lost:
         raise IncompleteSuite(
