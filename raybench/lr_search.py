@@ -241,18 +241,17 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
     print(f"tune-lr: {len(pending)} trials ({len(pairs)} pairs x {search.samples} learning rates) "
           f"on seed {TUNING_SEED}, chosen on validation")
     found: dict[tuple, dict[str, Any]] = {}
-    try:  # on Ctrl-C nothing is recorded: a partial search would be reused by --resume
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                trial = pending.pop(ref)
-                try:
-                    found[trial] = ray.get(ref)
-                except ray.exceptions.RayError:  # lost beyond its retries: counts as failed
-                    found[trial] = {}
-    finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+    # On Ctrl-C nothing is recorded (a partial search would be reused by --resume), and the
+    # trials in flight are not cancelled but end with Ray, as the runner's runs do: ray.cancel
+    # on a task whose result is arriving aborts Ray 2.60's core (raybench.runner._fan_out).
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        for ref in ready:
+            trial = pending.pop(ref)
+            try:
+                found[trial] = ray.get(ref)
+            except ray.exceptions.RayError:  # lost beyond its retries: counts as failed
+                found[trial] = {}
     rows, chosen = [], {}
     judged = "the target metric" if search.metric is None else search.metric
     for key, spec in pairs.items():
