@@ -37,8 +37,24 @@ class IncompleteSuite(RuntimeError):
     """Some runs were lost to infrastructure failures; the rest are written (exit 1)."""
 
 
-def execute(spec: RunSpec, device: str = "cpu") -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Do one run in this process: ``(run row, curve rows)``. Never raises for a run's own fault."""
+def execute(spec: RunSpec, device: str = "cpu",
+            code: dict[str, Any] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Do one run in this process: ``(run row, curve rows)``. Never raises for a run's own fault.
+
+    ``code``: the identity of the code the driver runs (``raybench.identity.Identity.columns``),
+    recorded in the row; a worker whose raybench source differs from it raises ``CodeMismatch``
+    before the run. ``None``: this process's own identity is recorded."""
+    from raybench import identity
+
+    if code is None:
+        code = identity.of_spec(spec).columns()
+    identity.check_worker(code.get("source_hash"))
+    row, curves = _execute(spec, device)
+    row.update(code)
+    return row, curves
+
+
+def _execute(spec: RunSpec, device: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     from raybench.train import Run
 
     run = None
@@ -176,11 +192,13 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
 
     from raybench import results
 
+    from raybench import identity
+
     device = "cuda" if gpus_per_run > 0 else "cpu"
     remote = ray.remote(execute).options(
         num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
         retry_exceptions=False, scheduling_strategy="SPREAD")
-    pending = {remote.remote(spec, device): spec for spec in todo}
+    pending = {remote.remote(spec, device, identity.of_spec(spec).columns()): spec for spec in todo}
     bar = _Progress(len(todo), cpus_per_run, enabled=progress)
     buffer_runs: list[dict[str, Any]] = []
     buffer_curves: list[dict[str, Any]] = []
@@ -201,6 +219,8 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
                 try:
                     row, curves = ray.get(ref)
                 except ray.exceptions.RayError as exc:
+                    if isinstance(getattr(exc, "cause", None), identity.CodeMismatch):
+                        raise identity.CodeMismatch(str(exc.cause)) from None  # what is written stays
                     # execute() never raises, so this is the system's fault (its worker or node
                     # died max_retries + 1 times): no row is written, so --resume retries it.
                     lost.append(f"{spec.problem}/{spec.optimizer}/seed {spec.seed}: {type(exc).__name__}")

@@ -106,6 +106,7 @@ RUNS = register(TableSchema("runs", 3, columns(
     ("metric_modes", STR), ("target_metric", STR), ("target_mode", STR), ("target_threshold", FLOAT), ("f_star", FLOAT),
     ("converged", BOOL), ("steps_to_target", FLOAT), ("grad_evals_to_target", FLOAT), ("seconds_to_target", FLOAT),
     ("raybench_version", STR), ("torch_version", STR), ("ray_version", STR), ("git_commit", STR),
+    ("source_hash", STR), ("optimizer_code", STR), ("problem_code", STR),
     ("device", STR), ("host", STR), ("node_id", STR), ("started_at", STR),
 ), dynamic=_hp_fields))
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from raybench import optimizers, problems, registry, schedules, schema
+from raybench import identity, optimizers, problems, registry, schedules, schema
 from raybench.provenance import provenance
 from raybench.spec import RunSpec, jsonable
 
@@ -253,7 +253,7 @@ def spec_columns(spec: RunSpec) -> dict[str, Any]:
            "problem_path": spec.problem_path,
            "hparams": json.dumps(jsonable(spec.hparams), sort_keys=True),
            "options": json.dumps(jsonable(spec.options), sort_keys=True),
-           "hparam_source": spec.hparam_source}
+           "hparam_source": spec.hparam_source, **identity.of_spec(spec).columns()}
     row.update({f"hp_{key}": value for key, value in spec.hparams.items()})
     return row
 

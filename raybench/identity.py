@@ -1,0 +1,234 @@
+"""What code made a run: raybench's own source, each user entry's files, a policy's weights.
+
+Every run row records three identities beside ``git_commit`` (``raybench.provenance``):
+
+- ``source_hash``: a hash of raybench's package source, every ``.py`` file of the packages
+  raybench installs (``raybench``, its commands, optimizers and learned-optimizer code, and the
+  problems, tuning, rl and reproduce layers), keyed by package and file name, so a checkout
+  and an installed copy of the same code hash alike;
+- ``optimizer_code`` and ``problem_code``: for an entry named by import path, a hash of its
+  files (the ``.py`` file, or every file of the package folder it lives in: what
+  ``--py-modules`` ships), or ``version X`` of the installed distribution that provides it; for
+  a built-in entry nothing beyond ``source_hash``; and for an optimizer given a ``policy`` file
+  (the learned optimizer), the hash of that file and of its weights / metadata beside it.
+
+``raybench run --resume`` compares the identities a folder's runs were written with to the
+code now (``changes``): a run made by other code is named and refused (exit 2), or redone with
+``--rerun-changed``. A Ray worker compares its own ``source_hash`` with the driver's before a
+run (``raybench.runner.execute``) and refuses to run on other code.
+
+Hashes are SHA-256, the first 16 hex digits, computed once per process and file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from raybench.spec import RunSpec
+
+PACKAGES = ("raybench", "raybench.commands", "raybench.learned", "raybench.optimizers",
+            "raybench.problems", "raybench.tuning", "raybench.rl", "raybench.reproduce")
+"""The packages whose source is raybench's (pyproject's ``[tool.setuptools] packages``)."""
+
+COLUMNS = ("source_hash", "optimizer_code", "problem_code")
+"""The run columns this module fills (``raybench.schema``'s runs table)."""
+
+_POLICY_SUFFIXES = (".json", ".safetensors", ".pt")
+
+
+class CodeMismatch(RuntimeError):
+    """A Ray worker's raybench source differs from the driver's: it refuses to run."""
+
+
+def _digest(chunks: Iterable[bytes]) -> str:
+    h = hashlib.sha256()
+    for chunk in chunks:
+        h.update(len(chunk).to_bytes(8, "little"))
+        h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@functools.cache
+def source_hash() -> str:
+    """raybench's package source (every ``.py`` file of ``PACKAGES``, by package and name)."""
+    chunks: list[bytes] = []
+    for package in PACKAGES:
+        folder = _package_dir(package)
+        if folder is None:
+            continue
+        for path in sorted(folder.glob("*.py")):
+            chunks += [f"{package}/{path.name}".encode(), path.read_bytes()]
+    return _digest(chunks)
+
+
+@functools.cache
+def _files_hash(root: str, mtimes: tuple[tuple[str, int], ...]) -> str:
+    """Every file under ``root`` (a file or a folder), by relative name; ``mtimes`` keys the cache."""
+    base = Path(root)
+    chunks: list[bytes] = []
+    for rel, _ in mtimes:
+        chunks += [rel.encode(), (base / rel if rel else base).read_bytes()]
+    return _digest(chunks)
+
+
+def files_hash(path: str | os.PathLike) -> str:
+    """A hash of ``path``: a file's bytes, or every file under a folder (``__pycache__`` and
+    hidden files left out), each with its name relative to the folder."""
+    base = Path(path)
+    if base.is_file():
+        return _files_hash(str(base), (("", base.stat().st_mtime_ns),))
+    found = []
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__" and not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith(".") or name.endswith(".pyc"):
+                continue
+            full = Path(dirpath) / name
+            found.append((full.relative_to(base).as_posix(), full.stat().st_mtime_ns))
+    return _files_hash(str(base), tuple(found))
+
+
+def module_code(import_path: str | None) -> str | None:
+    """The identity of the code an import path (``MODULE:ATTR``) names: ``version X`` of the
+    installed distribution providing it, else ``sha256:<hash>`` of its files (the module's file,
+    or the whole folder of the top-level package it lives in); ``None`` for no path, or a module
+    that cannot be found."""
+    if not import_path:
+        return None
+    from raybench.registry import distribution_version
+
+    module = import_path.partition(":")[0]
+    version = distribution_version(module)
+    if version is not None:
+        return f"version {version}"
+    top = module.split(".")[0]
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:  # a package: every file of its folder
+        return "sha256:" + files_hash(next(iter(spec.submodule_search_locations)))
+    if spec.origin and os.path.isfile(spec.origin):
+        return "sha256:" + files_hash(spec.origin)
+    return None
+
+
+def policy_files(policy: str | os.PathLike) -> list[Path]:
+    """A policy file and the files of the same name beside it (weights and their metadata)."""
+    path = Path(policy)
+    stem = path.with_suffix("")
+    found = {path} | {stem.with_suffix(s) for s in _POLICY_SUFFIXES}
+    return sorted(p for p in found if p.is_file())
+
+
+def policy_code(policy: str | os.PathLike) -> str | None:
+    files = policy_files(policy)
+    if not files:
+        return None
+    return "policy " + _digest(f"{p.name}:{files_hash(p)}".encode() for p in files)
+
+
+class Identity(NamedTuple):
+    """The code a run is made by (the run columns ``COLUMNS``)."""
+
+    source_hash: str
+    optimizer_code: str | None
+    problem_code: str | None
+
+    def columns(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+def _entry_path(kind: str, name: str, given: str | None) -> str | None:
+    """A user entry's import path: the one the spec carries, else the registry's for an entry
+    that is not built in (an installed package's entry point)."""
+    if given:
+        return given
+    from raybench import optimizers, problems
+
+    registry = optimizers.REGISTRY if kind == "optimizer" else problems.REGISTRY
+    entry = registry[name] if name in registry else None
+    if entry is None or entry.origin == "raybench":
+        return None
+    return entry.path
+
+
+def of_spec(spec: RunSpec) -> Identity:
+    """The identity of the code that runs ``spec`` in this process."""
+    optimizer = module_code(_entry_path("optimizer", spec.optimizer, spec.optimizer_path))
+    policy = spec.hparams.get("policy")
+    if isinstance(policy, str | os.PathLike) and str(policy):
+        code = policy_code(policy)
+        if code is not None:
+            optimizer = f"{optimizer}; {code}" if optimizer else code
+    problem = module_code(_entry_path("problem", spec.problem, spec.problem_path))
+    return Identity(source_hash(), optimizer, problem)
+
+
+def check_worker(expected: str | None) -> None:
+    """In a Ray worker: refuse (``CodeMismatch``) when its raybench source is not the driver's."""
+    if expected is not None and source_hash() != expected:
+        import socket
+
+        raise CodeMismatch(
+            f"the Ray worker on {socket.gethostname()} runs other raybench code (source hash "
+            f"{source_hash()}, the driver's {expected}): install the driver's raybench on every node")
+
+
+class Change(NamedTuple):
+    """Runs of one entry in a folder made by other code than now."""
+
+    entry: str
+    """What changed: ``raybench``, ``optimizer NAME`` or ``problem NAME``."""
+    was: str | None
+    now: str | None
+    run_ids: tuple[str, ...]
+
+
+def changes(specs: Sequence[RunSpec], runs: Any) -> list[Change]:
+    """The entries whose runs in ``runs`` (a folder's runs table) were made by other code than
+    ``specs`` would be now; only runs of ``specs`` count. A run that recorded no identity (an
+    older raybench) counts as other code."""
+    import pandas as pd
+
+    if runs is None or len(runs) == 0:
+        return []
+    wanted = {s.run_id: s for s in specs}
+    rows = runs[runs["run_id"].isin(list(wanted))]
+    found: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for row in rows.itertuples(index=False):
+        spec = wanted[row.run_id]
+        now = of_spec(spec)
+        for column, entry in (("source_hash", "raybench"), ("optimizer_code", f"optimizer {spec.optimizer}"),
+                              ("problem_code", f"problem {spec.problem}")):
+            was = getattr(row, column, None)
+            was = None if was is None or (isinstance(was, float) and pd.isna(was)) else was
+            current = getattr(now, column)
+            if was != current or (column == "source_hash" and was is None):
+                found.setdefault((entry, was, current), []).append(row.run_id)
+    return [Change(entry, was, now, tuple(ids)) for (entry, was, now), ids in found.items()]
+
+
+def describe(change_list: Sequence[Change]) -> str:
+    """The changes in one line: each entry, its runs, and the code then and now."""
+    parts = []
+    for c in change_list:
+        was = c.was or "no record"
+        parts.append(f"{c.entry} ({len(c.run_ids)} runs; code {was} -> {c.now or 'none'})")
+    return "; ".join(parts)
