@@ -88,6 +88,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "host": "provenance: the host name",
         "node_id": "provenance: the Ray node id",
         "started_at": "provenance: start time (UTC, ISO 8601)",
+        "source_hash": "hash of raybench's package source that made the run (`raybench/identity.py`); `--resume` refuses runs made by other code",
+        "optimizer_code": "for an optimizer named by import path: a hash of its files or `version X` of its distribution; for a policy file, the hash of the policy (null for a built-in entry)",
+        "problem_code": "for a problem named by import path: a hash of its files or `version X` of its distribution (null for a built-in entry)",
         DYNAMIC: "every hyperparameter also as a column (`hp_lr`, `hp_momentum`, `hp_variance_scale`, ...; "
                  "null where the optimizer has no such hyperparameter); numbers as float64, others as text",
         "hp_schedule": "the learning-rate schedule (`constant`, `warmup_cosine`, `step`), for every run",
