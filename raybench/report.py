@@ -51,7 +51,7 @@ from raybench import (
     results,
     stats,
 )
-from raybench.report_model import Band, Curves, ProfilePanel, Report, Section
+from raybench.report_model import Band, Curves, EndResults, ProfilePanel, Report, Section
 
 BASELINE = defaults.REFERENCE_OPTIMIZER
 TITLE = "raybench report"
@@ -128,13 +128,19 @@ def curve_metric(curves: pd.DataFrame) -> str:
     return "train_loss"
 
 
-def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -> pd.DataFrame:
-    """One row per (problem, optimizer); see the module docstring for the columns."""
+def in_report_order(runs: pd.DataFrame, *, baseline: str = BASELINE) -> pd.DataFrame:
+    """``runs`` with the baseline's rows first, then the registry's optimizers in registry
+    order, then any other by name: the order of the results table and of every plot."""
     from raybench import optimizers
 
     order = {name: i for i, name in enumerate([baseline, *optimizers.names()])}
     runs = runs.assign(_order=runs["optimizer"].map(lambda o: order.get(o, len(order))))
-    runs = runs.sort_values(["_order", "optimizer"], kind="stable")
+    return runs.sort_values(["_order", "optimizer"], kind="stable").drop(columns="_order")
+
+
+def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -> pd.DataFrame:
+    """One row per (problem, optimizer); see the module docstring for the columns."""
+    runs = in_report_order(runs, baseline=baseline)
     rows: list[dict[str, Any]] = []
     for problem, prun in runs.groupby("problem", sort=True):
         name, label, mode = headline(prun)
@@ -262,9 +268,39 @@ def curve_bands(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[Curves, ...]:
         for opt, oc in pc.groupby("optimizer", sort=False):
             pivot = oc.pivot_table(index="step", columns="seed", values=metric, aggfunc="last").sort_index()
             q = pivot.ffill().quantile([0.25, 0.5, 0.75], axis=1).T
+            cost = {col: _median_at_steps(oc, col, q.index) for col in ("grad_evals", "wall_seconds")}
             bands.append(Band(str(opt), q.index.to_numpy(), q[0.25].to_numpy(), q[0.5].to_numpy(),
-                              q[0.75].to_numpy()))
+                              q[0.75].to_numpy(), grad_evals=cost["grad_evals"], seconds=cost["wall_seconds"]))
         out.append(Curves(str(problem), metric, int(pc["seed"].nunique()), tuple(bands)))
+    return tuple(out)
+
+
+def _median_at_steps(curves: pd.DataFrame, column: str, steps: pd.Index) -> np.ndarray | None:
+    """At each of ``steps``, the median over seeds of ``column`` (gradient evaluations, wall
+    seconds): the x of a band drawn against that cost; ``None`` when the curves lack it."""
+    if column not in curves or curves[column].isna().all():
+        return None
+    values = curves.pivot_table(index="step", columns="seed", values=column, aggfunc="last")
+    return values.reindex(steps).median(axis=1).to_numpy(dtype=float)
+
+
+def end_results(runs: pd.DataFrame, *, baseline: str = BASELINE) -> tuple[EndResults, ...]:
+    """Per problem, every ok run's headline test metric per optimizer, and each paired with the
+    ``baseline``'s on the same seed (both ok): the boxplots relative to the reference."""
+    out = []
+    for problem, prun in in_report_order(runs, baseline=baseline).groupby("problem", sort=True):
+        name, label, _ = headline(prun)
+        ok = prun[prun["status"] == "ok"]
+        ok = ok.assign(_value=results.metric(ok, "test", name).astype(float))
+        ok = ok[ok["_value"].notna()]
+        base = ok[ok["optimizer"] == baseline].groupby("seed")["_value"].first()
+        values, paired = {}, {}
+        for opt, orun in ok.groupby("optimizer", sort=False):
+            values[str(opt)] = orun["_value"].to_numpy(dtype=float)
+            both = orun[orun["seed"].isin(base.index)]
+            paired[str(opt)] = np.column_stack([both["_value"].to_numpy(dtype=float),
+                                                base.reindex(both["seed"]).to_numpy(dtype=float)])
+        out.append(EndResults(str(problem), label, baseline, values, paired))
     return tuple(out)
 
 
@@ -312,7 +348,7 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
         curves=curve_bands(curves, runs) if curves is not None and not curves.empty else (),
         profiles=profile_panels(runs),
         colours={str(o): optimizer_colour(str(o)) for o in runs["optimizer"].unique()},
-        sections=tuple(sections))
+        sections=tuple(sections), baseline=baseline, ends=end_results(runs, baseline=baseline))
 
 
 def plot_algoperf_profile(prof: profile.Profile, folder: Path) -> Path | None:
@@ -350,7 +386,7 @@ def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True, ou
     (out / "report.md").write_text(report_markdown.markdown(rep))
     csv_path, scores_path = report_csv.write_csv(rep, out)
     pngs = report_png.write_png(rep, out) if plots and not curves.empty else []
-    html_path = html_report.write_html(out, rep, plots=pngs)
+    html_path = html_report.write_html(out, rep)  # draws its own plots, interactive
     return {"report": rep, "table": rep.table, "markdown": report_markdown.tables(rep), "md_path": out / "report.md",
             "csv_path": csv_path, "scores": rep.score_table, "scores_path": scores_path, "plots": pngs,
             "html_path": html_path}
