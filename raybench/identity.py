@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -201,28 +202,44 @@ class Change(NamedTuple):
     run_ids: tuple[str, ...]
 
 
+def _policy(hparams: Any) -> str | None:
+    if isinstance(hparams, str):
+        try:
+            hparams = json.loads(hparams)
+        except ValueError:
+            return None
+    policy = hparams.get("policy") if isinstance(hparams, dict) else None
+    return str(policy) if isinstance(policy, str | os.PathLike) and str(policy) else None
+
+
 def changes(specs: Sequence[RunSpec], runs: Any) -> list[Change]:
-    """The entries whose runs in ``runs`` (a folder's runs table) were made by other code than
-    ``specs`` would be now; only runs of ``specs`` count. A run that recorded no identity (an
-    older raybench) counts as other code."""
+    """The entries whose runs in ``runs`` (a folder's runs: ``results.finished_runs``) were made
+    by other code than ``specs`` would be now. A run counts when its problem and optimizer (and
+    policy file, if any) are a pair of ``specs``, whatever its seed or hyperparameters (runs of a
+    tuned learning rate included). A run that recorded no identity (an older raybench) counts as
+    other code."""
     import pandas as pd
 
     if runs is None or len(runs) == 0:
         return []
-    wanted = {s.run_id: s for s in specs}
-    rows = runs[runs["run_id"].isin(list(wanted))]
+    now: dict[tuple[str, str, str | None], Identity] = {}
+    for spec in specs:
+        key = (spec.problem, spec.optimizer, _policy(spec.hparams))
+        if key not in now:
+            now[key] = of_spec(spec)
     found: dict[tuple[str, str | None, str | None], list[str]] = {}
-    for row in rows.itertuples(index=False):
-        spec = wanted[row.run_id]
-        now = of_spec(spec)
-        for column, entry in (("source_hash", "raybench"), ("optimizer_code", f"optimizer {spec.optimizer}"),
-                              ("problem_code", f"problem {spec.problem}")):
+    for row in runs.itertuples(index=False):
+        key = (row.problem, row.optimizer, _policy(getattr(row, "hparams", None)))
+        if key not in now:
+            continue
+        current = now[key]
+        for column, entry in (("source_hash", "raybench"), ("optimizer_code", f"optimizer {row.optimizer}"),
+                              ("problem_code", f"problem {row.problem}")):
             was = getattr(row, column, None)
             was = None if was is None or (isinstance(was, float) and pd.isna(was)) else was
-            current = getattr(now, column)
-            if was != current or (column == "source_hash" and was is None):
-                found.setdefault((entry, was, current), []).append(row.run_id)
-    return [Change(entry, was, now, tuple(ids)) for (entry, was, now), ids in found.items()]
+            if was != getattr(current, column) or (column == "source_hash" and was is None):
+                found.setdefault((entry, was, getattr(current, column)), []).append(row.run_id)
+    return [Change(entry, was, code, tuple(ids)) for (entry, was, code), ids in found.items()]
 
 
 def describe(change_list: Sequence[Change]) -> str:

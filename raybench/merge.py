@@ -8,8 +8,8 @@ Every table of the inputs goes into ``out`` (a new folder, or one holding no tab
 
 - ``runs``: a run (its ``run_id``) present in several inputs is kept once. The copies must agree
   on everything but where and how fast they ran (``SET_ASIDE``: host, device, node, start time,
-  wall seconds, package versions, error text); code identity (``CODE_IDENTITY``, such as
-  ``git_commit``) is compared where both copies record it. Copies that differ are refused,
+  wall seconds, package versions, error text); code identity (``CODE_IDENTITY``: ``git_commit``
+  and ``raybench.identity``'s source and entry hashes) is compared where both copies record it. Copies that differ are refused,
   naming the run, unless ``prefer`` keeps the first or last input's copy.
 - tables whose rows carry a ``run_id`` (``curves``, multi-init's ``rungs``, ...): a kept run's
   rows come from the input whose copy of the run was kept, so its curve is never doubled;
@@ -41,14 +41,14 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from raybench import results, schema
+from raybench import identity, results, schema
 from raybench.errors import UsageError
 
 SET_ASIDE = frozenset({"host", "device", "node_id", "started_at", "wall_seconds", "seconds_to_target",
                        "raybench_version", "torch_version", "ray_version", "error"})
 """Run columns two copies of one run may differ in: where, when and how fast it ran (provenance,
 ``raybench.provenance``), and its error text (which names paths, hosts and process ids)."""
-CODE_IDENTITY = frozenset({"git_commit", "code_hash", "raybench_commit"})
+CODE_IDENTITY = frozenset({"git_commit", *identity.COLUMNS})
 """Run columns naming the code that computed a run: compared where both copies record one (a copy
 with none, such as an installed package without git, cannot be told apart)."""
 PREFER = ("first", "last")

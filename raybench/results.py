@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - pa.compute
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -423,7 +424,47 @@ def drop_orphan_curves(folder: str, finished: set[str] | None = None) -> int:
     return dropped
 
 
+def finished_runs(folder: str) -> pd.DataFrame:
+    """The runs already written to ``folder``: their ids, problem, optimizer, hyperparameters and
+    the code that made them (``raybench.identity.COLUMNS``), one row per run (empty if none)."""
+    from raybench import identity
+
+    columns = ["run_id", "problem", "optimizer", "hparams", *identity.COLUMNS]
+    runs = read_table(folder, "runs")
+    return runs[columns] if "run_id" in runs else pd.DataFrame(columns=columns)
+
+
 def finished_run_ids(folder: str) -> set[str]:
     """Run ids already written to ``folder`` (what ``--resume`` skips)."""
-    runs = read_table(folder, "runs")
-    return set(runs["run_id"]) if "run_id" in runs else set()
+    return set(finished_runs(folder)["run_id"])
+
+
+def drop_runs(folder: str, run_ids: set[str]) -> int:
+    """Remove the runs ``run_ids`` from ``folder``: their run rows, then their curves (as
+    ``drop_orphan_curves`` does); ``--rerun-changed`` before it redoes them. Each runs part
+    holding one is rewritten whole without it, the new part first, then the old one removed
+    (a crash in between leaves a kept run twice, which readers return once). Returns the
+    run rows removed."""
+    if not run_ids:
+        return 0
+    fs, root = _fs(folder)
+    table = schema.get("runs")
+    wanted = pa.array(sorted(run_ids), type=pa.string())
+    removed = 0
+    for path in _parts(fs, posixpath.join(root, "runs")):
+        part = _read_part(fs, path, table)
+        hit = pa.compute.is_in(part["run_id"], value_set=wanted)
+        count = pa.compute.sum(hit).as_py() or 0
+        if not count:
+            continue
+        kept = part.filter(pa.compute.invert(hit))
+        if kept.num_rows:
+            sink = pa.BufferOutputStream()
+            pq.write_table(kept, sink)  # the part's own schema and metadata (its table version)
+            new = posixpath.join(posixpath.dirname(path),
+                                 f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet")
+            _atomic_write(fs, new, sink.getvalue().to_pybytes())
+        fs.delete_file(path)
+        removed += count
+    drop_orphan_curves(folder)
+    return removed

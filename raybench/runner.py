@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from raybench import defaults
 from raybench.errors import UsageError
@@ -27,6 +27,7 @@ from raybench.ray_utils import require_ray
 if TYPE_CHECKING:
     import pandas as pd
 
+    from raybench.identity import Change
     from raybench.spec import RunSpec
     from raybench.train import Run
 
@@ -135,6 +136,46 @@ def check_folder(out: str, *, resume: bool) -> set[str]:
         raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
                          "or choose another --out")
     return done
+
+
+class Resume(NamedTuple):
+    """A folder read for ``--resume``: what to skip and what other code made."""
+
+    done: set[str]
+    """Run ids to skip: in the folder, and made by the code that would run them now."""
+    changed: list[Change]
+    """Runs of the suite in the folder made by other code (``--rerun-changed`` redoes them)."""
+
+    @property
+    def redo(self) -> set[str]:
+        return {rid for change in self.changed for rid in change.run_ids}
+
+
+def check_resume(out: str, *, resume: bool) -> pd.DataFrame:
+    """``check_folder``, returning the folder's runs with the code that made them
+    (``results.finished_runs``, read once) for ``check_code``."""
+    from raybench import results
+
+    runs = results.finished_runs(out)
+    if len(runs) and not resume:
+        raise UsageError(f"{out} already holds {len(runs)} runs; pass --resume to complete it, "
+                         "or choose another --out")
+    return runs
+
+
+def check_code(out: str, specs: Sequence[RunSpec], runs: pd.DataFrame, *, rerun_changed: bool) -> Resume:
+    """The folder's runs of ``specs`` (``runs``, from ``check_resume``) made by other code than now
+    (``raybench.identity.changes``: raybench's source, a user entry's files, a policy's weights)
+    are refused, naming the entries, unless ``rerun_changed``: then they are left out of
+    ``done``, to be removed (``results.drop_runs``) and run again."""
+    from raybench import identity
+
+    changed = identity.changes(specs, runs)
+    if changed and not rerun_changed:
+        raise UsageError(f"{out} holds runs made by other code than now: {identity.describe(changed)}; "
+                         "pass --rerun-changed to redo them, or choose another --out")
+    state = Resume(set(runs["run_id"]), changed)
+    return state._replace(done=state.done - state.redo)
 
 
 def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,

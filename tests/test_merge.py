@@ -106,6 +106,10 @@ def test_code_identity_compared_where_both_record_it(done, tmp_path: Path) -> No
     ok(cli("merge", str(tmp_path / "ab"), a, b))  # b does not know its commit: no conflict
     proc = cli("merge", str(tmp_path / "ac"), a, c)
     assert proc.returncode == 2 and "git_commit (aaaa vs cccc)" in proc.stderr
+    # Same commit, other source (an edited checkout): raybench's source hash tells them apart.
+    d = folder(tmp_path / "d", items, git_commit="aaaa", source_hash="0" * 16)
+    proc = cli("merge", str(tmp_path / "ad"), a, d)
+    assert proc.returncode == 2 and f"source_hash ({items[0][0]['source_hash']} vs {'0' * 16})" in proc.stderr
 
 
 def test_other_tables_merged_and_derived_left_out(done, tmp_path: Path) -> None:

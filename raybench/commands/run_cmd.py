@@ -38,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="CPUs per run (fractions allowed)")
     p.add_argument("--gpus-per-run", type=float, default=0.0, help="GPUs per run (fractions allowed)")
     options.add_resume(p)
+    p.add_argument("--rerun-changed", action="store_true",
+                   help="with --resume: redo the runs in --out made by other code than now (raybench's source, "
+                        "a --py-modules file, a policy's weights), which --resume alone refuses")
     options.add_pending_timeout(p)
     options.add_max_retries(p)
     p.add_argument("--tune-lr", action="store_true",
@@ -115,7 +118,9 @@ class Prepared:
     specs: list
     """The suite's specs, built, checked and (embedded Ray) with their data resolved."""
     done: set[str]
-    """Run ids already in the folder, read once, holding it as its writer."""
+    """Run ids already in the folder and made by the code now, read once, holding it as its writer."""
+    redo: set[str] = dataclasses.field(default_factory=set)
+    """``--rerun-changed``: run ids in the folder made by other code, to remove and run again."""
     search: Plan | None = None
     """``--tune-lr``: the checked ``raybench.lr_search.Plan``; else ``None``."""
     previous: dict = dataclasses.field(default_factory=dict)
@@ -135,15 +140,24 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
         results.check(args.out)  # --check creates nothing
     else:
         held.enter_context(results.writer(args.out))
-    done = runner.check_folder(args.out, resume=args.resume)
+    runs = runner.check_resume(args.out, resume=args.resume or args.rerun_changed)
     if args.address is None:
         specs = runner.prepare_data(specs)
+    folder = runner.check_code(args.out, specs, runs, rerun_changed=args.rerun_changed)
+    if folder.changed:
+        from raybench import identity
+
+        verb = "would redo" if held is None else "redoing"
+        print(f"--rerun-changed: {verb} the runs made by other code: {identity.describe(folder.changed)}",
+              file=sys.stderr)
     if not args.tune_lr:
-        return Prepared(specs, done)
+        return Prepared(specs, folder.done, folder.redo)
     from raybench import lr_search
 
     search = lr_search.plan(specs, samples=args.tune_samples)
-    return Prepared(specs, done, search, lr_search.previous_choices(args.out) if args.resume else {})
+    resumed = args.resume or args.rerun_changed
+    return Prepared(specs, folder.done, folder.redo, search,
+                    lr_search.previous_choices(args.out) if resumed else {})
 
 
 def _check(args: argparse.Namespace, prepared: Prepared) -> int:
@@ -170,12 +184,16 @@ def _run(args: argparse.Namespace, prepared: Prepared) -> int:
     from raybench import runner
 
     specs = prepared.specs
+    if prepared.redo:
+        from raybench import results
+
+        results.drop_runs(args.out, prepared.redo)
     if prepared.search is not None:
         from raybench import lr_search
 
         specs = lr_search.tune(prepared.search, args.out, previous=prepared.previous,
                                cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
-    written = runner.run_specs(specs, args.out, done=prepared.done, resume=args.resume,
+    written = runner.run_specs(specs, args.out, done=prepared.done, resume=args.resume or args.rerun_changed,
                                cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                                progress=not args.no_progress, max_retries=args.max_retries)
     counts = ", ".join(f"{v} {k}" for k, v in sorted(written.items())) or "none"

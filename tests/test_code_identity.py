@@ -1,0 +1,189 @@
+"""No result reused after its code changed (``raybench.identity``): every run records the code
+that made it; ``--resume`` into a folder written by other code exits 2 naming the entries that
+changed, and ``--rerun-changed`` redoes their runs; a Ray worker on other raybench code refuses.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from raybench import identity, optimizers, problems, registry, results, runner
+from raybench.errors import UsageError
+from raybench.spec import RunSpec
+from tests.conftest import ROOT, cli_env
+
+MY_SGD = '''
+import torch
+
+class MySGD(torch.optim.Optimizer):
+    def __init__(self, params, lr: float = 0.05):
+        super().__init__(params, {"lr": lr})
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad, alpha=-group["lr"])
+        return loss
+'''
+DOES_NOTHING = MY_SGD.replace('p.add_(p.grad, alpha=-group["lr"])', "pass")
+
+
+@pytest.fixture
+def clean_registries(monkeypatch: pytest.MonkeyPatch):
+    """The entries and the ``myopt`` module a test brings in are gone afterwards (process-wide)."""
+    before = {reg: dict(reg) for reg in (optimizers.REGISTRY, problems.REGISTRY)}
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    yield
+    sys.modules.pop("myopt", None)
+    for reg, names in before.items():
+        for name in set(reg) - set(names):
+            del reg[name]
+
+
+def _bump(path: Path, text: str) -> None:
+    """Rewrite ``path`` with a later modification time (the hash cache keys on it)."""
+    path.write_text(text)
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def _folder_with_runs(out: Path, specs: list[RunSpec]) -> None:
+    results.init(str(out))
+    rows, curves = [], []
+    for spec in specs:
+        row, curve = runner.execute(spec)  # in this process: the identity it records is this process's
+        rows.append(row)
+        curves += curve
+    results.write_runs(str(out), rows, curves)
+
+
+def test_a_run_records_raybench_source_a_user_module_and_a_policy(tmp_path: Path, clean_registries) -> None:
+    module = tmp_path / "mods" / "myopt.py"
+    module.parent.mkdir()
+    module.write_text(MY_SGD)
+    registry.add_module_paths([str(module)])
+    spec = RunSpec.build("quadratic", "mine=myopt:MySGD", 0, steps=5)
+    row, _ = runner.execute(spec)
+    assert row["source_hash"] == identity.source_hash() and len(row["source_hash"]) == 16
+    assert row["optimizer_code"] == "sha256:" + identity.files_hash(module)
+    assert row["problem_code"] is None  # built in: raybench's source says it all
+
+    builtin, _ = runner.execute(RunSpec.build("quadratic", "adam", 0, steps=5))
+    assert builtin["optimizer_code"] is None and builtin["source_hash"] == row["source_hash"]
+
+    # A policy file's identity is its bytes (and those of the files of its name beside it).
+    policy = tmp_path / "p.safetensors"
+    policy.write_bytes(b"weights-1")
+    (tmp_path / "p.json").write_text("{}")
+    first = identity.policy_code(policy)
+    _bump(policy, "weights-2")
+    assert identity.policy_code(policy) != first and identity.policy_code(tmp_path / "p.json") == \
+        identity.policy_code(policy)
+
+
+def test_the_source_hash_covers_every_installed_package() -> None:
+    # A file of each layer is part of the hash: the packages are the ones setuptools installs.
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    assert tuple(declared) == identity.PACKAGES
+
+
+def test_resume_refuses_runs_of_an_edited_module_and_rerun_changed_redoes_only_those(
+        tmp_path: Path, clean_registries) -> None:
+    module = tmp_path / "mods" / "myopt.py"
+    module.parent.mkdir()
+    module.write_text(MY_SGD)
+    registry.add_module_paths([str(module)])
+    mine = [RunSpec.build("quadratic", "mine=myopt:MySGD", seed, steps=10) for seed in (0, 1)]
+    adam = [RunSpec.build("quadratic", "adam", seed, steps=10) for seed in (0, 1)]
+    out = tmp_path / "r"
+    _folder_with_runs(out, mine + adam)
+
+    # The same code: everything is done, nothing changed.
+    runs = runner.check_resume(str(out), resume=True)
+    same = runner.check_code(str(out), mine + adam, runs, rerun_changed=False)
+    assert same.done == {s.run_id for s in mine + adam} and same.changed == []
+
+    _bump(module, DOES_NOTHING)
+    with pytest.raises(UsageError) as err:
+        runner.check_code(str(out), mine + adam, runs, rerun_changed=False)
+    message = str(err.value)
+    assert "\n" not in message and "optimizer mine (2 runs" in message and "--rerun-changed" in message
+    assert "adam" not in message and "raybench (" not in message  # only the entry that changed
+
+    redo = runner.check_code(str(out), mine + adam, runs, rerun_changed=True)
+    assert redo.redo == {s.run_id for s in mine} and redo.done == {s.run_id for s in adam}
+    assert results.drop_runs(str(out), redo.redo) == 2
+    kept, curves = results.read(str(out))
+    assert set(kept["run_id"]) == {s.run_id for s in adam}
+    assert set(curves["run_id"]) == {s.run_id for s in adam}  # their curves went with them
+
+
+def test_runs_without_a_recorded_identity_count_as_other_code(tmp_path: Path) -> None:
+    spec = RunSpec.build("quadratic", "adam", 0, steps=5)
+    row, curve = runner.execute(spec)
+    row.update({column: None for column in identity.COLUMNS})  # as an older raybench wrote it
+    results.init(str(tmp_path / "r"))
+    results.write_runs(str(tmp_path / "r"), [row], curve)
+    runs = runner.check_resume(str(tmp_path / "r"), resume=True)
+    with pytest.raises(UsageError, match=r"raybench \(1 runs; code no record -> "):
+        runner.check_code(str(tmp_path / "r"), [spec], runs, rerun_changed=False)
+    # Runs of pairs the suite does not hold are not its business.
+    other = RunSpec.build("quadratic", "sgd", 0, steps=5)
+    assert runner.check_code(str(tmp_path / "r"), [other], runs, rerun_changed=False).changed == []
+
+
+def test_a_worker_on_other_raybench_code_refuses_to_run() -> None:
+    spec = RunSpec.build("quadratic", "adam", 0, steps=5)
+    code = {**identity.of_spec(spec).columns(), "source_hash": "0" * 16}
+    with pytest.raises(identity.CodeMismatch, match="runs other raybench code"):
+        runner.execute(spec, "cpu", code)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_edited_module_then_resume_exits_2_and_rerun_changed_reports_the_new_code(tmp_path: Path) -> None:
+    """The issue's case, as a user meets it: three commands in fresh interpreters."""
+    module = tmp_path / "myopt.py"
+    module.write_text(MY_SGD)
+    out = tmp_path / "r"
+    args = [sys.executable, "-m", "raybench.cli", "run", "--problems", "quadratic",
+            "--optimizers", "mine=myopt:MySGD", "--py-modules", str(module), "--seeds", "2", "--steps", "30",
+            "--out", str(out), "--no-progress"]
+
+    def raybench(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*args, *extra], capture_output=True, text=True, timeout=300, env=cli_env(),
+                              cwd=tmp_path)
+
+    first = raybench()
+    assert first.returncode == 0, first.stderr[-3000:]
+    before, _ = results.read(str(out))
+    _bump(module, DOES_NOTHING)
+
+    resumed = raybench("--resume")
+    assert resumed.returncode == 2, resumed.stderr[-3000:]
+    last = resumed.stderr.strip().splitlines()[-1]
+    assert "optimizer mine (2 runs" in last and "--rerun-changed" in last
+    assert results.read(str(out))[0]["run_id"].tolist() == before["run_id"].tolist()  # nothing lost
+
+    rerun = raybench("--rerun-changed")
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    after, curves = results.read(str(out))
+    assert sorted(after["run_id"]) == sorted(before["run_id"]) and len(after) == 2  # redone, not added
+    assert (after["optimizer_code"] == "sha256:" + identity.files_hash(module)).all()
+    # The new code does nothing: each run ends where it began (its first curve point's loss).
+    start = curves[curves["step"] == 0].set_index("run_id")["train_loss"]
+    assert after.set_index("run_id")["final_train_loss"].sub(start).abs().max() < 1e-9
+    assert (before.set_index("run_id")["final_train_loss"] < start).all()  # the old code learned
