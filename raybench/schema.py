@@ -86,10 +86,14 @@ def _hp_fields() -> list[pa.Field]:
     from raybench import optimizers, schedules
 
     kinds: dict[str, pa.DataType] = {}
-    for defaults in [*(spec.defaults for spec in optimizers.REGISTRY.values()), schedules.DEFAULTS]:
-        for key, default in defaults.items():
-            numeric = isinstance(default, int | float)
+    numbers = (int, float, bool)
+    for spec in optimizers.REGISTRY.values():
+        for key, option in spec.options.items():
+            # An option whose default is None (muon's adamw_lr: tied) is typed by its kind.
+            numeric = isinstance(option.default, numbers) or option.kind in numbers
             kinds.setdefault(f"hp_{key}", pa.float64() if numeric else pa.string())
+    for key, default in schedules.DEFAULTS.items():
+        kinds.setdefault(f"hp_{key}", pa.float64() if isinstance(default, numbers) else pa.string())
     return [pa.field(name, dtype) for name, dtype in sorted(kinds.items())]
 
 
@@ -98,7 +102,7 @@ STR, FLOAT, INT, BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 RUNS = register(TableSchema("runs", 3, columns(
     ("run_id", STR), ("problem", STR), ("dataset", STR), ("optimizer", STR), ("seed", INT),
     ("optimizer_path", STR), ("optimizer_version", STR), ("problem_path", STR),
-    ("hparams", STR), ("options", STR), ("hparam_source", STR),
+    ("hparams", STR), ("options", STR), ("hparam_source", STR), ("param_roles", STR),
     ("status", STR), ("error", STR),
     ("budget_steps", INT), ("batch_size", INT), ("steps", INT), ("grad_evals", INT), ("wall_seconds", FLOAT),
     ("stopped_early", BOOL), ("final_train_loss", FLOAT),

@@ -65,7 +65,11 @@ class Run:
         self.eval_every = int(spec.eval_every or budget.eval_every)
         self.patience = spec.patience
         self.device = str(device)
-        self.optimizer = optimizers.build(spec.optimizer, self.instance.parameters(), self.hparams)
+        # Parameter roles (declared by the model, else the shape rule) decide weight decay by role,
+        # what Muon takes, and whether the optimizer applies to this model at all.
+        params = self.instance.parameters()
+        self.param_roles = optimizers.roles.of(self.instance.model, params)
+        self.optimizer = optimizers.build(spec.optimizer, params, self.hparams, param_roles=self.param_roles)
         _switch_mode(self.optimizer, "train")  # schedule-free optimizers step only in train mode
         # The learning-rate schedule spans the run's budget; None for the constant default.
         self.scheduler = schedules.build(self.optimizer, self.hparams, self.steps)
@@ -76,6 +80,10 @@ class Run:
         self.wall_seconds = 0.0
         self.status = "ok"
         self.error: str | None = None
+        reason = optimizers.not_applicable(spec.optimizer, self.param_roles, self.hparams)
+        if reason is not None:  # the run ends here, untrained, and says why
+            self.status = "not_applicable"
+            self.error = f"{spec.optimizer} is not applicable to problem {spec.problem}: {reason}"
         self.stopped_early = False
         self.last_metrics: dict[str, float] = {}
         self.best_metrics: dict[str, float] = {}
@@ -222,6 +230,7 @@ class Run:
         row: dict[str, Any] = {
             **spec_columns(self.spec), "dataset": inst.dataset,
             "budget_steps": self.steps, "batch_size": inst.budget.batch_size,
+            "param_roles": self.param_roles.source,
             "status": self.status, "error": self.error, "stopped_early": self.stopped_early,
             "steps": self.step, "grad_evals": self.grad_evals, "wall_seconds": self.wall_seconds,
             "final_train_loss": self._last_train_loss,
@@ -230,9 +239,10 @@ class Run:
             "target_threshold": inst.target.threshold,
             "f_star": inst.f_star,
             "converged": bool(self.to_target),
-            "steps_to_target": float(self.to_target.get("steps", math.inf)),
-            "grad_evals_to_target": float(self.to_target.get("grad_evals", math.inf)),
-            "seconds_to_target": float(self.to_target.get("seconds", math.inf)),
+            # A run that was not applicable measured nothing: no time to target (NaN), not "never" (inf).
+            **{f"{cost}_to_target": float(self.to_target.get(cost, math.nan if self.status == "not_applicable"
+                                                             else math.inf))
+               for cost in ("steps", "grad_evals", "seconds")},
             "started_at": self.started_at,
         }
         row.update(_metric_columns("final_val", self.last_metrics))

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from raybench.optimizers import roles
 from raybench.optimizers.base import (
     DEFAULT_LR_SPACE,
     GROUP,
@@ -30,6 +31,7 @@ from raybench.optimizers.base import (
     lr_space,
     make,
     names,
+    not_applicable,
     register,
     resolve_hparams,
 )
@@ -95,4 +97,5 @@ register(OptimizerSpec(
 from raybench.optimizers import zoo  # noqa: E402,F401  (registers the modern zoo: torch.optim, schedulefree, pytorch_optimizer)
 
 __all__ = ["DEFAULT_LR_SPACE", "GROUP", "REGISTRY", "ModifiedAdam", "OptimizerError", "OptimizerSpec", "baselines",
-           "build", "get", "load_entry_points", "lr_space", "make", "names", "register", "resolve_hparams"]
+           "build", "get", "load_entry_points", "lr_space", "make", "names", "not_applicable", "register",
+           "resolve_hparams", "roles"]

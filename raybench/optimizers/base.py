@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from raybench import registry, schedules
+from raybench.optimizers import roles
 from raybench.registry import Option
 
 
@@ -63,6 +64,10 @@ class OptimizerSpec:
     """``MODULE:CLASS`` of the class the entry builds (recorded with its distribution's version);
     its signature holds the library's defaults, read when first needed (so that the
     third-party libraries load only then)."""
+    applies: Callable[[roles.ParamRoles, dict[str, Any]], str | None] | None = None
+    """For an optimizer that is itself only on some parameters (Muon: hidden matrices):
+    ``applies(roles, hparams)`` is None when it applies to a model with these parameter roles,
+    else why not (the run is then ``not_applicable``; ``raybench.optimizers.roles``)."""
 
     def __post_init__(self) -> None:
         clash = sorted(set(self.changes) & set(schedules.DEFAULTS))
@@ -203,8 +208,23 @@ def make(name: str, params: Iterable[torch.Tensor] | Iterable[dict], **hparams: 
 
 
 def build(name: str, params: Iterable[torch.Tensor] | Iterable[dict],
-          resolved: dict[str, Any]) -> torch.optim.Optimizer:
+          resolved: dict[str, Any], *, param_roles: roles.ParamRoles | None = None) -> torch.optim.Optimizer:
     """Build optimizer ``name`` from hyperparameters already resolved (``resolve_hparams``), as
     a ``RunSpec`` holds them: no second round of coercion and checks. The schedule's
-    hyperparameters are left out (the factory never sees them)."""
-    return get(name).factory(params, **schedules.strip(resolved))
+    hyperparameters are left out (the factory never sees them).
+
+    ``param_roles`` (of the parameters ``params``; ``roles.of``): the optimizer gets param
+    groups instead (``roles.param_groups``): no weight decay on norms, biases and embeddings,
+    and one group per role, with its role, for a class that reads it (``takes_param_roles``:
+    ``MuonAdamW``). Check ``not_applicable`` first."""
+    hparams = schedules.strip(resolved)
+    factory = get(name).factory
+    if param_roles is not None:
+        params = roles.param_groups(param_roles, hparams, by_role=getattr(factory, "takes_param_roles", False))
+    return factory(params, **hparams)
+
+
+def not_applicable(name: str, param_roles: roles.ParamRoles, resolved: dict[str, Any]) -> str | None:
+    """Why optimizer ``name`` does not apply to a model with ``param_roles`` (None: it applies)."""
+    applies = get(name).applies
+    return None if applies is None else applies(param_roles, schedules.strip(resolved))

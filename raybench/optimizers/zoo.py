@@ -3,8 +3,8 @@
 Each entry is the library's class with the library's defaults (read from its signature when
 first needed), used and not copied:
 
-- ``torch.optim``: NAdam, RAdam, Adafactor, and Muon (as ``MuonAdamW``: Muon on the matrices,
-  AdamW on the rest; ``raybench.optimizers.muon``);
+- ``torch.optim``: NAdam, RAdam, Adafactor, and Muon (as ``MuonAdamW``: Muon on the hidden
+  matrices, AdamW on the rest; ``raybench.optimizers.muon``);
 - ``schedulefree``: AdamW schedule-free (it has ``train()`` / ``eval()``, which the training loop
   calls around every evaluation);
 - ``pytorch_optimizer``: Lion, SOAP, Prodigy, Adan.
@@ -16,6 +16,10 @@ does not load them (reading an entry's defaults does). A library argument whose 
 value its command-line string can be coerced to. SOAP's ``data_format`` takes the choices of its
 ``Literal`` annotation (SOAP does not check it). None of these entries is a baseline: a suite
 compares them only when named.
+
+Muon and SOAP are themselves only on matrices: on a model with none (Muon: no hidden matrix by
+its parameter roles; SOAP: no parameter of 2 or more dimensions) a run is ``not_applicable``
+(``OptimizerSpec.applies``) rather than AdamW or Adam under their names.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from typing import Any
 
 import torch
 
+from raybench.optimizers import roles
 from raybench.optimizers.base import OptimizerSpec, lr_space, register
 from raybench.optimizers.muon import MuonAdamW
+from raybench.registry import Option
 
 Params = Iterable[torch.Tensor] | Iterable[dict]
 
@@ -92,8 +98,11 @@ register(OptimizerSpec(
     "adafactor", "Adafactor: factored second moments, relative step size (Shazeer & Stern), torch.optim.Adafactor",
     _adafactor, {}, lr_space(1e-4, 1.0), path="torch.optim:Adafactor"))
 register(OptimizerSpec(
-    "muon", "Muon (torch.optim.Muon) on 2-D weights, AdamW on biases, scalars and conv kernels", MuonAdamW, {},
-    lr_space(1e-4, 1e-1), path="raybench.optimizers.muon:MuonAdamW"))
+    "muon", "Muon (torch.optim.Muon) on the hidden matrices, AdamW at lr x adamw_lr_ratio on embeddings, head, "
+    "norms, biases and conv kernels (by the model's parameter roles, else every 2-D weight to Muon)", MuonAdamW,
+    # adamw_lr defaults to None (tied to lr by the ratio), which a signature does not list: stated.
+    {"adamw_lr": Option(None, kind=float)},
+    lr_space(1e-4, 1e-1), path="raybench.optimizers.muon:MuonAdamW", applies=roles.needs_hidden_matrix))
 register(OptimizerSpec(
     "schedule_free_adamw", "schedule-free AdamW (Defazio et al.), schedulefree.AdamWScheduleFree; "
     "evaluated at its averaged iterate (eval())",
@@ -103,7 +112,7 @@ register(OptimizerSpec(
     {}, lr_space(1e-5, 1e-2), path="pytorch_optimizer:Lion"))
 register(OptimizerSpec(
     "soap", "SOAP: Adam in Shampoo's eigenbasis (Vyas et al.), pytorch_optimizer.SOAP", _pytorch_optimizer("SOAP"),
-    {}, lr_space(1e-4, 1e-1), path="pytorch_optimizer:SOAP"))
+    {}, lr_space(1e-4, 1e-1), path="pytorch_optimizer:SOAP", applies=roles.needs_matrix))
 register(OptimizerSpec(
     "prodigy", "Prodigy: learning-rate-free Adam, estimates the step size d (Mishchenko & Defazio), "
     "pytorch_optimizer.Prodigy; lr multiplies the estimate",
