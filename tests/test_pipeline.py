@@ -22,7 +22,7 @@ from raybench.cli import main
 @pytest.fixture
 def calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counted: Counter[str] = Counter()
-    for module, name in ((results, "finished_run_ids"), (lr_search, "check_tunable"), (ray_utils, "start_ray")):
+    for module, name in ((results, "finished_runs"), (lr_search, "check_tunable"), (ray_utils, "start_ray")):
         real = getattr(module, name)
 
         def spy(*args, _real=real, _name=name, **kwargs):
@@ -44,7 +44,7 @@ def test_tune_lr_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Pat
     first = dict(calls)
     calls.clear()
     assert main([*args, "--resume"]) == 0, capsys.readouterr().err[-3000:]
-    once = {"finished_run_ids": 1, "check_tunable": 1, "start_ray": 1}
+    once = {"finished_runs": 1, "check_tunable": 1, "start_ray": 1}
     assert first == once and dict(calls) == once
     err = capsys.readouterr().err
     assert "2 runs in" in err and "(2 ok written now)" in err
@@ -62,7 +62,7 @@ def test_check_reads_the_run_ids_once_and_checks_tunability_once(tmp_path: Path,
                                                                  capsys: pytest.CaptureFixture) -> None:
     assert main(["run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2", "--tune-lr",
                  "--tune-samples", "3", "--out", str(tmp_path / "r"), "--check"]) == 0
-    assert dict(calls) == {"finished_run_ids": 1, "check_tunable": 1}  # and no Ray
+    assert dict(calls) == {"finished_runs": 1, "check_tunable": 1}  # and no Ray
     err = capsys.readouterr().err
     assert "--tune-lr would search 2 of 2 pairs, 3 values each" in err and "4 runs to write" in err
     assert not (tmp_path / "r").exists(), "--check runs nothing and creates nothing"
