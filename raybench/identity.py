@@ -249,3 +249,58 @@ def describe(change_list: Sequence[Change]) -> str:
         was = c.was or "no record"
         parts.append(f"{c.entry} ({len(c.run_ids)} runs; code {was} -> {c.now or 'none'})")
     return "; ".join(parts)
+
+
+def _short(code: Any) -> str:
+    text = "none" if code is None or (isinstance(code, float) and code != code) else str(code)
+    return text.rsplit(" ", 1)[-1].removeprefix("sha256:")[:7]
+
+
+def split_by_code(runs: Any) -> tuple[Any, list[str]]:
+    """A report never mixes runs made by different code under one name: where one problem's
+    runs of an optimizer were made by more than one code (``COLUMNS``), the runs of the code that
+    ran last (the latest ``started_at``) keep the name and the others are renamed
+    ``NAME@CODE`` (the first digits of what differs: the entry's hash, else raybench's source
+    hash). Returns the runs (a copy when any is renamed) and a line per renamed group."""
+    import pandas as pd
+
+    present = [c for c in COLUMNS if c in runs]
+    if runs.empty or not present:
+        return runs, []
+    keys = runs[present].astype(object).where(runs[present].notna(), None)
+    codes = keys.apply(tuple, axis=1)
+    renamed = runs
+    notes = []
+    for (problem, optimizer), group in runs.groupby(["problem", "optimizer"], sort=True):
+        variants = codes.loc[group.index]
+        if variants.nunique(dropna=False) < 2:
+            continue
+        started = pd.to_datetime(group.get("started_at"), errors="coerce", utc=True) \
+            if "started_at" in group else pd.Series(pd.NaT, index=group.index)
+        latest = variants.loc[started.fillna(pd.Timestamp.min.tz_localize("UTC")).idxmax()]
+        if renamed is runs:
+            renamed = runs.copy()
+        for variant in sorted(set(variants) - {latest}, key=str):
+            index = variants[variants == variant].index
+            differs = [i for i in (1, 2, 0) if variant[i] != latest[i]][0] if len(variant) == 3 else 0
+            label = f"{optimizer}@{_short(variant[differs])}"
+            renamed.loc[index, "optimizer"] = label
+            notes.append(f"{problem}: {len(index)} runs of {optimizer} made by other code than its latest "
+                         f"runs are reported as {label}")
+    return renamed, notes
+
+
+def versions(runs: Any) -> list[str]:
+    """The raybench versions a folder's runs were made by: version, commit and source hash, with
+    how many runs each, most runs first."""
+    columns = [c for c in ("raybench_version", "git_commit", "source_hash") if c in runs]
+    if runs.empty or not columns:
+        return []
+    counts = runs[columns].astype(object).fillna("unknown").value_counts()
+    lines = []
+    for key, n in counts.items():
+        fields = dict(zip(columns, key if isinstance(key, tuple) else (key,), strict=True))
+        commit = str(fields.get("git_commit", "unknown"))[:10]
+        lines.append(f"raybench {fields.get('raybench_version', 'unknown')} (commit {commit}, source "
+                     f"{fields.get('source_hash', 'unknown')}): {n} runs")
+    return lines

@@ -187,3 +187,25 @@ def test_edited_module_then_resume_exits_2_and_rerun_changed_reports_the_new_cod
     start = curves[curves["step"] == 0].set_index("run_id")["train_loss"]
     assert after.set_index("run_id")["final_train_loss"].sub(start).abs().max() < 1e-9
     assert (before.set_index("run_id")["final_train_loss"] < start).all()  # the old code learned
+
+
+def test_a_report_never_mixes_runs_of_different_code_under_one_name() -> None:
+    import pandas as pd
+
+    runs = pd.DataFrame({
+        "run_id": list("abcdef"), "problem": ["q"] * 6, "optimizer": ["adam", "adam", "mine", "mine", "mine", "sgd"],
+        "source_hash": ["s1", "s1", "s1", "s1", "s1", "s0"],
+        "optimizer_code": [None, None, "sha256:1111111aa", "sha256:2222222bb", "sha256:2222222bb", None],
+        "problem_code": [None] * 6,
+        "started_at": ["2026-01-01T00:00:00", "2026-01-01T00:00:01", "2026-01-03T00:00:00",
+                       "2026-01-01T00:00:00", "2026-01-02T00:00:00", "2026-01-01T00:00:00"],
+        "raybench_version": ["0.1"] * 6, "git_commit": ["c1"] * 5 + ["c0"]})
+    split, notes = identity.split_by_code(runs)
+    # The code that ran last keeps the name; the other code's runs are named by their own hash.
+    assert split["optimizer"].tolist() == ["adam", "adam", "mine", "mine@2222222", "mine@2222222", "sgd"]
+    assert notes == ["q: 2 runs of mine made by other code than its latest runs are reported as mine@2222222"]
+    assert runs["optimizer"].tolist()[3] == "mine"  # the caller's frame is left as it was
+    assert identity.versions(runs) == ["raybench 0.1 (commit c1, source s1): 5 runs",
+                                       "raybench 0.1 (commit c0, source s0): 1 runs"]
+    same, none = identity.split_by_code(runs[runs["optimizer"] != "mine"])
+    assert none == [] and same["optimizer"].tolist() == ["adam", "adam", "sgd"]
