@@ -20,6 +20,7 @@ from raybench.problems.base import (
     families,
     generator,
     get,
+    layer_roles,
     load_entry_points,
     names,
     register,
@@ -38,5 +39,5 @@ from raybench.problems import char_gpt  # noqa: F401  (registers)
 
 __all__ = [
     "MODES", "REGISTRY", "Batch", "Budget", "Instance", "Option", "Problem", "ProblemError", "Target",
-    "better", "families", "generator", "get", "load_entry_points", "names", "register",
+    "better", "families", "generator", "get", "layer_roles", "load_entry_points", "names", "register",
 ]

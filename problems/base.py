@@ -83,12 +83,44 @@ def generator(seed: int, *salt: int) -> torch.Generator:
     return g
 
 
+_NORMS = (torch.nn.LayerNorm, torch.nn.GroupNorm, torch.nn.RMSNorm, torch.nn.BatchNorm1d, torch.nn.BatchNorm2d,
+          torch.nn.BatchNorm3d)
+
+
+def layer_roles(model: torch.nn.Module, head: str) -> dict[str, str]:
+    """The roles of a network of standard layers, by layer: an ``Embedding``'s weight is
+    ``embedding``, a normalisation layer's scale and shift ``norm``, any other layer's ``bias``
+    ``bias``, the weight of the output layer (the submodule named ``head``) ``head``, and every
+    other weight ``hidden``: the first layer's too, which on raw continuous inputs is a hidden
+    layer's weight, not a lookup table (Muon's practitioners give it to Muon)."""
+    if head not in dict(model.named_modules()):
+        raise ValueError(f"{type(model).__name__} has no submodule {head!r} to be its head")
+    roles: dict[str, str] = {}
+    for prefix, module in model.named_modules():
+        for name, _ in module.named_parameters(recurse=False):
+            full = f"{prefix}.{name}" if prefix else name
+            if isinstance(module, torch.nn.Embedding):
+                roles[full] = "embedding"
+            elif isinstance(module, _NORMS):
+                roles[full] = "norm"
+            elif name == "bias":
+                roles[full] = "bias"
+            else:
+                roles[full] = "head" if prefix == head else "hidden"
+    return roles
+
+
 class Instance(abc.ABC):
     """One concrete optimisation problem drawn from a seed.
 
     Subclasses set ``model`` (a ``torch.nn.Module`` holding every trainable parameter),
     ``budget``, ``target``, ``f_star`` (or ``None``) and ``dataset`` (a name recorded in
     the results), and implement ``batch``, ``loss`` and ``evaluate``.
+
+    The model may declare its parameters' roles, ``parameter_roles() -> {name: role}`` (embedding,
+    head, hidden, norm, bias, other; ``layer_roles`` derives them for standard layers), which
+    optimizers and weight decay that treat parameters differently read
+    (``raybench.optimizers.roles``); without it they fall back to a rule by shape.
     """
 
     model: torch.nn.Module

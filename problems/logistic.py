@@ -48,6 +48,10 @@ class LinearModel(torch.nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x @ self.w + self.b
 
+    def parameter_roles(self) -> dict[str, str]:
+        """``w`` is the classifier's output layer (its ``head``), ``b`` its ``bias``: no hidden matrix."""
+        return {"w": "head", "b": "bias"}
+
 
 def gaussian_classes(seed: int, salt: int, n: int, direction: torch.Tensor, separation: float
                      ) -> tuple[torch.Tensor, torch.Tensor]:

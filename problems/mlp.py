@@ -27,7 +27,16 @@ import torch
 import torch.nn.functional as F
 
 from raybench.problems._sampling import SplitDataInstance, check_batch_size, check_choice, check_split
-from raybench.problems.base import Budget, Option, Problem, ProblemError, Target, generator, register
+from raybench.problems.base import (
+    Budget,
+    Option,
+    Problem,
+    ProblemError,
+    Target,
+    generator,
+    layer_roles,
+    register,
+)
 
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 _SPLIT_SALT = {"train": 11, "val": 12, "test": 13}
@@ -58,6 +67,10 @@ class TwoLayerNet(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.out(self.activation(self.hidden(x))).squeeze(-1)
+
+    def parameter_roles(self) -> dict[str, str]:
+        """``hidden.weight`` hidden (the first layer, on raw inputs), ``out.weight`` the head, biases."""
+        return layer_roles(self, head="out")
 
 
 class MLPInstance(SplitDataInstance):

@@ -21,6 +21,10 @@ class VectorModel(torch.nn.Module):
         super().__init__()
         self.x = torch.nn.Parameter(x0.clone())
 
+    def parameter_roles(self) -> dict[str, str]:
+        """``x`` is the objective's variable vector: no layer, role ``other`` (raybench.optimizers.roles)."""
+        return {"x": "other"}
+
 
 class QuadraticInstance(Instance):
     def __init__(self, seed: int, dim: int, eig_min: float, eig_max: float, steps: int, target_gap: float) -> None:

@@ -37,6 +37,7 @@ from raybench.problems.base import (
     ProblemError,
     Target,
     generator,
+    layer_roles,
     register,
 )
 from raybench.problems.cifar100_data import load_cifar100
@@ -58,6 +59,10 @@ class MnistMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def parameter_roles(self) -> dict[str, str]:
+        """The first layer's weight (on raw pixels) hidden, the last layer the head."""
+        return layer_roles(self, head="net.3")
+
 
 class MnistCNN(nn.Module):
     """conv(1,32,3)-relu-maxpool-conv(32,64,3)-relu-maxpool-fc(1600,10): 34,826 parameters."""
@@ -73,6 +78,10 @@ class MnistCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))
 
+    def parameter_roles(self) -> dict[str, str]:
+        """The convolution kernels hidden (torch's Muon takes matrices only: no hidden matrix), the fc the head."""
+        return layer_roles(self, head="head")
+
 
 class MnistAutoencoder(nn.Module):
     """784-32-784 autoencoder: ReLU code of 32 units, reconstruction logits (50,992 parameters)."""
@@ -84,6 +93,10 @@ class MnistAutoencoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.decoder(self.encoder(x)).view_as(x)
+
+    def parameter_roles(self) -> dict[str, str]:
+        """The encoder's weight hidden, the decoder (the output layer, reconstruction logits) the head."""
+        return layer_roles(self, head="decoder")
 
 
 class Cifar100CNN(nn.Module):
@@ -106,6 +119,11 @@ class Cifar100CNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).mean(dim=(2, 3)))
+
+    def parameter_roles(self) -> dict[str, str]:
+        """The convolution kernels hidden (torch's Muon takes matrices only: no hidden matrix), the
+        batchnorms' scales and shifts norm, the linear layer the head."""
+        return layer_roles(self, head="head")
 
 
 def init_from(model: nn.Module, g: torch.Generator) -> nn.Module:

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from raybench.problems.base import Instance, Option, Problem, register
+from raybench.problems.base import Instance, Option, Problem, layer_roles, register
 from raybench.problems.fashion_data import load_fashion_mnist
 from raybench.problems.mnist1d_data import (
     DEFAULT_SAMPLES,
@@ -48,6 +48,10 @@ class Mnist1dMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def parameter_roles(self) -> dict[str, str]:
+        """Both hidden layers' weights hidden (the first, on the raw signal, too), the last layer the head."""
+        return layer_roles(self, head="net.5")
+
 
 class Mnist1dCNN(nn.Module):
     """conv1d(1,25,5,stride 2)-relu-conv1d(25,25,3,stride 2)-relu-conv1d(25,25,3,stride 2)-relu-fc(125,10),
@@ -64,6 +68,10 @@ class Mnist1dCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x).flatten(1))
+
+    def parameter_roles(self) -> dict[str, str]:
+        """The convolution kernels hidden (torch's Muon takes matrices only: no hidden matrix), the fc the head."""
+        return layer_roles(self, head="head")
 
 
 # -- registration -----------------------------------------------------------------------------
