@@ -296,21 +296,24 @@ def test_interrupt_keeps_finished_runs_and_resume_completes_exactly_once(tmp_pat
 @pytest.mark.ray
 @pytest.mark.slow
 def test_tune_lr_chooses_on_validation_and_records_every_trial(tmp_path: Path, ray_session) -> None:
-    from raybench.lr_search import TUNING_SEED, grid
+    from raybench.lr_search import TUNING_SEEDS, grid
 
     out = tmp_path / "r"
     proc = cli("run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "2",
                "--steps", "40", "--tune-lr", "--tune-samples", "3", "--out", str(out), "--no-progress")
     assert proc.returncode == 0, proc.stderr[-3000:]
     search = results.read_table(str(out), "lr_search")
-    assert len(search) == 6 and (search["tuning_seed"] == TUNING_SEED).all()
+    grid_rows = search[~search["extension"]]
+    assert len(grid_rows) == 2 * 3 * len(TUNING_SEEDS) and set(search["tuning_seed"]) == set(TUNING_SEEDS)
+    assert (search["metric"] == "loss").all()  # chosen on validation loss
     runs = pd.read_parquet(out / "runs")
-    assert TUNING_SEED not in set(runs["seed"]) and len(runs) == 4
+    assert not set(TUNING_SEEDS) & set(runs["seed"]) and len(runs) == 4
     for opt, group in search.groupby("optimizer"):
-        assert sorted(group["lr"]) == pytest.approx(grid(opt, 3))
-        assert group["chosen"].sum() == 1
-        best = group.loc[group["score"].idxmin(), "lr"]
-        assert group.loc[group["chosen"], "lr"].item() == best
+        assert sorted(set(group.loc[~group["extension"], "lr"])) == pytest.approx(grid(opt, 3))
+        assert (group.groupby("lr")["tuning_seed"].nunique() == len(TUNING_SEEDS)).all()
+        assert group["chosen"].sum() == len(TUNING_SEEDS)  # the winning value's row on each seed
+        best = group.loc[group["mean_score"].idxmin(), "lr"]
+        assert set(group.loc[group["chosen"], "lr"]) == {best}
         assert (runs.loc[runs.optimizer == opt, "hp_lr"] == best).all()
     assert (runs["hparam_source"] == "tuned").all()
 
