@@ -107,11 +107,16 @@ def test_tune_lr_picks_the_highest_value_of_a_maximised_target(ray_knows_the_pro
 
     spec = RunSpec.build(NAME, "sgd", 0)
     out = str(tmp_path / "r")
-    tuned = lr_search.tune_specs([spec], out, samples=3)
+    # the search chooses on validation loss unless told otherwise: here on the maximised target
+    tuned = lr_search.tune_specs([spec], out, samples=3, metric="closeness")
     table = results.read_table(out, "lr_search")
-    assert len(table) == 3 and set(table["mode"]) == {"max"} and set(table["target_metric"]) == {"closeness"}
+    grid_rows = table[~table["extension"]]
+    assert len(grid_rows) == 3 * len(lr_search.TUNING_SEEDS)
+    assert set(table["mode"]) == {"max"} and set(table["metric"]) == {"closeness"}
     best = table.loc[table["final_val"].idxmax()]
     assert bool(best["chosen"]) and tuned[0].hparams["lr"] == pytest.approx(best["lr"])
-    # closeness grows with the learning rate over sgd's grid up to 1.0: the largest wins
+    # closeness grows with the learning rate over sgd's grid (1e-4, 1e-2, 1) up to 1.0: the
+    # largest wins, and the one value tried past it (100) overshoots
     assert best["lr"] == pytest.approx(max(lr_search.grid("sgd", 3)))
+    assert sorted(set(table.loc[table["extension"], "lr"])) == pytest.approx([100.0])
     assert tuned[0].hparam_source == "tuned" and tuned[0].run_id != spec.run_id
