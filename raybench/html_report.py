@@ -156,6 +156,31 @@ APP_JS = r"""
     return div;
   }
 
+  // Performance profiles: the AlgoPerf one (per problem, tau up to tau_max), Dolan-Moré ones.
+  const profileBox = document.getElementById('profiles');
+  if (profileBox && D.algoperf) {
+    const a = D.algoperf;
+    const traces = a.order.map(o => ({x: a.taus, y: a.rho[o], mode: 'lines', line: {shape: 'hv', width: 2, color: colour(o)},
+                                      legendgroup: o, name: esc(o) + ' (' + a.scores[o].toFixed(3) + ')'}));
+    draw(plotDiv(profileBox, 'algoperf-profile'), traces,
+         layout('AlgoPerf performance profile over ' + a.problems + ' problems (legend: score)',
+                'tau: within a factor tau of the fastest median ' + a.cost.replace(/_/g, ' '), 'fraction of problems',
+                {xaxis: {title: {text: 'tau: within a factor tau of the fastest median ' + a.cost.replace(/_/g, ' ')},
+                         range: [1, a.tau_max]}, yaxis: {title: {text: 'fraction of problems'}, range: [-0.02, 1.02]}}));
+  }
+  if (profileBox) {
+    D.profiles.forEach((p, k) => {
+      const words = p.cost.replace(/_/g, ' ');
+      const traces = Object.keys(p.fractions).map(o => ({x: p.taus, y: p.fractions[o], mode: 'lines',
+        line: {shape: 'hv', width: 2, color: colour(o)}, legendgroup: o, name: esc(o)}));
+      draw(plotDiv(profileBox, 'profile-' + k), traces,
+           layout('Dolan-Moré profile on ' + words + ', ' + p.instances + ' (problem, seed) instances',
+                  'tau: within a factor tau of the best ' + words, 'fraction of instances',
+                  {xaxis: {title: {text: 'tau: within a factor tau of the best ' + words}, type: 'log'},
+                   yaxis: {title: {text: 'fraction of instances'}, range: [-0.02, 1.02]}}));
+    });
+  }
+
   // Curves: median and interquartile band over seeds, on the chosen x-axis.
   const AXES = {step: 'step', grad_evals: 'gradient evaluations', seconds: 'wall seconds'};
   const curvesBox = document.getElementById('curves');
@@ -190,31 +215,6 @@ APP_JS = r"""
         c.bands.forEach(b => { const x = curveX(b, axis); xs.push(x, x, x); });
         Plotly.update(div, {x: xs}, {'xaxis.title.text': AXES[axis], 'xaxis.autorange': true});
       });
-    });
-  }
-
-  // Performance profiles: the AlgoPerf one (per problem, tau up to tau_max), Dolan-Moré ones.
-  const profileBox = document.getElementById('profiles');
-  if (profileBox && D.algoperf) {
-    const a = D.algoperf;
-    const traces = a.order.map(o => ({x: a.taus, y: a.rho[o], mode: 'lines', line: {shape: 'hv', width: 2, color: colour(o)},
-                                      legendgroup: o, name: esc(o) + ' (' + a.scores[o].toFixed(3) + ')'}));
-    draw(plotDiv(profileBox, 'algoperf-profile'), traces,
-         layout('AlgoPerf performance profile over ' + a.problems + ' problems (legend: score)',
-                'tau: within a factor tau of the fastest median ' + a.cost.replace(/_/g, ' '), 'fraction of problems',
-                {xaxis: {title: {text: 'tau: within a factor tau of the fastest median ' + a.cost.replace(/_/g, ' ')},
-                         range: [1, a.tau_max]}, yaxis: {title: {text: 'fraction of problems'}, range: [-0.02, 1.02]}}));
-  }
-  if (profileBox) {
-    D.profiles.forEach((p, k) => {
-      const words = p.cost.replace(/_/g, ' ');
-      const traces = Object.keys(p.fractions).map(o => ({x: p.taus, y: p.fractions[o], mode: 'lines',
-        line: {shape: 'hv', width: 2, color: colour(o)}, legendgroup: o, name: esc(o)}));
-      draw(plotDiv(profileBox, 'profile-' + k), traces,
-           layout('Dolan-Moré profile on ' + words + ', ' + p.instances + ' (problem, seed) instances',
-                  'tau: within a factor tau of the best ' + words, 'fraction of instances',
-                  {xaxis: {title: {text: 'tau: within a factor tau of the best ' + words}, type: 'log'},
-                   yaxis: {title: {text: 'fraction of instances'}, range: [-0.02, 1.02]}}));
     });
   }
 

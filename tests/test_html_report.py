@@ -1,8 +1,11 @@
 """``index.html`` of ``raybench report``, opened in a real headless browser (Debian's Chromium
-through Selenium and chromedriver): the title, the results table row for row as ``report.md``
-has it, the AlgoPerf scores, the claims with their verdicts (a section that ``raybench.reproduce``
-provides through the ``raybench.report_sections`` entry points), and every plot the report
-wrote decoded at its own size, with no console errors and nothing loaded from outside the file.
+through Selenium and chromedriver) in a laptop's 1,366-pixel-wide window: the title, the results
+table row for row as ``report.md`` has it, sorted by a click on a header and filtered by problem
+and optimizer; the AlgoPerf scores and profiles; the curves, an optimizer hidden from a legend
+and from the page's own toggles, the x-axis switched; the boxplots against the reference; the
+claims (a section that ``raybench.reproduce`` provides through the ``raybench.report_sections``
+entry points) as "claimed vs measured [95% CI]: verdict" with no number past 3 significant
+digits; no console errors, nothing loaded from outside the file, no sideways scrolling.
 
 The results folder is made by hand (``raybench.results.write``, no Ray, no training), with an
 optimizer whose name is markup, so that escaping is checked where it matters: in the page the
@@ -30,11 +33,32 @@ ODD = "my<i>opt</i>&co"
 OPTIMIZERS = ("adam", "sgd", ODD)
 SEEDS = (0, 1)
 PLOTS = ("curves_bowl.png", "curves_valley.png", "performance_profile.png", "algoperf_profile.png")
+WIDTH = 1366
+"""A laptop's window: the page must not scroll sideways in it."""
+NAN = float("nan")
+# Claims as claims.csv holds them (raw floats, counts read back as floats), one of each kind.
 CLAIMS = pd.DataFrame({
     "method": ["multi_init_16", "autonomous", "adam"],
     "column": ["Convergence Speed", "CIFAR-100 <tiny>", "Quadratic"],
+    "problem": ["bowl", "valley", "bowl"],
+    "kind": ["ratio", "percent", "category"],
     "claimed": ["1.143x", "74.1%", "Optimal"],
-    "verdict": ["contradicted", "direction holds", "not run: no CIFAR-100 files in the data folder"]})
+    "claimed_value": [1.143, 74.1, NAN],
+    "estimate": [0.9866666666666667, 36.93333333333334, NAN],
+    "ci_low": [0.9123456789, 18.30174847277998, NAN],
+    "ci_high": [1.0456789012, 55.5649181938867, NAN],
+    "n": [8.0, 3.0, NAN],
+    "verdict": ["contradicted", "direction holds", "not run: no CIFAR-100 files in the data folder"],
+    "vs_adam": [NAN, "better", NAN],
+    "vs_adam_claimed": [NAN, "74.1% accuracy, +1.8% over Adam", NAN],
+    "diff_vs_adam": [NAN, -32.400000000000006, NAN],
+    "diff_ci_low": [NAN, -48.33724874110748, NAN],
+    "diff_ci_high": [NAN, -16.462751258892517, NAN],
+    "paired": [NAN, 3.0, NAN],
+    "vs_adam_verdict": [NAN, "direction contradicted", NAN]})
+CLAIM_CELLS = ["1.14x vs 0.987x [0.912, 1.05] (n=8): contradicted",
+               "74.1% vs 36.9% [18.3, 55.6] (n=3): direction holds",
+               "Optimal: not run: no CIFAR-100 files in the data folder"]
 NEEDS_BROWSER = ("`make test` installs them (Debian packages chromium and chromium-driver: "
                  "apt-get install chromium chromium-driver)")
 
@@ -55,7 +79,7 @@ def make_folder(out: Path) -> Path:
                              "test_loss": 0.1 * (o + 1) + 0.01 * seed + p, "converged": to_target < 1e9,
                              "steps_to_target": to_target, "grad_evals_to_target": to_target,
                              "metric_modes": json.dumps({"loss": "min"}), "hparam_source": "default"})
-                curves += [{"run_id": run_id, "step": s, "grad_evals": s, "wall_seconds": s / 100,
+                curves += [{"run_id": run_id, "step": s, "grad_evals": s * (o + 1), "wall_seconds": s / 100,
                             "train_loss": 1.0 / (1 + s * (o + 1)), "val_loss": 1.0 / (1 + s * (o + 1)) + 0.01 * seed}
                            for s in (0, 100, 200, 300)]
     results.write_runs(str(out), runs, curves)
@@ -105,7 +129,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-extensions", "--no-first-run"):
+                "--disable-extensions", "--no-first-run", f"--window-size={WIDTH},900"):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
@@ -132,35 +156,92 @@ return Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, 
 """
 
 
+# One round trip: every table as {heading, header, rows of cell texts, row and cell classes}.
+TABLES_JS = """
+return Array.from(document.querySelectorAll('table')).map(t => {
+  let h = t.closest('.box'); while (h && h.tagName !== 'H2') h = h.previousElementSibling || h.parentElement;
+  return {heading: h ? h.textContent : null, id: t.id,
+          header: Array.from(t.querySelectorAll('thead th')).map(c => c.textContent),
+          rows: Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.cells).map(c => c.textContent)),
+          rowClasses: Array.from(t.querySelectorAll('tbody tr')).map(r => r.className),
+          cellClasses: Array.from(t.querySelectorAll('tbody tr')).map(r => Array.from(r.cells).map(c => c.className))};
+});
+"""
+SHOWN_ROWS_JS = """
+return Array.from(document.querySelectorAll('#results-table tbody tr')).filter(r => !r.hidden && r.offsetParent)
+  .map(r => [r.cells[0].textContent, r.cells[1].textContent, r.cells[4].textContent]);
+"""
+# Per trace of a plot: its optimizer, whether it is drawn, its x values; the x-axis title shown.
+PLOT_JS = """
+const div = document.getElementById(arguments[0]);
+const title = div.querySelector('.g-xtitle');
+return {traces: div.data.map(t => ({group: t.legendgroup, name: t.name, visible: t.visible === undefined ? true : t.visible,
+                                    x: Array.from(t.x || [])})),
+        xtitle: title ? title.textContent : null, ytype: div._fullLayout.yaxis.type,
+        legend: Array.from(div.querySelectorAll('.legend .traces .legendtext')).map(e => e.textContent),
+        drawn: div.querySelectorAll('.scatterlayer .trace').length};
+"""
+
+
+def open_page(browser, folder: Path) -> None:
+    browser.get((folder / "index.html").as_uri())
+    browser.get_log("browser")  # a fresh log for each test
+
+
+def no_console_errors(browser) -> None:
+    severe = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert severe == []
+
+
+def significant_digits(number: str) -> int:
+    """How many significant digits a number is written with (``0.0529``: 3, ``1230``: 3)."""
+    mantissa = re.split("[eE]", number.lstrip("+-"))[0]
+    digits = mantissa.replace(".", "").lstrip("0")
+    return len(digits if "." in mantissa else digits.rstrip("0")) or 1
+
+
+def test_the_page_loads_nothing_from_outside(reported) -> None:
+    folder, _ = reported
+    text = (folder / "index.html").read_text(encoding="utf-8")
+    # Scripts inlined: no script, style sheet, image or frame names a source to fetch.
+    tags = re.findall(r"<(script|link|img|iframe|style)\b([^>]*)>", text, re.I)
+    assert [t for t, _ in tags if t.lower() == "script"], "plotly and the page's script are inlined"
+    assert [(t, a) for t, a in tags if re.search(r"\b(src|href)\s*=", a, re.I)] == []
+    assert not re.search(r"<link\b|<img\b|<iframe\b", text, re.I)
+    markup = re.sub(r"<script\b[^>]*>.*?</script>", "", text, flags=re.S | re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", markup, re.I)
+    assert "url(" not in markup and "@import" not in markup
+    # The report's data sit in one JSON script that no name can end early.
+    assert text.count('<script id="report-data" type="application/json">') == 1
+    assert "my<i>opt</i>&co" not in markup
+
+
 @pytest.mark.browser
 @pytest.mark.ray
-def test_page_renders_tables_and_every_plot_without_console_errors(reported, browser) -> None:
+def test_page_renders_tables_and_plots_without_console_errors(reported, browser) -> None:
     folder, plots = reported
-    page = folder / "index.html"
-    text = page.read_text(encoding="utf-8")
-    # One self-contained file: nothing to fetch, nothing to run.
-    assert "<script" not in text.lower() and "<link" not in text.lower() and "url(" not in text
-    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//|file:)""", text, re.I)
-    assert re.findall(r'src="([a-z]+):', text) == ["data"] * len(PLOTS)
-
-    browser.get(page.as_uri())
+    open_page(browser, folder)
     assert browser.title == f"raybench report: {folder}"
     assert browser.find_element("tag name", "h1").text == "raybench report"
     meta = browser.find_element("css selector", "p.meta").text
     assert str(folder) in meta and "generated " in meta and "raybench 0." in meta
+    # Nothing fetched (the file itself is no resource entry), and no sideways scrolling.
+    assert browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)") == []
+    assert browser.execute_script("return window.innerWidth") == WIDTH
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
 
-    tables = {t["heading"]: t for t in browser.execute_script(TABLES_JS)}
-    assert list(tables) == ["Results", "AlgoPerf scores", "Claims"]
+    tables = browser.execute_script(TABLES_JS)
+    assert [t["heading"] for t in tables] == ["Results", "AlgoPerf scores", "Claims", "Claims"]
+    res, sc, cl, every = tables
     md = (folder / "report.md").read_text()
 
     # The results table: one row per (problem, optimizer), cell for cell as in report.md, the
     # markup-named optimizer shown as its name (escaped), not as an <i> element.
-    res = tables["Results"]
+    assert res["id"] == "results-table"
     assert {(r[0], r[1]) for r in res["rows"]} == {(p, o) for p in PROBLEMS for o in OPTIMIZERS}
-    assert len(res["rows"]) == len(PROBLEMS) * len(OPTIMIZERS)
     assert res["rows"] == md_rows(md, "problem")
     assert res["header"][:2] == ["problem", "optimizer"] and "speed vs adam" in res["header"][5]
-    assert browser.find_elements("css selector", "table i") == []
+    assert browser.find_elements("css selector", "table i, .legend i") == []
     # best rows (the " *" in report.md) are highlighted: adam has the lowest test loss on both problems
     assert [c == "best" for c in res["rowClasses"]] == [r[4].endswith(" *") for r in res["rows"]]
     assert {(r[0], r[1]) for r, c in zip(res["rows"], res["rowClasses"]) if c == "best"} == {
@@ -168,47 +249,147 @@ def test_page_renders_tables_and_every_plot_without_console_errors(reported, bro
 
     # AlgoPerf scores: one row per optimizer, the scores of scores.csv.
     scores = pd.read_csv(folder / "scores.csv")
-    sc = tables["AlgoPerf scores"]
     assert sc["rows"] == md_rows(md, "optimizer")
-    assert [r[0] for r in sc["rows"]] == list(scores["optimizer"])
     assert [r[1] for r in sc["rows"]] == [f"{s:.3f}" for s in scores["score"]]
 
-    # Claims: claims.csv as it is, verdicts coloured by how they read.
-    cl = tables["Claims"]
-    assert cl["header"] == list(CLAIMS.columns)
+    # Claims: one row per claim, "claimed vs measured [95% CI]: verdict" toned by the verdict, no
+    # number past 3 significant digits, here or in every column behind it; claims.csv as it was.
+    assert cl["header"][:3] == ["method", "column", "problem"]
     assert [r[1] for r in cl["rows"]] == list(CLAIMS["column"])  # "<tiny>" shown as text
-    assert [r[3] for r in cl["rows"]] == list(CLAIMS["verdict"])
+    assert [r[3] for r in cl["rows"]] == CLAIM_CELLS
     assert [c[3] for c in cl["cellClasses"]] == ["verdict verdict-bad", "verdict verdict-good", "verdict verdict-unsure"]
+    assert cl["rows"][1][4] == ("74.1% accuracy, +1.8% over Adam; measured difference -32.4 [-48.3, -16.5] (n=3): "
+                                "direction contradicted") and cl["cellClasses"][1][4] == "verdict verdict-bad"
+    assert every["header"] == list(CLAIMS.columns) and every["rows"][1][6] == "36.9"
+    numbers = [n for t in (cl, every) for row in t["rows"] for cell in row
+               for n in re.findall(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", cell)]
+    assert numbers and max(significant_digits(n) for n in numbers) <= 3, numbers
+    assert pd.read_csv(folder / "claims.csv")["estimate"][1] == CLAIMS["estimate"][1]
 
-    # Every plot the report wrote, embedded and decoded at the PNG's own size.
+    # The plots: profiles (AlgoPerf, then Dolan-Moré on steps and on gradient evaluations), the
+    # curves of each problem, the end results of each problem; drawn by plotly, no PNG embedded.
+    ids = browser.execute_script("return raybenchReport.graphs.map(g => g.id)")
+    assert ids == ["algoperf-profile", "profile-0", "profile-1", "curves-0", "curves-1", "ends-0", "ends-1"]
+    algoperf = browser.execute_script(PLOT_JS, "algoperf-profile")
+    assert algoperf["legend"] == [f"{o} ({s:.3f})" for o, s in zip(scores["optimizer"], scores["score"])]
+    assert ODD + " (" in " ".join(algoperf["legend"])  # the name as written, not markup
+    assert browser.find_elements("tag name", "img") == []
+    # The PNGs stay beside report.md.
     assert [Path(p).name for p in plots] == list(PLOTS)
-    images = browser.execute_script(IMAGES_JS)
-    assert [i["alt"] for i in images] == list(PLOTS)
-    for img, path in zip(images, plots):
-        assert img["complete"] and img["scheme"] == "data", img
-        assert img["width"] > 0 and (img["width"], img["height"]) == png_size(Path(path)), img
+    assert all(png_size(Path(p))[0] > 0 for p in plots)
+    no_console_errors(browser)
 
-    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
-    assert severe == []
+
+@pytest.mark.browser
+@pytest.mark.ray
+def test_sorting_reorders_and_filtering_hides_rows(reported, browser) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    folder, _ = reported
+    open_page(browser, folder)
+    before = browser.execute_script(SHOWN_ROWS_JS)
+    headers = browser.find_elements("css selector", "#results-table thead th")
+    headers[1].click()
+    by_name = browser.execute_script(SHOWN_ROWS_JS)
+    assert [r[1] for r in by_name] == sorted(r[1] for r in before) and by_name != before
+    assert headers[1].get_attribute("aria-sort") == "ascending"
+    # The mean +- std column sorts on its number; a second click reverses.
+    mean = lambda rows: [float(r[2].split()[0]) for r in rows]  # noqa: E731
+    headers[4].click()
+    assert mean(browser.execute_script(SHOWN_ROWS_JS)) == sorted(mean(before))
+    headers[4].click()
+    assert mean(browser.execute_script(SHOWN_ROWS_JS)) == sorted(mean(before), reverse=True)
+    assert headers[4].get_attribute("aria-sort") == "descending" and headers[1].get_attribute("aria-sort") is None
+
+    Select(browser.find_element("id", "filter-problem")).select_by_visible_text("valley")
+    shown = browser.execute_script(SHOWN_ROWS_JS)
+    assert {r[0] for r in shown} == {"valley"} and len(shown) == len(OPTIMIZERS)
+    Select(browser.find_element("id", "filter-optimizer")).select_by_visible_text(ODD)
+    assert [r[:2] for r in browser.execute_script(SHOWN_ROWS_JS)] == [["valley", ODD]]
+    assert browser.find_element("id", "results-count").text == f"1 of {len(PROBLEMS) * len(OPTIMIZERS)} rows"
+    Select(browser.find_element("id", "filter-problem")).select_by_visible_text("all")
+    assert sorted(r[:2] for r in browser.execute_script(SHOWN_ROWS_JS)) == [[p, ODD] for p in PROBLEMS]
+    no_console_errors(browser)
+
+
+@pytest.mark.browser
+@pytest.mark.ray
+def test_curves_toggle_optimizers_and_switch_the_x_axis(reported, browser) -> None:
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    folder, _ = reported
+    open_page(browser, folder)
+    plot = browser.execute_script(PLOT_JS, "curves-0")
+    # Per optimizer: the band's two edges and the median, in the legend once, by name as written.
+    assert plot["legend"] == list(OPTIMIZERS) and plot["drawn"] == 3 * len(OPTIMIZERS)
+    assert plot["xtitle"] == "step" and plot["ytype"] == "log"
+
+    # A click on sgd's legend entry hides its median and band in that plot only.
+    entry = next(e for e in browser.find_elements("css selector", "#curves-0 .legend .traces")
+                 if e.find_element("css selector", ".legendtext").text == "sgd")
+    entry.find_element("css selector", ".legendtoggle").click()
+    WebDriverWait(browser, 5).until(lambda b: b.execute_script(PLOT_JS, "curves-0")["drawn"] == 3 * (len(OPTIMIZERS) - 1))
+    plot = browser.execute_script(PLOT_JS, "curves-0")
+    assert {t["group"]: t["visible"] for t in plot["traces"]} == {"adam": True, "sgd": "legendonly", ODD: True}
+    assert browser.execute_script(PLOT_JS, "curves-1")["drawn"] == 3 * len(OPTIMIZERS)
+
+    # The page's own toggle hides an optimizer in every plot.
+    box = next(b for b in browser.find_elements("css selector", "#optimizer-toggles input") if b.get_attribute("value") == ODD)
+    box.click()
+    for graph in browser.execute_script("return raybenchReport.graphs.map(g => g.id)"):
+        traces = browser.execute_script(PLOT_JS, graph)["traces"]
+        assert {t["visible"] for t in traces if t["group"] == ODD} == {"legendonly"}, graph
+
+    # Switching the x-axis redraws every curve on gradient evaluations (here, step x (o + 1)).
+    Select(browser.find_element("id", "curves-x")).select_by_visible_text("gradient evaluations")
+    for graph in ("curves-0", "curves-1"):
+        plot = browser.execute_script(PLOT_JS, graph)
+        assert plot["xtitle"] == "gradient evaluations"
+        assert [max(t["x"]) for t in plot["traces"][::3]] == [300 * (o + 1) for o in range(len(OPTIMIZERS))]
+        assert {t["group"]: t["visible"] for t in plot["traces"]}[ODD] == "legendonly"  # still hidden
+    Select(browser.find_element("id", "curves-x")).select_by_visible_text("wall seconds")
+    assert browser.execute_script(PLOT_JS, "curves-0")["xtitle"] == "wall seconds"
+    no_console_errors(browser)
+
+
+@pytest.mark.browser
+@pytest.mark.ray
+def test_end_results_are_boxplots_against_the_reference(reported, browser) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    folder, _ = reported
+    open_page(browser, folder)
+    boxes = browser.execute_script("const d = document.getElementById('ends-0'); "
+                                   "return d.data.map(t => [t.type, t.legendgroup, Array.from(t.y)]);")
+    # bowl: test loss 0.1 * (o + 1) + 0.01 * seed, so the difference from adam is 0.1 * o on both seeds
+    assert [(t, g) for t, g, _ in boxes] == [("box", o) for o in OPTIMIZERS]
+    assert [[round(v, 6) for v in y] for _, _, y in boxes] == [[0.1 * o] * len(SEEDS) for o in range(len(OPTIMIZERS))]
+    Select(browser.find_element("id", "ends-view")).select_by_value("ratio")
+    plot = browser.execute_script(PLOT_JS, "ends-0")
+    ratios = browser.execute_script("return document.getElementById('ends-0').data.map(t => Array.from(t.y));")
+    assert plot["ytype"] == "log" and [[round(v, 6) for v in y] for y in ratios] == [
+        [round((0.1 * (o + 1) + 0.01 * s) / (0.1 + 0.01 * s), 6) for s in SEEDS] for o in range(len(OPTIMIZERS))]
+    no_console_errors(browser)
 
 
 def test_claims_from_the_parquet_table_and_none_without_claims(tmp_path: Path) -> None:
-    # No claims: no Claims section; --no-plots: no images, still a page.
+    # No claims: no Claims section; --no-plots: no images, still a page with its plots drawn.
     plain = make_folder(tmp_path / "plain")
     rep = report.make_report(str(plain), plots=False)
     text = rep["html_path"].read_text(encoding="utf-8")
     assert rep["html_path"] == plain / "index.html"
     assert "<h2>Claims</h2>" not in text and "<img" not in text and "<h2>Results</h2>" in text
+    assert "<h2>Curves</h2>" in text and "<h2>End results over seeds</h2>" in text
     assert text.count("<tr>") + text.count('<tr class="best">') == 1 + len(PROBLEMS) * len(OPTIMIZERS) + 1 + len(OPTIMIZERS)
 
     assert report.installed_sections(str(plain)) == []
 
     # A ``claims`` results table (Parquet) when there is no claims.csv, written to --report-dir.
     folder = make_folder(tmp_path / "parquet")
-    results.write(str(folder), claims.CLAIMS.name, CLAIMS.to_dict("records"))  # the claims table's own schema
+    results.write(str(folder), claims.CLAIMS.name, CLAIMS.astype(object).where(CLAIMS.notna(), None).to_dict("records"))
     out = tmp_path / "site"
     rep = report.make_report(str(folder), plots=False, out_dir=str(out), sections=report.installed_sections(str(folder)))
     text = rep["html_path"].read_text(encoding="utf-8")
     assert rep["html_path"] == out / "index.html"
-    assert "<h2>Claims</h2>" in text and '<td class="verdict verdict-bad">contradicted</td>' in text
+    assert "<h2>Claims</h2>" in text and f'<td class="verdict verdict-bad">{CLAIM_CELLS[0]}</td>' in text
     assert "CIFAR-100 &lt;tiny&gt;" in text and "<tiny>" not in text
