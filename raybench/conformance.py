@@ -269,15 +269,19 @@ def check_optimizer(spec: OptimizerSpec, hparams: dict[str, Any] | None = None) 
     def finite() -> Check:
         from raybench.train import Run
 
-        run = Run("quadratic", spec.name, hparams, seed=SEED, steps=FINITE_STEPS, eval_every=FINITE_STEPS)
+        # The mlp where the optimizer is not applicable to the quadratic's vector (Muon, SOAP).
+        for problem in ("quadratic", "mlp"):
+            run = Run(problem, spec.name, hparams, seed=SEED, steps=FINITE_STEPS, eval_every=FINITE_STEPS)
+            if run.status != "not_applicable":
+                break
         rows = run.advance()
         if run.status != "ok":
-            return Check("finite", False, f"the training loop on quadratic, seed {SEED}, at the default "
+            return Check("finite", False, f"the training loop on {problem}, seed {SEED}, at the default "
                          f"hyperparameters: {run.status}: {run.error}")
         first, last = rows[0]["val_loss"], rows[-1]["val_loss"]
         if not (math.isfinite(first) and math.isfinite(last)):
-            return Check("finite", False, f"non-finite validation loss on quadratic: {first} -> {last}")
-        return Check("finite", True, f"quadratic loss {first:.4g} -> {last:.4g} in {FINITE_STEPS} steps")
+            return Check("finite", False, f"non-finite validation loss on {problem}: {first} -> {last}")
+        return Check("finite", True, f"{problem} loss {first:.4g} -> {last:.4g} in {FINITE_STEPS} steps")
 
     return list(run_checks([step_closure, step_no_closure, state_dict, determinism, train_eval, finite]))
 
