@@ -22,7 +22,8 @@ evaluation seed; for problem families each is also a different instance):
   *score*: the final validation value (never test) of the problem's ``loss`` (or of the
   ``metric`` a caller names; a problem that declares no ``loss`` is judged on its target
   metric), negated where the problem maximises it; a run that diverged or failed scores
-  ``inf``, so a value any seed diverged at is the worst. Ties go to the smaller value.
+  ``inf``, so a value any seed diverged at is the worst. Ties go to the value nearest the default
+  (then the smaller); where every value failed, to the smallest.
 
 The seeds are then run with that value (``hparam_source = "tuned"``). Every trial (one row per
 value and tuning seed) is recorded in the ``lr_search`` table of the results folder, with its
@@ -345,8 +346,12 @@ class _Pair:
     outstanding: int = 0
 
     def best(self, scores: dict[int, float]) -> int:
-        # ties -> the smaller value (the lower index)
-        return min(range(self.low, self.high + 1), key=lambda k: (scores[k], k))
+        """The winning index. Ties go to the value nearest the grid's centre (the default), so a
+        flat stretch never walks the search past an edge, then to the smaller; where nothing
+        finished (all ``inf``), to the smallest, where a run is likeliest to be stable."""
+        centre = (self.axis.samples - 1) / 2
+        return min(range(self.low, self.high + 1),
+                   key=lambda k: (scores[k], abs(k - centre) if math.isfinite(scores[k]) else 0, k))
 
 
 def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run: float,
@@ -431,7 +436,8 @@ def _record(out: str, search: Plan, pairs: dict[tuple, RunSpec], state: dict[tup
         edge = best in (p.low, p.high)
         words = metric if metric is not None else "the target metric (the problem declares no loss)"
         selection = (f"lowest mean over tuning seeds {seeds} of the score: the final validation {words}, "
-                     "negated where maximised, inf for a failed or diverged run; ties to the smaller value")
+                     "negated where maximised, inf for a failed or diverged run; ties to the value nearest the "
+                     "grid's centre, then the smaller")
         for k in range(p.low, p.high + 1):
             for seed in search.seeds:
                 trial = found.get((key, k, seed), {})

@@ -130,6 +130,15 @@ def test_a_value_any_seed_diverged_at_is_the_worst() -> None:
     assert lr_search.mean_score([0.0, math.inf]) == math.inf and lr_search.mean_score([]) == math.inf
 
 
+def test_a_tie_goes_to_the_value_nearest_the_default_so_a_flat_stretch_stops_the_extension() -> None:
+    axis = lr_search._axis(lr_search._knob(optimizers.get("sgd"), "lr"), 3)  # 1e-4, 1e-2, 1
+    pair = lr_search._Pair(axis, -1, 2)  # one value past the lower edge tried
+    assert pair.best({-1: 0.5, 0: 0.5, 1: 0.7, 2: 0.9}) == 0  # the old edge: interior now, the search stops
+    assert pair.best({-1: 0.4, 0: 0.5, 1: 0.7, 2: 0.9}) == -1  # strictly better past the edge: it wins
+    assert pair.best({-1: 0.7, 0: 0.5, 1: 0.5, 2: 0.5}) == 1  # the default
+    assert pair.best(dict.fromkeys(range(-1, 3), math.inf)) == -1  # nothing finished: the smallest
+
+
 # -- the search on Ray ------------------------------------------------------------------------
 
 
