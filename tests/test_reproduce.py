@@ -146,11 +146,15 @@ def test_the_runs_follow_the_protocol(smoke: dict) -> None:
         assert mine.groupby("problem")["seed"].apply(set).to_dict() == dict.fromkeys(
             ["logistic", "mnist_cnn", "quadratic"], seeds)
     # the learning-rate search: every (problem, baseline) pair, the same number of trials each
+    # (each value on every tuning seed, and up to lr_search.EXTRA_POINTS more past an edge winner)
     search = pd.read_parquet(out / "lr_search")
-    assert search.groupby(["problem", "optimizer"]).size().eq(smoke_scale.tune_samples).all()
-    assert len(search.groupby(["problem", "optimizer"])) == 9 and search["chosen"].sum() == 9
+    grid_rows = search[~search["extension"]]
+    assert grid_rows.groupby(["problem", "optimizer"]).size().eq(
+        smoke_scale.tune_samples * len(lr_search.TUNING_SEEDS)).all()
+    assert len(search.groupby(["problem", "optimizer"])) == 9
+    assert search["chosen"].sum() == 9 * len(lr_search.TUNING_SEEDS)
     tuned_lr = runs[runs["hparam_source"] == "tuned"].groupby(["problem", "optimizer"])["hp_lr"].first()
-    chosen = search[search["chosen"]].set_index(["problem", "optimizer"])["lr"]
+    chosen = search[search["chosen"]].groupby(["problem", "optimizer"])["lr"].first()
     assert tuned_lr.sort_index().tolist() == pytest.approx(chosen.sort_index().tolist())
     # the same runs at registry defaults, apart
     defaults = pd.read_parquet(out / "defaults" / "runs")
