@@ -10,7 +10,7 @@ OUT ?= demo-results
 # (same budget for every optimizer); 4 keeps `make demo` within 5 minutes of a fresh clone.
 TUNE_SAMPLES ?= 4
 
-.PHONY: install browser data test test-fast lint demo bench clean
+.PHONY: install browser data test test-fast lint demo bench clean docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,6 +52,11 @@ lint: $(STAMP)
 demo: $(STAMP) data
 	$(BIN)/raybench run --suite quick --tune-lr --tune-samples $(TUNE_SAMPLES) --out $(OUT) --resume
 	$(BIN)/raybench report $(OUT)
+
+# The documentation site (mkdocs-material) into site/, warnings as errors; its reference pages are made
+# from the code while it builds (tools/gen_docs.py, the hook mkdocs.yml names).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/loop_overhead.py
