@@ -36,6 +36,7 @@ def _baseline(losses: list[float], status: str = "ok") -> tuple[list[int], list[
 def test_speedup_is_the_baseline_steps_to_the_learned_final_loss_over_the_learned_steps() -> None:
     m = measure_pair(LEARNED, _baseline([2.0, 1.5, 1.0, 0.5, 0.4]), steps=T)
     assert m["speedup"] == 30 / 20 and not m["censored"]
+    assert m["speedup_floor"] == 20 / 20  # reached between the evaluations at 20 and 30
     assert m["loss_ratio"] == 0.5 / 1.0  # against the baseline's loss at step T, not at 2T
     assert (m["learned_loss"], m["baseline_loss"]) == (0.5, 1.0)
     faster = measure_pair(LEARNED, _baseline([2.0, 0.5, 0.3, 0.2, 0.1]), steps=T)
@@ -52,7 +53,7 @@ def test_a_learned_run_that_ends_above_the_start_has_speedup_zero() -> None:
 
 def test_a_baseline_that_never_reaches_the_loss_is_censored_at_the_horizon() -> None:
     m = measure_pair(LEARNED, _baseline([2.0, 1.5, 1.2, 1.0, 0.9]), steps=T)
-    assert m["censored"] and m["speedup"] == HORIZON
+    assert m["censored"] and m["speedup"] == math.inf and m["speedup_floor"] == HORIZON  # above the horizon
     assert m["loss_ratio"] == 0.5 / 1.2
 
 
@@ -70,7 +71,7 @@ def test_a_diverged_learned_run_counts_speedup_zero_and_loss_ratio_inf() -> None
 def test_a_baseline_that_diverged_never_reaches_after_and_has_no_loss_at_t() -> None:
     early = ([0, 10, 14], [2.0, 1.5, math.nan], "diverged")
     m = measure_pair(LEARNED, early, steps=T)
-    assert m["baseline_diverged"] and m["censored"] and m["speedup"] == HORIZON
+    assert m["baseline_diverged"] and m["censored"] and m["speedup"] == math.inf
     assert m["loss_ratio"] == 0.0 and not m["learned_diverged"]
     # Reaching the learned loss before diverging still counts as reaching it.
     late = ([0, 10, 20, 30, 33], [2.0, 1.0, 0.45, 0.3, math.nan], "diverged")
@@ -96,24 +97,88 @@ def test_the_iqm_bootstrap_resamples_seeds_within_tasks() -> None:
     assert value == 2.5 and 1.0 <= lo < value < hi <= 4.0
 
 
+def _pairs(spec: dict[str, list[float]], baseline: str = "adam") -> list[dict]:
+    """Pair rows of tasks -> speed-ups (floors one evaluation of 0.5 below; ``inf``: censored)."""
+    pairs = []
+    for task, speedups in spec.items():
+        for seed, s in enumerate(speedups):
+            censored = math.isinf(s)
+            pairs.append({"task": task, "seed": seed, "baseline": baseline, "speedup": s,
+                          "speedup_floor": HORIZON if censored else max(0.0, s - 0.5),
+                          "speedup_seconds": s, "speedup_seconds_floor": HORIZON if censored else max(0.0, s - 0.5),
+                          "loss_ratio": 1.0, "censored": censored, "learned_diverged": False,
+                          "baseline_diverged": False, "learned_loss": 0.1, "baseline_loss": 0.2})
+    return pairs
+
+
 def test_summary_per_task_medians_iqm_and_counts() -> None:
     pairs = []
     for task, speedups, ratios in (("a", [0.5, 1.0, 1.5], [1.2, 1.0, 0.8]), ("b", [2.0, 2.0, 0.0], [0.5, 0.6, math.inf])):
         for seed, (s, r) in enumerate(zip(speedups, ratios, strict=True)):
-            pairs.append({"task": task, "seed": seed, "baseline": "adam", "speedup": s, "loss_ratio": r,
-                          "censored": s == HORIZON, "learned_diverged": math.isinf(r), "baseline_diverged": False,
+            pairs.append({"task": task, "seed": seed, "baseline": "adam", "speedup": s, "speedup_floor": s / 2,
+                          "speedup_seconds": math.nan, "speedup_seconds_floor": math.nan, "loss_ratio": r,
+                          "censored": False, "learned_diverged": math.isinf(r), "baseline_diverged": False,
                           "learned_loss": math.nan if math.isinf(r) else 0.1 * (seed + 1), "baseline_loss": 0.2})
     rows = {r["task"]: r for r in summarise(pairs, n_boot=200)}
     assert set(rows) == {"a", "b", "IQM"}
     assert rows["a"]["speedup"] == 1.0 and rows["a"]["loss_ratio"] == 1.0 and rows["a"]["censored"] == 0
     assert rows["b"]["speedup"] == 2.0 and rows["b"]["loss_ratio"] == 0.6  # the diverged seed kept (inf)
-    assert (rows["b"]["censored"], rows["b"]["learned_diverged"]) == (2, 1)
+    assert rows["b"]["learned_diverged"] == 1
     assert rows["b"]["learned_loss"] == 0.2  # median of 0.1, 0.2 and the diverged seed's inf
+    # 3 seeds: no distribution-free 95% interval for a median exists, and none is claimed.
+    assert (rows["a"]["speedup_lo"], rows["a"]["speedup_hi"]) == (-math.inf, math.inf)
     # IQM over the six pairs: sorted speed-ups 0, 0.5, 1, 1.5, 2, 2 -> mean of 0.5, 1, 1.5, 2.
     assert rows["IQM"]["speedup"] == pytest.approx(1.25)
     assert rows["IQM"]["loss_ratio"] == pytest.approx(np.mean([0.6, 0.8, 1.0, 1.2]))
-    assert (rows["IQM"]["learned_diverged"], rows["IQM"]["censored"]) == (1, 2)
+    assert (rows["IQM"]["learned_diverged"], rows["IQM"]["censored"]) == (1, 0)
     assert rows["IQM"]["speedup_lo"] <= 1.25 <= rows["IQM"]["speedup_hi"]
+    assert rows["IQM"]["goal"] == "not met"  # a learned run diverged
+    assert math.isnan(rows["IQM"]["speedup_seconds"])  # no seconds measured: none shown
+
+
+def test_a_censored_majority_is_undetermined_not_a_number() -> None:
+    inf = math.inf
+    # Task b: 6 of 10 censored (more than half): its median is undetermined; over 20 values 6 are
+    # censored (more than a quarter): the IQM is undetermined too, and so is the goal.
+    rows = {r["task"]: r for r in summarise(_pairs({"a": [1.0] * 10, "b": [1.5] * 4 + [inf] * 6}), n_boot=200)}
+    assert math.isnan(rows["b"]["speedup"]) and rows["b"]["speedup_note"].startswith("undetermined: 6 of 10")
+    assert not rows["a"]["speedup_note"] and rows["a"]["speedup"] == 1.0
+    assert math.isnan(rows["IQM"]["speedup"]) and rows["IQM"]["goal"] == "undetermined"
+    assert "undetermined: 6 of 20" in rows["IQM"]["speedup_note"]
+    # At most a quarter censored: the IQM is exact (the censored values are trimmed away).
+    rows = {r["task"]: r for r in summarise(_pairs({"a": [1.0] * 10, "b": [1.5] * 5 + [inf] * 5}), n_boot=200)}
+    assert rows["IQM"]["speedup_note"] is None and rows["IQM"]["speedup"] == pytest.approx(1.25)
+    assert rows["b"]["speedup_note"].startswith("undetermined: 5 of 10")  # half: the median is not exact
+
+
+def test_the_interval_runs_from_the_evaluation_before_to_the_one_reached() -> None:
+    # Every seed reaches between evaluations 0.5 apart: the CI's low end comes from the floors, so
+    # a goal of 1.0 inside [floor, reached] is inconclusive, not met, although every estimate is 1.
+    rows = {r["task"]: r for r in summarise(_pairs({"a": [1.0] * 10, "b": [1.0] * 10}), n_boot=200)}
+    assert rows["a"]["speedup"] == 1.0 and rows["a"]["speedup_lo"] == 0.5 and rows["a"]["speedup_hi"] == 1.0
+    assert rows["IQM"]["speedup_lo"] == 0.5 and rows["IQM"]["speedup_hi"] == 1.0
+    assert rows["IQM"]["goal"] == "inconclusive"
+    met = {r["task"]: r for r in summarise(_pairs({"a": [2.0] * 10, "b": [1.75] * 10}), n_boot=200)}
+    assert met["IQM"]["goal"] == "met" and met["IQM"]["speedup_lo"] >= 1.0
+    below = {r["task"]: r for r in summarise(_pairs({"a": [0.5] * 10, "b": [0.75] * 10}), n_boot=200)}
+    assert below["IQM"]["goal"] == "not met"
+
+
+def test_the_iqm_interval_resamples_tasks_as_well_as_seeds() -> None:
+    # Two tasks that disagree and agree within themselves: resampling seeds alone would give a
+    # point interval; drawing the tasks too shows that another task could land anywhere between.
+    groups = [[1.0] * 8, [3.0] * 8]
+    assert stratified_iqm_ci(groups, n_boot=500)[1:] == (2.0, 2.0)
+    value, lo, hi = heldout.hierarchical_iqm_ci(groups, n_boot=2000)
+    assert value == 2.0 and lo == 1.0 and hi == 3.0
+
+
+def test_seconds_speedup_from_the_curves_training_seconds() -> None:
+    learned = ([0, 10, 20], [2.0, 1.0, 0.5], "ok", [0.0, 1.0, 2.0])  # T = 20 steps in 2 s
+    base = ([0, 10, 20, 30, 40], [2.0, 1.5, 1.0, 0.5, 0.4], "ok", [0.0, 0.5, 1.0, 1.5, 2.0])  # twice as fast a step
+    m = measure_pair(learned, base, steps=T)
+    assert (m["speedup"], m["speedup_floor"]) == (1.5, 1.0)
+    assert (m["speedup_seconds"], m["speedup_seconds_floor"]) == (1.5 / 2.0, 1.0 / 2.0)
 
 
 # -- the protocol as data -------------------------------------------------------------------------
@@ -198,7 +263,9 @@ def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: 
     assert len(summary) == (len(tasks) + 1) * len(heldout.BASELINES)
     assert (summary["steps"].dropna() == T).all() and (summary["baseline_steps"].dropna() == HORIZON * T).all()
     assert (summary["policy"] == str(policy)).all() and (summary["protocol"] == heldout.PROTOCOL).all()
-    assert "**Speed-up IQM against tuned adam:" in proc.stdout
+    headline = next(ln for ln in proc.stdout.splitlines() if ln.startswith("**Against tuned adam, per task"))
+    assert all(f"`{task}` " in headline for task in tasks) and "IQM over the 2 tasks: " in headline
+    assert "Goal stated before the runs" in proc.stdout
     assert (out / "heldout.md").read_text().count("| IQM |") == len(heldout.BASELINES)
     assert len(pd.read_csv(out / "heldout.csv")) == len(summary)
 
