@@ -18,6 +18,7 @@ building the site replaces the line with the section, made from the code that ho
 - ``optimizers``: the optimizer registry (class, baseline flag, hyperparameters with their
   defaults and what they accept, search space);
 - ``schedules``: the learning-rate schedule's hyperparameters and their defaults;
+- ``tuning``: ``--tune-lr``'s settings (``raybench.lr_search``, ``raybench.defaults``);
 - ``verdict rules``: the claims' verdict vocabulary and thresholds (``raybench.reproduce.claims``);
 - ``cli``: every command and subcommand with its usage and every option's help (the parsers of
   ``raybench.cli.build_parser``).
@@ -325,6 +326,19 @@ def verdict_rules_section() -> str:
     return markdown_table([f"rule (`raybench.reproduce.claims`; in words: `{claims.RULES_FILE}`)", "value", "meaning"], rows)
 
 
+def tuning_section() -> str:
+    from raybench import defaults, lr_search
+
+    rows = [
+        ["`--tune-samples`", str(defaults.TUNE_SAMPLES), "values tried per (problem, optimizer) pair (`raybench.defaults.TUNE_SAMPLES`)"],
+        ["`TUNING_SEEDS`", ", ".join(map(str, lr_search.TUNING_SEEDS)),
+         "the reserved seeds every value runs on; never evaluation seeds"],
+        ["`DECADES`", number(lr_search.DECADES), "decades every grid spans, centred (in log) on the optimizer's default"],
+        ["`EXTRA_POINTS`", str(lr_search.EXTRA_POINTS), "at most this many values tried past an edge winner, per pair"],
+    ]
+    return markdown_table(["setting (`raybench.lr_search`)", "value", "meaning"], rows)
+
+
 def cli_section() -> str:
     out = []
     for name, summary, parser in commands():
@@ -356,7 +370,7 @@ def sections() -> dict[str, Callable[[], str]]:
     for name in register_tables():
         out[f"columns {name}"] = lambda name=name: columns_section(name)
     out.update(problems=problems_section, optimizers=optimizers_section, schedules=schedules_section,
-               cli=cli_section)
+               tuning=tuning_section, cli=cli_section)
     out["verdict rules"] = verdict_rules_section
     return out
 
