@@ -41,7 +41,9 @@ def compare(spec: MultiInitSpec, out: str, single_runs: Any, repeats: int, *,
     ``compute_b`` = all trials' steps (and gradient evaluations) over one single run's; and
     ``compute_to_target_b`` = steps all trials spent until the survivor met the target
     (eliminated trials' steps plus the survivor's steps-to-target) over the median single
-    run's steps-to-target. Medians over blocks come with 95% bootstrap intervals.
+    run's steps-to-target. Medians over blocks come with 95% Hettmansperger-Sheather intervals
+    (``raybench.stats.median_ci``: none, (-inf, inf), below 6 blocks). ``n_boot`` is unused (kept
+    for callers).
     """
     from raybench import results, stats
 
@@ -81,7 +83,7 @@ def compare(spec: MultiInitSpec, out: str, single_runs: Any, repeats: int, *,
     summary = {"blocks": blocks, "repeats": repeats, "num_models": spec.num_models,
                "metric": spec.metric_key}
     for key in ("speedup", "compute_ratio_steps", "compute_ratio_grad_evals", "compute_to_target_ratio"):
-        summary[key] = stats.bootstrap_median_ci([blk[key] for blk in blocks], n_boot=n_boot, seed=0)
+        summary[key] = stats.median_ci([blk[key] for blk in blocks])
     return summary
 
 
@@ -89,20 +91,24 @@ def comparison_text(c: dict[str, Any]) -> str:
     """``compare``'s answer as the lines the command prints: speed and compute together."""
     def ci(key: str) -> str:
         med, lo, hi = c[key]
+        if math.isinf(lo) and math.isinf(hi):
+            return f"{med:.3g}x (no 95% interval from {c['repeats']} blocks: 6 or more give one)"
         return f"{med:.3g}x (95% CI {lo:.3g}-{hi:.3g})"
 
     n = c["repeats"]
     lines = [
         f"multi-init ({c['num_models']} seeds) against single initialization, over {n} "
         f"block{'s' if n != 1 else ''} of disjoint seeds:",
-        f"  convergence speed (median single-init steps-to-target / survivor's): {ci('speedup')}",
-        f"  compute spent (all trials' steps / one single run's steps):           {ci('compute_ratio_steps')}",
-        f"  compute spent (all trials' gradient evaluations / one single run's):   {ci('compute_ratio_grad_evals')}",
         f"  steps spent by all trials until the survivor met the target, against a single run's "
         f"steps-to-target: {ci('compute_to_target_ratio')} (below 1: multi-init reached it with less compute)",
+        f"  the survivor's own speed, its trials' compute not counted (median single-init steps-to-target / "
+        f"survivor's): {ci('speedup')}",
+        f"  compute spent (all trials' steps / one single run's steps):           {ci('compute_ratio_steps')}",
+        f"  compute spent (all trials' gradient evaluations / one single run's):   {ci('compute_ratio_grad_evals')}",
     ]
-    if n < 3:
-        lines.append(f"  (only {n} block{'s' if n != 1 else ''}: the interval says little; use --repeats 5 or more)")
+    if n < 6:
+        lines.append(f"  (only {n} block{'s' if n != 1 else ''}: no distribution-free 95% interval for a median "
+                     "exists below 6; use --repeats 6 or more)")
     for blk in c["blocks"]:
         stt = blk["survivor_steps_to_target"]
         lines.append(
