@@ -23,9 +23,10 @@ a param group may override either kind (``{"params": ..., "lr": 0.02, "adamw_lr"
 **AdamW's learning rate is tied to Muon's**: ``adamw_lr = lr * adamw_lr_ratio`` (group by
 group), so a learning-rate search over ``lr`` moves both, unless ``adamw_lr`` is given. The
 ratio's default, 1, keeps the defaults where they were (both 1e-3, torch's) and is Moonshot's
-recipe of one learning rate for both parts (with ``adjust_lr_fn="match_rms_adamw"``, which
-scales Muon's update to AdamW's RMS); Keller Jordan's modded-nanogpt instead runs AdamW's head
-at about 0.1-0.2x Muon's rate under ``"original"`` scaling: tune or set the ratio for that.
+recipe (Liu et al.) of one learning rate for both parts, with ``adjust_lr_fn="match_rms_adamw"``
+scaling Muon's update to AdamW's RMS. Keller Jordan's modded-nanogpt sets the AdamW groups'
+rates one by one (head, embeddings, scalars), which one ratio cannot express: set ``adamw_lr``
+or the ratio (or param groups) for that.
 
 **Convolution kernels (``ndim == 4``) go to AdamW**, even with role ``hidden``. Keller Jordan's
 Muon orthogonalises a kernel as its ``(out_channels, -1)`` reshape; torch's Muon cannot: it
