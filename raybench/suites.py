@@ -78,8 +78,9 @@ def builtin(name: str) -> dict[str, Any]:
 
 
 def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]] | None = None,
-           steps: int | None = None, seeds: int | None = None) -> list[RunSpec]:
-    """The suite's runs: problems x optimizers x seeds, each a resolved ``RunSpec``."""
+           steps: int | None = None, seeds: int | None = None, eval_every: int | None = None) -> list[RunSpec]:
+    """The suite's runs: problems x optimizers x seeds, each a resolved ``RunSpec``. ``steps``,
+    ``seeds`` and ``eval_every`` (the command line's) beat the suite's own."""
     unknown = sorted(set(suite) - _SUITE_KEYS)
     if unknown:
         raise UsageError(f"unknown suite key {unknown[0]!r}; accepted: {', '.join(sorted(_SUITE_KEYS))}")
@@ -120,7 +121,8 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
             for seed in seed_list:
                 specs.append(RunSpec.build(
                     name, opt, seed, hparams=resolved[opt], options=options, steps=p_steps,
-                    eval_every=entry.get("eval_every", suite.get("eval_every")),
+                    eval_every=eval_every if eval_every is not None else entry.get("eval_every",
+                                                                                   suite.get("eval_every")),
                     patience=suite.get("patience"),
                     hparam_source="config" if opt in hparams else "default"))
     return specs

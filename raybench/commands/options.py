@@ -59,6 +59,13 @@ def add_tune_samples(p: Parser) -> None:
                         f"(default {defaults.TUNE_SAMPLES})")
 
 
+def add_eval_every(p: Parser) -> None:
+    p.add_argument("--eval-every", type=int, metavar="N",
+                   help="evaluate on validation every N steps (default: each problem's own spacing); denser "
+                        "evaluations resolve steps to target more finely (a claim the spacing cannot resolve "
+                        "reads 'unresolved at this evaluation interval')")
+
+
 # -- where and how ------------------------------------------------------------------------------
 def add_out(p: Parser, *, uri: bool = False, help: str | None = None) -> None:
     """``--out``: a results folder (``uri``: an s3:// or gs:// URI too); ``help`` for another kind of folder."""

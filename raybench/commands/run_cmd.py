@@ -31,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_optimizer(what, "--optimizers", many=True, more=" (default: all baselines)")
     what.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
     what.add_argument("--steps", type=int, help="steps per run (default: each problem's budget)")
+    options.add_eval_every(what)
     options.add_option(what)
     options.add_hparam(what)
     options.add_out(p, uri=True)
@@ -74,7 +75,7 @@ def build_specs(args: argparse.Namespace) -> list:
     if args.option and not args.problems:
         raise UsageError("--option applies to --problems; in a suite file put options under the problem")
     return suites.expand(suite, hparam_overrides=suites.parse_hparam_flags(args.hparam),
-                         steps=args.steps, seeds=args.seeds)
+                         steps=args.steps, seeds=args.seeds, eval_every=args.eval_every)
 
 
 def _problem_entries(text: str, given: dict) -> list[dict]:
