@@ -16,9 +16,9 @@ fetched. It shows
   vs measured [95% CI]: verdict" with every column behind it, numbers to 3 significant digits.
 
 Tables wrap or scroll inside their own box, so a laptop's window never scrolls sideways.
-Curves are thinned to ``MAX_POINTS`` evaluations each and numbers kept to ``DATA_DIGITS``
-significant digits, so that the page of a folder of thousands of runs stays a few MB beside
-plotly's script (``benchmarks/report_page_size.py`` measures it). Every text is escaped: in
+Curves are thinned to ``MAX_POINTS`` evaluations each (fewer when there are so many that
+together they would pass ``CURVE_POINTS``) and numbers kept to ``DATA_DIGITS`` significant
+digits, so that the page of a folder of thousands of runs stays a few MB beside plotly's script (``benchmarks/report_page_size.py`` measures it). Every text is escaped: in
 the markup here, and for plotly (which reads ``<i>`` in a name as markup) in the script.
 
 Renders a ``raybench.report_model.Report`` and nothing else; ``raybench.report.make_report``
@@ -40,6 +40,10 @@ from raybench.report_model import Report, Section, claims_view, shorten_numbers
 
 MAX_POINTS = 150
 """Evaluations drawn per curve at most: evenly spaced over the run, first and last kept."""
+CURVE_POINTS = 60_000
+"""Evaluations drawn over all curves of the page at most (each about 40 bytes of data on its
+three x-axes): with many curves each gets fewer points, ``MIN_POINTS`` at the least."""
+MIN_POINTS = 25
 DATA_DIGITS = 4
 """Significant digits of the numbers the plots draw (the files keep every digit)."""
 
@@ -346,22 +350,29 @@ def _num(values: Any) -> list[float | None]:
     return out
 
 
-def _thin(n: int) -> np.ndarray:
-    """Indices of at most ``MAX_POINTS`` of ``n`` evaluations, evenly spaced, first and last kept."""
-    if n <= MAX_POINTS:
+def points_per_curve(curves: int) -> int:
+    """How many evaluations each of ``curves`` curves keeps: ``MAX_POINTS``, fewer when the page
+    holds so many curves that together they would pass ``CURVE_POINTS``."""
+    return max(MIN_POINTS, min(MAX_POINTS, CURVE_POINTS // max(curves, 1)))
+
+
+def _thin(n: int, most: int) -> np.ndarray:
+    """Indices of at most ``most`` of ``n`` evaluations, evenly spaced, first and last kept."""
+    if n <= most:
         return np.arange(n)
-    return np.unique(np.linspace(0, n - 1, MAX_POINTS).round().astype(int))
+    return np.unique(np.linspace(0, n - 1, most).round().astype(int))
 
 
 def _data(report: Report) -> dict[str, Any]:
     """What the page's script draws, as plain JSON data."""
     curves = []
+    most = points_per_curve(sum(len(c.bands) for c in report.curves))
     for c in report.curves:
         axes = ["step"] + [a for a in ("grad_evals", "seconds")
                            if c.bands and all(getattr(b, a) is not None for b in c.bands)]
         bands, positive = [], True
         for b in c.bands:
-            keep = _thin(len(b.steps))
+            keep = _thin(len(b.steps), most)
             positive &= all(bool((np.asarray(q, dtype=float)[np.isfinite(q)] > 0).all()) for q in (b.low, b.median, b.high))
             x = {"step": _num(np.asarray(b.steps)[keep])}
             for a in axes[1:]:
@@ -385,7 +396,7 @@ def _data(report: Report) -> dict[str, Any]:
              "values": {o: _num(v) for o, v in e.values.items()},
              "paired": {o: [_num(pair) for pair in np.asarray(v, dtype=float).reshape(-1, 2)] for o, v in e.paired.items()}}
             for e in report.ends]
-    return {"baseline": report.baseline, "colours": dict(report.colours), "curves": curves,
+    return {"baseline": report.baseline, "colours": dict(report.colours), "points": most, "curves": curves,
             "algoperf": algoperf, "profiles": profiles, "ends": ends}
 
 
@@ -413,7 +424,7 @@ def _plots(report: Report, data: dict[str, Any]) -> str:
         words = {"step": "steps", "grad_evals": "gradient evaluations", "seconds": "wall seconds"}
         parts.append("<h2>Curves</h2>\n<div class=\"controls\">"
                      + _select("curves-x", "x-axis", [(a, words[a]) for a in axes])
-                     + f'<span class="note">each run thinned to at most {MAX_POINTS} evaluations; '
+                     + f'<span class="note">each curve thinned to at most {data["points"]} evaluations; '
                        "x of gradient evaluations and seconds: median over seeds at each step</span></div>\n"
                        '<div id="curves"></div>')
     if data["ends"]:

@@ -256,32 +256,33 @@ def scores_section(prof: profile.Profile, also: profile.Profile | None = None) -
     return Section("AlgoPerf scores", tuple(header), tuple(rows), text=rule)
 
 
+CURVE_COSTS = ("grad_evals", "wall_seconds")
+"""The curves' costs besides the step, each also an x-axis of a band (median over seeds)."""
+
+
 def curve_bands(curves: pd.DataFrame, runs: pd.DataFrame) -> tuple[Curves, ...]:
     """Per problem, the curve metric's median and interquartile band over seeds per optimizer
-    (a seed's last value carried forward over steps it did not evaluate)."""
+    (a seed's last value carried forward over steps it did not evaluate), and at each step the
+    median over seeds of the gradient evaluations and wall seconds spent (where recorded)."""
     out = []
     meta = runs[["run_id", "problem", "optimizer", "seed"]]
-    merged = curves.merge(meta, on="run_id", how="inner")
+    wanted = ["run_id", "step", *CURVE_COSTS, "val_suboptimality", "val_loss", "train_loss"]
+    merged = curves[[c for c in wanted if c in curves]].merge(meta, on="run_id", how="inner")
     for problem, pc in merged.groupby("problem", sort=False):
         metric = curve_metric(pc)
+        costs = [c for c in CURVE_COSTS if c in pc and pc[c].notna().any()]
         bands = []
         for opt, oc in pc.groupby("optimizer", sort=False):
-            pivot = oc.pivot_table(index="step", columns="seed", values=metric, aggfunc="last").sort_index()
-            q = pivot.ffill().quantile([0.25, 0.5, 0.75], axis=1).T
-            cost = {col: _median_at_steps(oc, col, q.index) for col in ("grad_evals", "wall_seconds")}
+            # One pass: per (step, seed) the last value of the metric and of each cost.
+            wide = oc[["step", "seed", metric, *costs]].groupby(["step", "seed"]).last().unstack("seed").sort_index()
+            values = wide[metric].dropna(how="all")
+            q = values.ffill().quantile([0.25, 0.5, 0.75], axis=1).T
+            at = {c: wide[c].reindex(q.index).median(axis=1).to_numpy(dtype=float) if c in costs else None
+                  for c in CURVE_COSTS}
             bands.append(Band(str(opt), q.index.to_numpy(), q[0.25].to_numpy(), q[0.5].to_numpy(),
-                              q[0.75].to_numpy(), grad_evals=cost["grad_evals"], seconds=cost["wall_seconds"]))
+                              q[0.75].to_numpy(), grad_evals=at["grad_evals"], seconds=at["wall_seconds"]))
         out.append(Curves(str(problem), metric, int(pc["seed"].nunique()), tuple(bands)))
     return tuple(out)
-
-
-def _median_at_steps(curves: pd.DataFrame, column: str, steps: pd.Index) -> np.ndarray | None:
-    """At each of ``steps``, the median over seeds of ``column`` (gradient evaluations, wall
-    seconds): the x of a band drawn against that cost; ``None`` when the curves lack it."""
-    if column not in curves or curves[column].isna().all():
-        return None
-    values = curves.pivot_table(index="step", columns="seed", values=column, aggfunc="last")
-    return values.reindex(steps).median(axis=1).to_numpy(dtype=float)
 
 
 def end_results(runs: pd.DataFrame, *, baseline: str = BASELINE) -> tuple[EndResults, ...]:
