@@ -242,6 +242,48 @@ def changes(specs: Sequence[RunSpec], runs: Any) -> list[Change]:
     return [Change(entry, was, code, tuple(ids)) for (entry, was, code), ids in found.items()]
 
 
+def _known_identity(problem: str, optimizer: str, policy: str | None) -> Identity | None:
+    """The identity this process would give runs of these entries (looked up by name in its
+    registries); ``None`` for an entry it does not know."""
+    from raybench import optimizers, problems
+
+    if optimizer not in optimizers.REGISTRY or problem not in problems.REGISTRY:
+        return None
+    code = module_code(_entry_path("optimizer", optimizer, None))
+    if policy:
+        here = policy_code(policy)
+        if here is not None:
+            code = f"{code}; {here}" if code else here
+    return Identity(source_hash(), code, module_code(_entry_path("problem", problem, None)))
+
+
+def stale(runs: Any) -> list[Change]:
+    """``changes`` without a suite: the runs of a folder (``results.finished_runs``) made by
+    other code than this process would run them with, for every entry it knows by name (a
+    command such as ``reproduce`` whose suite is built in); runs of entries it does not know are
+    left out."""
+    import pandas as pd
+
+    if runs is None or len(runs) == 0:
+        return []
+    now: dict[tuple[str, str, str | None], Identity | None] = {}
+    found: dict[tuple[str, str | None, str | None], list[str]] = {}
+    for row in runs.itertuples(index=False):
+        key = (row.problem, row.optimizer, _policy(getattr(row, "hparams", None)))
+        if key not in now:
+            now[key] = _known_identity(*key)
+        current = now[key]
+        if current is None:
+            continue
+        for column, entry in (("source_hash", "raybench"), ("optimizer_code", f"optimizer {row.optimizer}"),
+                              ("problem_code", f"problem {row.problem}")):
+            was = getattr(row, column, None)
+            was = None if was is None or (isinstance(was, float) and pd.isna(was)) else was
+            if was != getattr(current, column) or (column == "source_hash" and was is None):
+                found.setdefault((entry, was, getattr(current, column)), []).append(row.run_id)
+    return [Change(entry, was, code, tuple(ids)) for (entry, was, code), ids in found.items()]
+
+
 def describe(change_list: Sequence[Change]) -> str:
     """The changes in one line: each entry, its runs, and the code then and now."""
     parts = []

@@ -99,7 +99,8 @@ def check(out: str, *, scale: Scale, resume: bool, policy_dir: str | None,
     elif root.is_dir():
         results.check_free(str(root))
     previous = read_manifest(str(root))
-    done = results.finished_run_ids(str(root)) if root.is_dir() else set()
+    runs = results.finished_runs(str(root)) if root.is_dir() else None
+    done = set() if runs is None else set(runs["run_id"])
     holds = previous is not None or bool(done)
     if holds and not resume:
         raise UsageError(f"{out} already holds results; pass --resume to complete that reproduction, "
@@ -112,7 +113,20 @@ def check(out: str, *, scale: Scale, resume: bool, policy_dir: str | None,
             if previous.get(key) != manifest[key]:
                 raise UsageError(f"--resume: {flag} {manifest[key]} differs from the reproduction's "
                                  f"{previous.get(key)} in {out}; it cannot change when resuming")
+    if resume:
+        _refuse_other_code(out, runs)
     return Checked(manifest, policies, done, holds)
+
+
+def _refuse_other_code(folder: str, runs: Any) -> None:
+    """A reproduction resumes on the code that began it: runs made by other code (raybench's
+    source, a policy file) are refused, naming what changed (``raybench.identity.stale``)."""
+    from raybench import identity
+
+    changed = identity.stale(runs)
+    if changed:
+        raise UsageError(f"--resume: {folder} holds runs made by other code than now: {identity.describe(changed)}; "
+                         "a reproduction resumes on the code that began it: choose another --out")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +156,9 @@ def read_written(plan: Plan, checked: Checked) -> Written:
                        {p: set() for p in plan.multi_init})
     for folder in (plan.folder(DEFAULTS), *singles.values()):
         results.init(folder)
-        done[folder] = results.finished_run_ids(folder)
+        runs = results.finished_runs(folder)
+        _refuse_other_code(folder, runs)
+        done[folder] = set(runs["run_id"])
     for folder, ids in done.items():
         results.drop_orphan_curves(folder, ids)
     return Written(done, lr_search.previous_choices(plan.out),

@@ -209,3 +209,29 @@ def test_a_report_never_mixes_runs_of_different_code_under_one_name() -> None:
                                        "raybench 0.1 (commit c0, source s0): 1 runs"]
     same, none = identity.split_by_code(runs[runs["optimizer"] != "mine"])
     assert none == [] and same["optimizer"].tolist() == ["adam", "adam", "sgd"]
+
+
+def test_a_reproduction_resumes_only_on_the_code_that_began_it(tmp_path: Path) -> None:
+    import json
+
+    from raybench.reproduce import plan, scales
+
+    out = tmp_path / "repro"
+    spec = RunSpec.build("quadratic", "adam", 0, steps=5)
+    row, curve = runner.execute(spec)
+    results.init(str(out))
+    results.write_runs(str(out), [row], curve)
+    (out / plan.MANIFEST).write_text(json.dumps({"scale": "smoke", "policy_dir": None}))
+    checked = plan.check(str(out), scale=scales.get("smoke"), resume=True, policy_dir=None)
+    assert checked.done == {spec.run_id}  # the same code: resumed
+
+    other = tmp_path / "other"
+    results.init(str(other))
+    results.write_runs(str(other), [{**row, "source_hash": "0" * 16}], curve)
+    (other / plan.MANIFEST).write_text(json.dumps({"scale": "smoke", "policy_dir": None}))
+    with pytest.raises(UsageError) as err:
+        plan.check(str(other), scale=scales.get("smoke"), resume=True, policy_dir=None)
+    assert "\n" not in str(err.value) and f"raybench (1 runs; code {'0' * 16} -> {identity.source_hash()})" in str(err.value)
+    # Runs of entries this process does not know are not judged (it cannot say what their code is now).
+    unknown = results.finished_runs(str(other)).assign(optimizer="not_registered_here")
+    assert identity.stale(unknown) == []

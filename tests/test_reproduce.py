@@ -31,7 +31,7 @@ def _spy_reads(mp: pytest.MonkeyPatch, out: Path) -> Counter:
     from raybench.tuning import experiment
 
     counted: Counter = Counter()
-    for module, name in ((results, "finished_run_ids"), (lr_search, "previous_choices"),
+    for module, name in ((results, "finished_runs"), (lr_search, "previous_choices"),
                          (lr_search, "check_tunable"), (experiment, "done_repeats"),
                          (planning, "given_policies"), (planning, "read_manifest")):
         real = getattr(module, name)
@@ -45,8 +45,8 @@ def _spy_reads(mp: pytest.MonkeyPatch, out: Path) -> Counter:
     return counted
 
 
-ONCE = {("finished_run_ids", "."): 1, ("finished_run_ids", "defaults"): 1,
-        ("finished_run_ids", "multi_init/mnist_cnn/single"): 1, ("previous_choices", "."): 1,
+ONCE = {("finished_runs", "."): 1, ("finished_runs", "defaults"): 1,
+        ("finished_runs", "multi_init/mnist_cnn/single"): 1, ("previous_choices", "."): 1,
         ("check_tunable", "specs"): 1, ("done_repeats", "multi_init/mnist_cnn"): 1, ("read_manifest", "."): 1}
 """A resumed reproduction reads each folder's state once (a new one only OUT's run ids and manifest)."""
 
@@ -104,7 +104,7 @@ def test_plan_is_printed_before_the_stages_run(smoke: dict) -> None:
 @pytest.mark.slow
 def test_a_new_reproduction_reads_the_folder_once_and_checks_the_search_once(smoke: dict) -> None:
     """A straight pipeline: the stages take what the command read before them."""
-    assert smoke["reads"] == {("finished_run_ids", "."): 1, ("read_manifest", "."): 1, ("check_tunable", "specs"): 1}
+    assert smoke["reads"] == {("finished_runs", "."): 1, ("read_manifest", "."): 1, ("check_tunable", "specs"): 1}
 
 
 @pytest.mark.ray
