@@ -31,6 +31,7 @@ strict) on each. Documentation tooling: nothing in the package imports this file
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import logging
 import math
@@ -107,7 +108,7 @@ def plain(text: str) -> str:
     out = []
     for i, part in enumerate(parts):
         if i % 2 == 0:
-            part = re.sub(r"([\\*_\[\]<>])", r"\\\1", part)
+            part = re.sub(r"([\\*_\[\]])", r"\\\1", part).replace("<", "&lt;").replace(">", "&gt;")
         out.append(part)
     return cell("".join(out))
 
@@ -119,14 +120,19 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 
 
 # -- what the code registers -------------------------------------------------------------------
-def register_tables() -> dict[str, Any]:
-    """Import every module of every layer, so that each registers its tables, and return them."""
-    from raybench import schema
-
+@functools.cache
+def _import_layers() -> None:
     for top in LAYERS:
         package = importlib.import_module(top)
         for info in pkgutil.walk_packages(package.__path__, f"{top}."):
             importlib.import_module(info.name)
+
+
+def register_tables() -> dict[str, Any]:
+    """Import every module of every layer, so that each registers its tables, and return them."""
+    from raybench import schema
+
+    _import_layers()
     return schema.TABLES
 
 
