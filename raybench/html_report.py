@@ -248,8 +248,15 @@ APP_JS = r"""
   }
   if (endsBox) {
     D.ends.forEach((e, k) => draw(plotDiv(endsBox, 'ends-' + k), endTraces(e, endSelect.value), endLayout(e, endSelect.value)));
-    endSelect.addEventListener('change', () => D.ends.forEach((e, k) =>
-      Plotly.react(document.getElementById('ends-' + k), endTraces(e, endSelect.value), endLayout(e, endSelect.value), CONFIG)));
+    endSelect.addEventListener('change', () => D.ends.forEach((e, k) => {
+      const div = document.getElementById('ends-' + k);
+      // An optimizer hidden (from the legend or the toggles) stays hidden in the new view.
+      const shown = {};
+      div.data.forEach(t => { shown[t.legendgroup] = t.visible === undefined ? true : t.visible; });
+      const traces = endTraces(e, endSelect.value);
+      traces.forEach(t => { if (t.legendgroup in shown) t.visible = shown[t.legendgroup]; });
+      Plotly.react(div, traces, endLayout(e, endSelect.value), CONFIG);
+    }));
   }
 
   // Optimizers on or off in every plot at once (each legend also toggles its own plot).

@@ -364,8 +364,12 @@ def test_end_results_are_boxplots_against_the_reference(reported, browser) -> No
     # bowl: test loss 0.1 * (o + 1) + 0.01 * seed, so the difference from adam is 0.1 * o on both seeds
     assert [(t, g) for t, g, _ in boxes] == [("box", o) for o in OPTIMIZERS]
     assert [[round(v, 6) for v in y] for _, _, y in boxes] == [[0.1 * o] * len(SEEDS) for o in range(len(OPTIMIZERS))]
+    # sgd switched off stays off when the view changes to the ratio (on a log axis).
+    next(b for b in browser.find_elements("css selector", "#optimizer-toggles input")
+         if b.get_attribute("value") == "sgd").click()
     Select(browser.find_element("id", "ends-view")).select_by_value("ratio")
     plot = browser.execute_script(PLOT_JS, "ends-0")
+    assert [t["visible"] for t in plot["traces"]] == [True, "legendonly", True]
     ratios = browser.execute_script("return document.getElementById('ends-0').data.map(t => Array.from(t.y));")
     assert plot["ytype"] == "log" and [[round(v, 6) for v in y] for y in ratios] == [
         [round((0.1 * (o + 1) + 0.01 * s) / (0.1 + 0.01 * s), 6) for s in SEEDS] for o in range(len(OPTIMIZERS))]
