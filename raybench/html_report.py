@@ -175,7 +175,7 @@ APP_JS = r"""
   if (profileBox) {
     D.profiles.forEach((p, k) => {
       const words = p.cost.replace(/_/g, ' ');
-      const traces = Object.keys(p.fractions).map(o => ({x: p.taus, y: p.fractions[o], mode: 'lines',
+      const traces = D.order.filter(o => o in p.fractions).map(o => ({x: p.taus, y: p.fractions[o], mode: 'lines',
         line: {shape: 'hv', width: 2, color: colour(o)}, legendgroup: o, name: esc(o)}));
       draw(plotDiv(profileBox, 'profile-' + k), traces,
            layout('Dolan-Moré profile on ' + words + ', ' + p.instances + ' (problem, seed) instances',
@@ -403,7 +403,8 @@ def _data(report: Report) -> dict[str, Any]:
              "values": {o: _num(v) for o, v in e.values.items()},
              "paired": {o: [_num(pair) for pair in np.asarray(v, dtype=float).reshape(-1, 2)] for o, v in e.paired.items()}}
             for e in report.ends]
-    return {"baseline": report.baseline, "colours": dict(report.colours), "points": most, "curves": curves,
+    order = list(dict.fromkeys([*(r[1] for r in report.results.rows), *report.colours]))
+    return {"baseline": report.baseline, "colours": dict(report.colours), "order": order, "points": most, "curves": curves,
             "algoperf": algoperf, "profiles": profiles, "ends": ends}
 
 
@@ -417,10 +418,10 @@ def _json_script(data: dict[str, Any]) -> str:
 
 def _plots(report: Report, data: dict[str, Any]) -> str:
     """The plots' sections: each a heading, its controls and an empty box the script fills."""
-    optimizers = list(report.colours)
+    optimizers = data["order"]
     toggles = ('<div class="controls toggles" id="optimizer-toggles"><span>optimizers in every plot:</span>'
                + "".join(f'<label><input type="checkbox" value="{_e(o)}" checked> '
-                         f'<span style="color:{_e(report.colours[o])}">&#9632;</span> {_e(o)}</label>'
+                         f'<span style="color:{_e(report.colours.get(o, "#444"))}">&#9632;</span> {_e(o)}</label>'
                          for o in optimizers)
                + '<span class="note">(a click on a legend entry toggles it in that plot)</span></div>')
     parts = [toggles]

@@ -273,6 +273,7 @@ def test_page_renders_tables_and_plots_without_console_errors(reported, browser)
     algoperf = browser.execute_script(PLOT_JS, "algoperf-profile")
     assert algoperf["legend"] == [f"{o} ({s:.3f})" for o, s in zip(scores["optimizer"], scores["score"])]
     assert ODD + " (" in " ".join(algoperf["legend"])  # the name as written, not markup
+    assert browser.execute_script(PLOT_JS, "profile-0")["legend"] == list(OPTIMIZERS)  # the table's order
     assert browser.find_elements("tag name", "img") == []
     # The PNGs stay beside report.md.
     assert [Path(p).name for p in plots] == list(PLOTS)
