@@ -19,7 +19,8 @@ same score on gradient evaluations to target.
 
 ``build`` makes all of it one ``raybench.report_model.Report`` from the runs and curves tables:
 every fact a renderer needs (headline metric and direction, optimizer order, each optimizer's
-colour, the curves' quantiles) is looked up here, once. The renderers only lay it out:
+colour, the curves' quantiles and their steps, gradient evaluations and seconds, each seed's end
+result beside the baseline's) is looked up here, once. The renderers only lay it out:
 ``report.md`` (``report_markdown``), ``report.csv`` and ``scores.csv`` (``report_csv``),
 ``curves_<problem>.png``, ``performance_profile.png`` and ``algoperf_profile.png``
 (``report_png``) and ``index.html`` (``html_report``). ``make_report`` reads a folder, builds,

@@ -3,9 +3,12 @@
 ``raybench.report.build`` makes a ``Report`` from the runs and curves tables; the renderers
 (``report_markdown``, ``report_csv``, ``report_png``, ``html_report``) only lay it out. So
 everything a renderer needs (the tables' cells as text, which rows are best, the headline
-metric's direction, the optimizers' order and colours, the curves' quantiles) is decided here,
-and a renderer looks nothing up. A caller adds sections of its own (``Section``, such as the
-research summary's claims with their verdicts) without the core knowing what they are.
+metric's direction, the optimizers' order and colours, the curves' quantiles on each cost, the
+end results paired with the reference's) is decided here, and a renderer looks nothing up. A
+caller adds sections of its own (``Section``, such as the research summary's claims with their
+verdicts) without the core knowing what they are; ``claims_view`` reads a claims-shaped section
+as one "claimed vs measured [95% CI]: verdict" cell per claim, numbers to ``SHOWN_DIGITS``
+significant digits, for a page a reader scans.
 """
 
 from __future__ import annotations
