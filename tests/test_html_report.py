@@ -398,3 +398,15 @@ def test_claims_from_the_parquet_table_and_none_without_claims(tmp_path: Path) -
     assert rep["html_path"] == out / "index.html"
     assert "<h2>Claims</h2>" in text and f'<td class="verdict verdict-bad">{CLAIM_CELLS[0]}</td>' in text
     assert "CIFAR-100 &lt;tiny&gt;" in text and "<tiny>" not in text
+
+
+def test_numbers_shown_to_three_significant_digits() -> None:
+    from raybench.report_model import Section, claims_view, shorten_numbers, significant
+
+    assert [significant(x) for x in (36.93333333333334, 0.05290783048942005, 1234.5, 10.0, -0.000513, 2.5e7,
+                                     float("nan"), float("inf"))] == [
+        "36.9", "0.0529", "1230", "10", "-5.13e-04", "2.5e+07", "-", "inf"]
+    # Long decimals shortened where they stand; integers, short numbers and hashes as written.
+    assert shorten_numbers("1.143x vs 0.98666x [0.91234, 1.0] (n=16), 2000 runs, commit 3f2a1e50") == \
+        "1.14x vs 0.987x [0.912, 1.0] (n=16), 2000 runs, commit 3f2a1e50"
+    assert claims_view(Section("Notes", ("claim", "verdict"), (("x", "consistent"),))) is None
