@@ -318,12 +318,14 @@ def _score(row: dict[str, Any], metric: str | None = None) -> float:
     return -value if problems.get(row["problem"]).direction(metric) == "max" else value
 
 
-def _trial(config: dict[str, Any], device: str, metric: str | None) -> dict[str, Any]:
+def _trial(config: dict[str, Any], device: str, metric: str | None,
+           code: dict[str, Any] | None = None) -> dict[str, Any]:
     """One trial, on a Ray worker: the run and what the search chooses on (``metric``; ``None``:
-    the run's target metric)."""
+    the run's target metric). ``code``: the driver's code identity; a worker on other raybench
+    code raises ``CodeMismatch`` (``raybench.runner.execute``) rather than score a trial."""
     from raybench.runner import execute
 
-    row, _ = execute(RunSpec.from_config(config), device)
+    row, _ = execute(RunSpec.from_config(config), device, code)
     metric = metric or row.get("target_metric")
     mode = row.get("target_mode") if metric == row.get("target_metric") else problems.get(row["problem"]).direction(metric)
     return {"score": _score(row, metric), "status": row.get("status"), "metric": metric, "mode": mode}
@@ -358,6 +360,7 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
             gpus_per_run: float) -> dict[tuple, float]:
     import ray
 
+    from raybench import identity
     from raybench.ray_utils import require_ray
 
     require_ray()
@@ -374,7 +377,8 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
         for seed in search.seeds:
             trial = spec.with_(seed=seed, hparams={**spec.hparams, search.hparam[spec.optimizer]: value},
                                hparam_source="tuning")
-            pending[remote.remote(trial.as_config(), device, search.judged[key])] = (key, k, seed)
+            code = identity.of_spec(trial).columns()
+            pending[remote.remote(trial.as_config(), device, search.judged[key], code)] = (key, k, seed)
             state[key].outstanding += 1
 
     for key in pairs:
@@ -412,8 +416,10 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
             trial = pending.pop(ref)
             try:
                 found[trial] = ray.get(ref)
-            except ray.exceptions.RayError:  # lost beyond its retries: counts as failed
-                found[trial] = {}
+            except ray.exceptions.RayError as exc:
+                if isinstance(getattr(exc, "cause", None), identity.CodeMismatch):
+                    raise identity.CodeMismatch(str(exc.cause)) from None  # nothing recorded
+                found[trial] = {}  # lost beyond its retries: counts as failed
             state[trial[0]].outstanding -= 1
             if state[trial[0]].outstanding == 0:
                 extend(trial[0])
