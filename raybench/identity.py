@@ -34,9 +34,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from raybench.spec import RunSpec
 
-PACKAGES = ("raybench", "raybench.commands", "raybench.learned", "raybench.optimizers",
-            "raybench.problems", "raybench.tuning", "raybench.rl", "raybench.reproduce")
-"""The packages whose source is raybench's (pyproject's ``[tool.setuptools] packages``)."""
+PACKAGES = ("raybench", *(f"raybench.{sub}" for sub in ("commands", "learned", "optimizers", "problems",
+                                                          "tuning", "rl", "reproduce")))
+"""The packages whose source is raybench's (pyproject's ``[tool.setuptools] packages``). Their
+folders are found with ``importlib.util.find_spec``, which imports none of them (only their
+parent, ``raybench``): core hashes the layers' files without importing the layers."""
 
 COLUMNS = ("source_hash", "optimizer_code", "problem_code")
 """The run columns this module fills (``raybench.schema``'s runs table)."""
