@@ -110,6 +110,35 @@ def layer_roles(model: torch.nn.Module, head: str) -> dict[str, str]:
     return roles
 
 
+BYTES_PER_TRAINED_PARAMETER = 16
+"""What one float32 parameter costs a run in the memory estimates (``Problem.memory``): the
+weight, its gradient and Adam's two moments, 4 bytes each (SGD needs less, none of the usual
+optimizers much more)."""
+
+
+def network_bytes(model: Callable[[], torch.nn.Module], example: tuple[int, ...], *, batch: int,
+                  eval_batch: int) -> float:
+    """A memory estimate of training the network ``model()`` makes on inputs of shape ``example``
+    (one example): its parameters x ``BYTES_PER_TRAINED_PARAMETER``, plus the larger of the
+    activations a training minibatch of ``batch`` keeps for the backward pass (every leaf
+    module's float32 output) and an evaluation chunk of ``eval_batch`` (no gradient: at most two
+    outputs of the largest layer at once). The network is built and run on the meta device:
+    shapes only, nothing allocated."""
+    sizes: list[int] = []
+    with torch.device("meta"):
+        net = model()
+        hooks = [m.register_forward_hook(lambda _m, _i, out: sizes.append(out.numel()))
+                 for m in net.modules() if not list(m.children())]
+        try:
+            net(torch.empty((1, *example)))
+        finally:
+            for h in hooks:
+                h.remove()
+    n_params = sum(p.numel() for p in net.parameters())
+    activations = max(batch * sum(sizes), eval_batch * 2 * max(sizes, default=0))
+    return BYTES_PER_TRAINED_PARAMETER * n_params + 4.0 * activations
+
+
 class Instance(abc.ABC):
     """One concrete optimisation problem drawn from a seed.
 
@@ -203,6 +232,15 @@ class Problem:
     """Where the entry comes from: "raybench", "entry point" or "import path" (``raybench.registry``)."""
     path: str | None = None
     """``MODULE:ATTR`` of a problem registered from an import path or entry point."""
+    memory: Callable[..., float] | None = None
+    """The bytes one run of an instance needs, ``memory(**merged_options)``: a simple, documented
+    estimate (within a small factor, not exact) of the peak of what the instance allocates (its
+    data and any matrices it builds), its parameters with their gradients and an optimizer's
+    state (parameters x 4: weights, gradients and Adam's two moments) and, where they dominate,
+    the activations one minibatch keeps for the backward pass; not the worker process's own
+    footprint (Python, torch). ``raybench run`` refuses, before any run, options whose
+    estimate exceeds this machine's (or the largest cluster node's) memory, and asks Ray for
+    it per run. ``None`` (a user's problem that declares none): not checked, nothing asked."""
 
     def __post_init__(self) -> None:
         bad = {k: v for k, v in self.metrics.items() if v not in MODES}
@@ -261,6 +299,13 @@ class Problem:
             return dict(options)
         resolved = self.prepare_data(**merged)
         return {**options, **resolved}
+
+    def memory_bytes(self, **options: Any) -> float | None:
+        """The declared estimate (``memory``) at ``options`` merged over the defaults, as
+        ``instance`` merges them; ``None`` when the problem declares none."""
+        if self.memory is None:
+            return None
+        return float(self.memory(**self._merged(options)))
 
     def instance(self, seed: int, **options: Any) -> Instance:
         merged = self._merged(options)

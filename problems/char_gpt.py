@@ -294,6 +294,46 @@ class CharGPTInstance(Instance):
         return {"bits_per_char": nats / math.log(2), "loss": nats}
 
 
+# -- memory ---------------------------------------------------------------------------------------
+ASSUMED_VOCAB = 256
+"""The vocabulary the memory estimate assumes for a user's corpus (it reads the corpus's size
+only, not its characters); it counts in the embedding, the head and the logits only."""
+
+
+def parameter_count(vocab_size: int, shape: Shape, tied: bool) -> int:
+    """The model's parameters: per block 12 width^2 + 13 width (attention, MLP, two LayerNorms),
+    the token and position tables, the final LayerNorm and the head (none when tied)."""
+    w = shape.width
+    return (shape.layers * (12 * w * w + 13 * w) + (vocab_size + shape.context) * w + 2 * w
+            + (0 if tied else vocab_size * w))
+
+
+def _corpus_size(corpus: str | None) -> tuple[int, int]:
+    """(characters, vocabulary) of the corpus, cheaply: the packaged one's (read once per process
+    and cached), a user's file or folder by its size in bytes (at least its characters) and
+    ``ASSUMED_VOCAB``; (0, ``ASSUMED_VOCAB``) for a path not on this machine (a cluster's)."""
+    if corpus is None:
+        text = text_data.kjv_text()
+        return len(text), len(text_data.vocabulary(text))
+    path = Path(corpus).expanduser()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+    return sum(p.stat().st_size for p in files), ASSUMED_VOCAB
+
+
+def memory(*, corpus: str | None, size: str, tied: bool, **options: Any) -> float:
+    """Bytes an instance needs: the corpus as int64 tokens and as text (9 bytes a character), the
+    parameters x 16 (weights, gradients, Adam's moments) and a minibatch's activations for the
+    backward pass: per position about 17 ``width``-vectors a layer (LayerNorms, q, k, v, attention
+    output, residuals, the 4x MLP before and after GELU) and three vocabulary-long ones (logits,
+    their log-softmax and its gradient), in float32. Attention matrices are not counted: the
+    fused attention kernels (flash on CPU and GPU) keep none."""
+    shape = resolve_shape(size, **options)
+    chars, vocab = _corpus_size(corpus)
+    positions = shape.batch_size * shape.context
+    activations = positions * (17 * shape.width * shape.layers + 4 * shape.width + 3 * vocab)
+    return 9.0 * chars + 16.0 * parameter_count(vocab, shape, tied) + 4.0 * activations
+
+
 # -- registration ---------------------------------------------------------------------------------
 def _prepare(*, corpus: str | None, size: str, **options: Any) -> dict[str, Any]:
     """Read the corpus once before any run and check that each block holds a window; a corpus
@@ -326,4 +366,5 @@ register(Problem(
     metrics={"bits_per_char": "min", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare,
+    memory=memory,
 ))

@@ -146,6 +146,15 @@ class LogisticInstance(SplitDataInstance):
                 "suboptimality": f_train - self.f_star}
 
 
+def memory(*, dim: int, n_train: int, n_val: int, n_test: int, **_: object) -> float:
+    """Bytes an instance needs: the splits in float64 (with the ones column) and in float32, about
+    12 bytes per feature of every example; the Newton solve's ``(dim + 1) x n_train`` float64
+    temporary and three ``(dim + 1)^2`` ones (Hessian, identity, LU); parameters x 16 (weights,
+    gradients, Adam's moments). A minibatch's activations are a few vectors: not counted."""
+    n, d = n_train + n_val + n_test, dim + 1
+    return 12.0 * n * (d + 1) + 8.0 * n_train * d + 24.0 * d * d + 16.0 * d
+
+
 register(
     Problem(
         name="logistic",
@@ -157,5 +166,6 @@ register(
                  "target_gap": Option(1e-3, min=0.0)},
         metrics={"accuracy": "max", "loss": "min", "suboptimality": "min"},
         family=True,
+        memory=memory,
     )
 )

@@ -103,6 +103,16 @@ class MLPInstance(SplitDataInstance):
                 "accuracy": float(((z > 0).float() == y).float().mean())}
 
 
+def memory(*, hidden: int, n_train: int, n_val: int, n_test: int, batch_size: int | None, **_: object) -> float:
+    """Bytes an instance needs: the float32 splits (two features and a label per example), the
+    ``4 hidden + 1`` parameters x 16 (weights, gradients, Adam's moments) and the larger of a
+    minibatch's activations (three ``hidden``-vectors per example: pre-activation, activation and
+    its gradient) and an evaluation's (two per example of the larger held-out split)."""
+    batch = n_train if batch_size is None else batch_size
+    return (12.0 * (n_train + n_val + n_test) + 16.0 * (4 * hidden + 1)
+            + 4.0 * hidden * max(3 * batch, 2 * max(n_val, n_test)))
+
+
 register(
     Problem(
         name="mlp",
@@ -114,5 +124,6 @@ register(
                  "target_accuracy": Option(0.95, min=0.0, max=1.0)},
         metrics={"accuracy": "max", "loss": "min"},
         family=True,
+        memory=memory,
     )
 )

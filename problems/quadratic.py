@@ -67,6 +67,14 @@ class QuadraticInstance(Instance):
         return {"loss": f, "suboptimality": f - self.f_star}
 
 
+def memory(*, dim: int, **_: object) -> float:
+    """Bytes an instance needs: the peak of building it, four float64 ``dim x dim`` matrices alive
+    at once (``Q``, ``A`` and the two temporaries of symmetrising ``A``), which is more than the
+    float64 and float32 copies of ``A`` a run keeps; the vectors (``b``, ``x*``, ``x`` with its
+    gradient and Adam's moments) are a few ``dim``."""
+    return 32.0 * dim * dim + 64.0 * dim
+
+
 register(
     Problem(
         name="quadratic",
@@ -76,5 +84,6 @@ register(
                  "steps": Option(500, min=1), "target_gap": Option(1e-3, min=0.0)},
         metrics={"suboptimality": "min", "loss": "min"},
         family=True,
+        memory=memory,
     )
 )

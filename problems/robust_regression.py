@@ -108,6 +108,14 @@ class RobustRegressionInstance(SplitDataInstance):
                 "param_error": float((w - self.w_true).norm() / self.w_true.norm())}
 
 
+def memory(*, dim: int, n_train: int, n_val: int, n_test: int, batch_size: int | None, **_: object) -> float:
+    """Bytes an instance needs: the float32 splits (``dim`` features and a target per example),
+    a minibatch's gathered copy (the whole training split at full batch) and ``x`` x 16 (weights,
+    gradient, Adam's moments)."""
+    n = n_train + n_val + n_test
+    return 4.0 * (dim + 1) * (n + (n_train if batch_size is None else batch_size)) + 16.0 * dim
+
+
 register(
     Problem(
         name="robust_regression",
@@ -120,5 +128,6 @@ register(
                  "steps": Option(300, min=1), "target_error": Option(0.05, min=0.0)},
         metrics={"param_error": "min", "loss": "min"},
         family=True,
+        memory=memory,
     )
 )

@@ -60,6 +60,12 @@ class RosenbrockInstance(Instance):
                 "param_error": float((x - self.x_star).norm() / self.x_star.norm())}
 
 
+def memory(*, dim: int, **_: object) -> float:
+    """Bytes an instance needs: ``x`` x 16 (weights, gradient, Adam's moments), ``x*`` in float64
+    and the eight or so ``dim``-vectors the objective keeps for its backward pass."""
+    return (16.0 + 8.0 + 32.0) * dim
+
+
 register(
     Problem(
         name="rosenbrock",
@@ -69,5 +75,6 @@ register(
                  "target_gap": Option(1e-3, min=0.0)},
         metrics={"suboptimality": "min", "loss": "min", "param_error": "min"},
         family=True,
+        memory=memory,
     )
 )

