@@ -270,22 +270,48 @@ def _token_refused(address: str) -> str:
 
 
 def ensure_resources(*, cpus: float, gpus: float, embedded: bool, pending_timeout: float,
-                     what: str = "run") -> None:
+                     what: str = "run", memory: tuple[str, float] | None = None) -> None:
     """``check_resources``, and on a cluster that cannot meet the request yet, wait up to
-    ``pending_timeout`` seconds for its autoscaler before the same one-line ``UsageError``."""
+    ``pending_timeout`` seconds for its autoscaler before the same one-line ``UsageError``.
+
+    ``memory``: the largest memory one ``what`` asks Ray for, as (what needs it, bytes)
+    (``raybench.runner.largest_memory_request``); checked likewise against the nodes' ``memory``
+    resource (what Ray lets tasks use: less than a node's physical memory, as it keeps part for
+    its object store), since a task asking for more than any node has would wait forever."""
     import time
 
     from raybench.errors import UsageError
 
-    if check_resources(cpus=cpus, gpus=gpus, embedded=embedded, what=what):
+    if not check_resources(cpus=cpus, gpus=gpus, embedded=embedded, what=what):
+        deadline = time.monotonic() + pending_timeout
+        while not _fits(cpus, gpus):
+            if time.monotonic() >= deadline:
+                raise UsageError(f"no node with {cpus:g} CPUs and {gpus:g} GPUs for a {what} appeared within "
+                                 f"--pending-timeout {pending_timeout:g} s; accepted: a request the cluster can meet")
+            time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+    if memory is None or _largest_memory() >= memory[1]:
         return
+    needs, asked = memory
+    line = (f"{needs}; the largest node of this Ray cluster lets tasks use {_largest_memory() / 2**30:.1f} GiB "
+            f"of memory")
+    if embedded:
+        raise UsageError(f"{line}: choose smaller options, or a cluster with larger nodes (--address)")
+    import sys
+
+    print(f"raybench: warning: {line}; waiting for the autoscaler to add a larger node", file=sys.stderr)
     deadline = time.monotonic() + pending_timeout
-    while time.monotonic() < deadline:
+    while _largest_memory() < asked:
+        if time.monotonic() >= deadline:
+            raise UsageError(f"{line}, and no larger node appeared within --pending-timeout "
+                             f"{pending_timeout:g} s: choose smaller options")
         time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
-        if _fits(cpus, gpus):
-            return
-    raise UsageError(f"no node with {cpus:g} CPUs and {gpus:g} GPUs for a {what} appeared within "
-                     f"--pending-timeout {pending_timeout:g} s; accepted: a request the cluster can meet")
+
+
+def _largest_memory() -> float:
+    """The largest ``memory`` resource (bytes) of the cluster's live nodes."""
+    import ray
+
+    return max((n.get("Resources", {}).get("memory", 0.0) for n in ray.nodes() if n.get("Alive")), default=0.0)
 
 
 def _fits(cpus: float, gpus: float) -> bool:

@@ -115,6 +115,95 @@ def prepare_data(specs: Sequence[RunSpec], *, log: bool = True) -> list[RunSpec]
     return out
 
 
+MEMORY_REQUEST_MIN = 64 * 2**20
+"""Runs whose memory estimate (``problems.Problem.memory``) is below this ask Ray for no memory:
+the many tiny runs keep Ray's default scheduling (one per CPU), which the worker process's own
+footprint (Python and torch, several hundred MB, in no estimate) bounds anyway; larger runs ask
+for their estimate, so that Ray places no more of them on a node than fit its memory."""
+
+
+def memory_estimates(specs: Sequence[RunSpec]) -> dict[str, float | None]:
+    """Each spec's memory estimate in bytes by run id (``None``: its problem declares none),
+    computed once per distinct problem and options."""
+    from raybench import problems
+
+    by_options: dict[tuple[str, str], float | None] = {}
+    out: dict[str, float | None] = {}
+    for spec in specs:
+        key = (spec.problem, repr(sorted(spec.options.items())))
+        if key not in by_options:
+            try:
+                by_options[key] = problems.get(spec.problem).memory_bytes(**spec.options)
+            except problems.ProblemError as exc:
+                raise UsageError(f"{spec.problem}: {exc}") from None
+        out[spec.run_id] = by_options[key]
+    return out
+
+
+def describe_memory(spec: RunSpec, estimate: float) -> str:
+    """``quadratic with dim=1000000000 needs about 3.2e+19 bytes (28 EiB) per run``."""
+    given = " ".join(f"{k}={v}" for k, v in sorted(spec.options.items()))
+    return (f"{spec.problem} {'with ' + given if given else 'at its default options'} needs about "
+            f"{estimate:.2g} bytes ({human_bytes(estimate)}) per run")
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes in binary units: ``23.4 GiB``, ``28 EiB``."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+    for unit in units:
+        if abs(n) < 1024:
+            return f"{n:.0f} B" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.3g} EiB"
+
+
+def machine_memory() -> int:
+    """This machine's physical memory in bytes."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows)
+        import psutil  # a dependency of Ray's
+
+        return int(psutil.virtual_memory().total)
+
+
+def check_memory(specs: Sequence[RunSpec], *, gpus_per_run: float, have: float | None = None,
+                 where: str = "this machine has") -> None:
+    """Refuse (one-line ``UsageError``, before any run) a suite with a CPU run whose problem's
+    memory estimate exceeds ``have`` bytes (default: this machine's physical memory). GPU runs
+    (``gpus_per_run > 0``) are not checked: their model, optimizer state and activations live on
+    the GPU, whose memory Ray does not count. Problems that declare no estimate are not checked."""
+    if gpus_per_run > 0:
+        return
+    have = machine_memory() if have is None else have
+    estimates = memory_estimates(specs)
+    for spec in specs:
+        estimate = estimates[spec.run_id]
+        if estimate is not None and estimate > have:
+            raise UsageError(f"{describe_memory(spec, estimate)}; {where} {human_bytes(have)}: "
+                             "choose smaller options")
+
+
+def largest_memory_request(specs: Sequence[RunSpec], *, gpus_per_run: float) -> tuple[str, float] | None:
+    """The largest memory a run of ``specs`` asks Ray for (``resources_for``), described
+    (``describe_memory``), for the check against the cluster's nodes; ``None``: none asks."""
+    estimates = memory_estimates(specs)
+    asked = [(resources_for(s, cpus_per_run=1.0, gpus_per_run=gpus_per_run, estimate=estimates[s.run_id])
+              .get("memory", 0), s) for s in specs]
+    memory, spec = max(asked, key=lambda a: a[0], default=(0, None))
+    return (describe_memory(spec, memory), float(memory)) if memory else None
+
+
+def resources_for(spec: RunSpec, *, cpus_per_run: float, gpus_per_run: float,
+                  estimate: float | None) -> dict[str, Any]:
+    """The Ray resources one run of ``spec`` asks for: its CPUs and GPUs and, for a CPU run whose
+    memory ``estimate`` (bytes) is at least ``MEMORY_REQUEST_MIN``, that memory."""
+    resources: dict[str, Any] = {"num_cpus": cpus_per_run, "num_gpus": gpus_per_run}
+    if gpus_per_run == 0 and estimate is not None and estimate >= MEMORY_REQUEST_MIN:
+        resources["memory"] = int(estimate)
+    return resources
+
+
 def check_max_retries(max_retries: int) -> None:
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise UsageError(f"bad --max-retries {max_retries!r}; accepted: an integer >= 0")
@@ -236,10 +325,12 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
     from raybench import identity
 
     device = "cuda" if gpus_per_run > 0 else "cpu"
-    remote = ray.remote(execute).options(
-        num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=max_retries,
-        retry_exceptions=False, scheduling_strategy="SPREAD")
-    pending = {remote.remote(spec, device, identity.of_spec(spec).columns()): spec for spec in todo}
+    remote = ray.remote(execute)
+    estimates = memory_estimates(todo)
+    pending = {remote.options(max_retries=max_retries, retry_exceptions=False, scheduling_strategy="SPREAD",
+                              **resources_for(spec, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                                              estimate=estimates[spec.run_id]))
+               .remote(spec, device, identity.of_spec(spec).columns()): spec for spec in todo}
     bar = _Progress(len(todo), cpus_per_run, enabled=progress)
     buffer_runs: list[dict[str, Any]] = []
     buffer_curves: list[dict[str, Any]] = []

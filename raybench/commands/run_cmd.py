@@ -108,7 +108,8 @@ def main(args: argparse.Namespace) -> int:
         prepared = start_ray(args.address, lambda: _prepare(args, held), warm_cpus=args.cpus_per_run,
                              warm_at_most=lambda p: len(p.specs), py_modules=py_modules)
         ensure_resources(cpus=args.cpus_per_run, gpus=args.gpus_per_run, embedded=args.address is None,
-                         pending_timeout=args.pending_timeout)
+                         pending_timeout=args.pending_timeout,
+                         memory=runner.largest_memory_request(prepared.specs, gpus_per_run=args.gpus_per_run))
         return _run(args, prepared)
 
 
@@ -144,6 +145,8 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
     runs = runner.check_resume(args.out, resume=args.resume or args.rerun_changed)
     if args.address is None:
         specs = runner.prepare_data(specs)
+        # A cluster's nodes are checked once Ray is up (ensure_resources); this machine's now.
+        runner.check_memory(specs, gpus_per_run=args.gpus_per_run)
     folder = runner.check_code(args.out, specs, runs, rerun_changed=args.rerun_changed)
     if folder.changed:
         from raybench import identity
