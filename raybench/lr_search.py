@@ -395,9 +395,16 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
         return {k: mean_score([float(found.get((key, k, s), {}).get("score", math.inf)) for s in search.seeds])
                 for k in range(p.low, p.high + 1)}
 
+    def not_applicable(key: tuple) -> bool:
+        p = state[key]
+        return all(found.get((key, k, s), {}).get("status") == "not_applicable"
+                   for k in range(p.low, p.high + 1) for s in search.seeds)
+
     def extend(key: tuple) -> None:
         """Once all of a pair's trials are in: one value past the edge its winner is on, if allowed."""
         p = state[key]
+        if not_applicable(key):
+            return  # nothing to search: every run of the pair ends untrained
         best = p.best(scores(key))
         if p.extra >= search.extra_points or best not in (p.low, p.high):
             return
@@ -456,6 +463,11 @@ def _record(out: str, search: Plan, pairs: dict[tuple, RunSpec], state: dict[tup
                              "final_val": -score if mode == "max" else score, "score": score,
                              "mean_score": means[k], "chosen": k == best, "extra_points": p.extra,
                              "edge_winner": edge, "selection": selection})
+        statuses = {found.get((key, k, s), {}).get("status") for k in range(p.low, p.high + 1) for s in search.seeds}
+        if statuses == {"not_applicable"}:
+            print(f"tune-lr: {pair}: not applicable (every trial ended not_applicable; "
+                  f"its runs will too): nothing searched past the grid")
+            continue
         print(f"tune-lr: {pair}: {hparam}={chosen[key]:.3g} "
               f"(mean val score {means[best]:.4g} over {len(search.seeds)} seeds)")
         if p.extra:

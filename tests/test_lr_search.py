@@ -185,3 +185,15 @@ def test_the_choice_is_the_mean_validation_loss_over_two_tuning_seeds(bowl, ray_
     assert by_acc[0].hparams["lr"] == pytest.approx(1e-2)
     acc = results.read_table(str(tmp_path / "accuracy"), "lr_search")
     assert (acc["metric"] == "accuracy").all() and (acc["mode"] == "max").all() and not acc["extension"].any()
+
+
+@pytest.mark.ray
+def test_a_pair_whose_runs_are_not_applicable_is_not_extended(ray_session, tmp_path, capsys) -> None:
+    # Muon on the quadratic (no hidden matrix): every trial ends not_applicable, whatever its lr, so
+    # the search stops at the grid instead of walking 3 more values past an "edge winner".
+    spec = RunSpec.build("quadratic", "muon", 0, steps=5)
+    out = str(tmp_path / "na")
+    lr_search.tune_specs([spec], out, samples=2)
+    table = results.read_table(out, "lr_search")
+    assert len(table) == 2 * len(lr_search.TUNING_SEEDS) and not table["extension"].any()
+    assert "quadratic/muon: not applicable" in capsys.readouterr().out
