@@ -235,3 +235,31 @@ def test_a_reproduction_resumes_only_on_the_code_that_began_it(tmp_path: Path) -
     # Runs of entries this process does not know are not judged (it cannot say what their code is now).
     unknown = results.finished_runs(str(other)).assign(optimizer="not_registered_here")
     assert identity.stale(unknown) == []
+
+
+def test_rerun_changed_searches_again_the_learning_rates_other_code_chose(tmp_path: Path) -> None:
+    """With --tune-lr, the pairs whose runs other code made lose their earlier choice (searched
+    again with the code now); the others keep theirs."""
+    from raybench import lr_search
+    from raybench.cli import build_parser
+    from raybench.commands import run_cmd
+
+    out = tmp_path / "r"
+    specs = [RunSpec.build("quadratic", name, 0, steps=5) for name in ("adam", "sgd")]
+    search = lr_search.plan(specs, samples=2)
+    rows, curves = [], []
+    for spec in specs:
+        tuned = spec.with_(hparams={**spec.hparams, "lr": 0.01}, hparam_source="tuned")
+        row, curve = runner.execute(tuned)
+        rows.append({**row, "source_hash": "0" * 16} if spec.optimizer == "adam" else row)
+        curves += curve
+    results.init(str(out))
+    results.write_runs(str(out), rows, curves)
+    results.write(str(out), "lr_search", [{"pair_key": repr(key), "problem": key[0], "optimizer": key[1],
+                                           "hparam": "lr", "lr": 0.01, "chosen": True} for key in search.pairs])
+    args = build_parser().parse_args(["run", "--problems", "quadratic", "--optimizers", "adam,sgd", "--seeds", "1",
+                                      "--steps", "5", "--tune-lr", "--tune-samples", "2", "--out", str(out),
+                                      "--rerun-changed"])
+    prepared = run_cmd._prepare(args, None)
+    assert prepared.redo == {rows[0]["run_id"]} and prepared.done == {rows[1]["run_id"]}
+    assert [key[1] for key in prepared.previous] == ["sgd"]  # adam's lr is searched again

@@ -159,9 +159,12 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
     from raybench import lr_search
 
     search = lr_search.plan(specs, samples=args.tune_samples)
-    resumed = args.resume or args.rerun_changed
-    return Prepared(specs, folder.done, folder.redo, search,
-                    lr_search.previous_choices(args.out) if resumed else {})
+    previous = lr_search.previous_choices(args.out) if args.resume or args.rerun_changed else {}
+    if folder.redo:  # a learning rate other code chose is searched again with the code now
+        redone = runs[runs["run_id"].isin(folder.redo)]
+        stale = set(zip(redone["problem"], redone["optimizer"], strict=True))
+        previous = {key: lr for key, lr in previous.items() if tuple(key[:2]) not in stale}
+    return Prepared(specs, folder.done, folder.redo, search, previous)
 
 
 def _check(args: argparse.Namespace, prepared: Prepared) -> int:
