@@ -319,7 +319,7 @@ def split_by_code(runs: Any) -> tuple[Any, list[str]]:
         variants = codes.loc[group.index]
         if variants.nunique(dropna=False) < 2:
             continue
-        started = pd.to_datetime(group.get("started_at"), errors="coerce", utc=True) \
+        started = pd.to_datetime(group.get("started_at"), errors="coerce", utc=True, format="ISO8601") \
             if "started_at" in group else pd.Series(pd.NaT, index=group.index)
         latest = variants.loc[started.fillna(pd.Timestamp.min.tz_localize("UTC")).idxmax()]
         if renamed is runs:

@@ -147,10 +147,16 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
         name, label, mode = headline(prun)
         prun = prun.assign(_headline=results.metric(prun, "test", name))
         col = "_headline"
+        # A run that is not applicable (the optimizer has nothing to act on in this model) never
+        # trained: it has no speed and no metric, is paired with nothing and counted apart.
+        na_counts = prun.loc[prun["status"] == "not_applicable", "optimizer"].value_counts()
+        order = list(dict.fromkeys(prun["optimizer"]))
+        prun = prun[prun["status"] != "not_applicable"]
         base = prun[prun["optimizer"] == baseline].set_index("seed")["steps_to_target"]
         base_ok = prun[(prun["optimizer"] == baseline) & (prun["status"] == "ok")].set_index("seed")
         first = len(rows)
-        for opt, orun in prun.groupby("optimizer", sort=False):
+        for opt in order:
+            orun, na = prun[prun["optimizer"] == opt], int(na_counts.get(opt, 0))
             ok = orun[orun["status"] == "ok"]
             vals = ok[col].astype(float).dropna()
             row: dict[str, Any] = {
@@ -159,7 +165,7 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
                 "metric": label, "mode": mode,
                 "mean": float(vals.mean()) if len(vals) else math.nan,
                 "std": float(vals.std(ddof=1)) if len(vals) > 1 else math.nan,
-                "runs": len(orun), "ok": int((orun["status"] == "ok").sum()),
+                "runs": len(orun), "not_applicable": na, "ok": int((orun["status"] == "ok").sum()),
                 "diverged": int((orun["status"] == "diverged").sum()),
                 "failed": int((orun["status"] == "failed").sum()),
                 "reached_target": int(orun["converged"].fillna(False).astype(bool).sum()),
@@ -217,6 +223,10 @@ def results_section(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> Section:
     rows = []
     for r in tbl.itertuples(index=False):
         d = r._asdict()
+        if d.get("not_applicable") and not d["runs"]:
+            rows.append((str(d["problem"]), str(d["optimizer"]), str(d.get("lr_chosen", "-")), str(d["metric"]),
+                         "n/a: not applicable", "-", "-", "-", f"{d['not_applicable']} not applicable"))
+            continue
         if not d["paired_seeds"]:
             sp = f"- ({d['both_missed']} both missed)"
         elif math.isinf(d[speed]):
@@ -330,7 +340,12 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
     """The report of a runs table and its curves (``raybench.results.read``): the results
     table, the AlgoPerf scores on steps and on gradient evaluations, the curves' bands, the
     performance profiles, every optimizer's colour, and the caller's ``sections`` after the
-    scores. ``source`` names the results folder."""
+    scores. ``source`` names the results folder. Runs of one name made by different code are
+    told apart first (``raybench.identity.split_by_code``: the older code's runs are named
+    ``NAME@CODE``), and the summary lists the raybench versions the runs were made by."""
+    from raybench import identity
+
+    runs, renamed = identity.split_by_code(runs)
     tbl = table(runs, baseline=baseline, n_boot=n_boot)
     prof = profile.profile(runs)
     # The same score on gradient evaluations: L-BFGS's line search spends several per step.
@@ -342,6 +357,16 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
                f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
                f"optimizer's, paired by seed, median with 95% bootstrap CI. lr chosen: default (registry), "
                f"given (suite or --hparam), tuned (--tune-lr), mixed (seeds differ).")
+    made_by = identity.versions(runs)
+    if made_by:
+        summary += "\nMade by: " + "; ".join(made_by) + "."
+    if renamed:
+        summary += "\n" + " ".join(f"{line}." for line in renamed)
+    na = runs[runs["status"] == "not_applicable"].groupby("optimizer")["problem"].unique()
+    if len(na):
+        summary += ("\nNot applicable (never trained; in the AlgoPerf score they count as never reaching the "
+                    "target, as a workload a submission cannot run does): "
+                    + "; ".join(f"{opt} on {', '.join(sorted(map(str, probs)))}" for opt, probs in na.items()) + ".")
     return Report(
         title=TITLE, source=source, version=__version__,
         created=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
