@@ -60,7 +60,8 @@ COLUMNS: dict[str, dict[str, str]] = {
         "options": "the problem options, as JSON",
         "param_roles": "where the optimizer's parameter roles came from: `declared` (by the model) or `shape rule` (`raybench/optimizers/roles.py`)",
         "hparam_source": "`default`, `config` (given by you) or `tuned` (`--tune-lr`)",
-        "status": "`ok`, `diverged` (non-finite loss) or `failed` (raised)",
+        "status": "`ok`, `diverged` (non-finite loss), `failed` (raised) or `not_applicable` (the optimizer has "
+                  "nothing to act on in this model, e.g. muon without a hidden matrix: never trained)",
         "error": "the error text of a failed or diverged run",
         "budget_steps": "the step budget the run was given",
         "batch_size": "examples per step",

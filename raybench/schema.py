@@ -7,7 +7,7 @@ part of a table has the same column types, so ``pandas.read_parquet(folder/table
 
 Each layer registers its own tables (``register``): core registers ``runs`` and ``curves``
 here and ``lr_search`` in ``raybench.lr_search``; ``tuning`` and ``rl`` register theirs. The
-README's column tables are checked against these schemas by a test.
+The docs' column reference is generated from these schemas (tools/gen_docs.py; tests/test_docs.py).
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ def notes(plan: Plan, *, tuned: bool, runs: pd.DataFrame) -> str:
         f"patience {scales.PATIENCE} evaluations (epochs) on validation loss for "
         f"{', '.join(p for p in scales.EARLY_STOPPING if p in plan.problems)}; CNN batch {scales.CNN_BATCH}.",
         ("- Adam, Modified Adam, SGD + momentum: learning rate tuned with the same budget for each "
-         f"({s.tune_samples} values on the reserved tuning seed, chosen on validation; `lr_search` table): {lrs}. "
+         f"({s.tune_samples} values on each of the two reserved tuning seeds, chosen on the mean validation loss; `lr_search` table): {lrs}. "
          f"At registry defaults instead: `{DEFAULTS}/claims.md`." if tuned else
          "- Adam, Modified Adam, SGD + momentum at their registry defaults (the summary does not say it tuned); "
          "the autonomous optimizer as in `../claims.md`. The tuned table: `../claims.md`."),

@@ -105,7 +105,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.add_problem(e, "--family", what="problem family",
                         more=" (required without --heldout), e.g. quadratic")
     e.add_argument("--heldout", action="store_true",
-                   help="run the held-out protocol instead (rl/heldout.py; README: held-out protocol): fixed "
+                   help="run the held-out protocol instead (rl/heldout.py; docs/heldout.md): fixed "
                         "MNIST tasks, tuned adam and momentum, speed-up and loss ratio with CIs")
     e.add_argument("--seeds", type=int, help=f"held-out instances (seeds 0..N-1; default {DEFAULT_SEEDS})")
     options.add_out(e)

@@ -3,7 +3,7 @@
     raybench rl eval --policy policy/policy.safetensors --heldout --out heldout/
     raybench report heldout/                  # the ordinary report of the same runs
 
-The protocol is data here and prose in the README ("Held-out protocol for the learned
+The protocol is data here and prose in the docs (docs/heldout.md, "Held-out protocol for the learned
 optimizer"), both fixed before any run:
 
 - **Tasks** (``HELDOUT_TASKS``): networks and data never used in meta-training, which trains
@@ -13,9 +13,10 @@ optimizer"), both fixed before any run:
 - **Seeds**: the held-out pool ``raybench.rl.env.pool_seeds("heldout", N)``, N = 10 by default; every
   optimizer runs on the same seeds (paired).
 - **Tuning, the same budget for all**: the learned optimizer's ``lr_scale`` and Adam's and
-  Nesterov momentum's ``lr`` each get ``samples`` values log-spaced over their registry search
-  spaces, run on the reserved tuning seed at the task's budget, chosen on final validation loss
-  (``raybench.lr_search``, table ``lr_search``).
+  Nesterov momentum's ``lr`` each get ``samples`` values log-spaced over the same number of
+  decades around their defaults (extended past an edge winner), run on the two reserved tuning
+  seeds at the task's budget, chosen on the mean final validation loss (``raybench.lr_search``,
+  table ``lr_search``).
 - **Runs**: the learned optimizer for T steps, each baseline for ``HORIZON`` x T steps (so that
   the steps a baseline needs can be measured past T), evaluated on validation every
   ``eval_every`` steps (``curves``).
@@ -411,7 +412,8 @@ def run_heldout(plan: HeldoutPlan, out: str, *, done: set[str], resume: bool, pr
 
     specs = runner.prepare_data(list(plan.specs)) if prepare_data else list(plan.specs)
     search = lr_search.plan(specs, samples=plan.samples, metric=SELECTION_METRIC)
-    _say(f"heldout 1/3: tuning lr_scale and lr ({plan.samples} values each, seed {lr_search.TUNING_SEED}, "
+    _say(f"heldout 1/3: tuning lr_scale and lr ({plan.samples} values each, seeds "
+         f"{', '.join(map(str, lr_search.TUNING_SEEDS))}, "
          f"validation {SELECTION_METRIC}) -> {out}/lr_search")
     tuned = lr_search.tune(search, out, previous=lr_search.previous_choices(out) if resume else {})
     final = [s if s.optimizer == LEARNED else s.with_(steps=HORIZON * s.steps) for s in tuned]

@@ -1,5 +1,5 @@
 """The results schema: one home for every table's columns, which writers, failed rows and readers
-all follow (the README's column tables are generated from it: tests/test_readme.py)."""
+all follow (the docs' column reference is generated from it: tests/test_docs.py)."""
 
 from __future__ import annotations
 
