@@ -26,6 +26,13 @@ from raybench.errors import UsageError
 from raybench.spec import RunSpec
 
 
+STANDARD_PROBLEMS: list[Any] = ["quadratic", "logistic", "rosenbrock", "mnist1d_cnn", "fashion_mlp", "char_gpt"]
+"""The ``standard`` suite's problems, one per kind: a convex quadratic, convex classification
+(logistic regression), a non-convex valley (Rosenbrock), a small 1-D CNN on generated data
+(MNIST-1D), an image classifier on a full data set (Fashion-MNIST) and a language model (the
+character GPT on the packaged corpus)."""
+
+
 def builtin_suites() -> dict[str, dict[str, Any]]:
     """The built-in suites; which problems need data and which optimizers are baselines are
     registry flags, read here, not lists kept beside the registries."""
@@ -37,6 +44,26 @@ def builtin_suites() -> dict[str, dict[str, Any]]:
             "name": "quick",
             "seeds": 5,
             "problems": [*synthetic, {"name": "mnist_mlp", "options": {"dataset": "mnist_subset"}, "steps": 300}],
+            "optimizers": optimizers.baselines(),
+        },
+        # One problem per kind, convex to language model, at the CPU sizes and each problem's own
+        # budget, target and parameter roles: the suite a researcher runs their optimizer on
+        # (`raybench run --suite standard --optimizers adam,muon,mine=MOD:CLASS --tune-lr`).
+        # Needs full Fashion-MNIST (`make data`); the budgets and targets are the problems' own
+        # (provisional until calibrated: docs/problems.md).
+        "standard": {
+            "name": "standard",
+            "seeds": 5,
+            "problems": STANDARD_PROBLEMS,
+            "optimizers": optimizers.baselines(),
+        },
+        # The same kinds at the GPU sizes, for `--gpus-per-run` on a cluster: the character GPT
+        # of a few million parameters, the image CNN on full Fashion-MNIST and CIFAR-100.
+        "standard_gpu": {
+            "name": "standard_gpu",
+            "seeds": 5,
+            "problems": [*STANDARD_PROBLEMS[:3], "mnist1d_cnn", "fashion_cnn", "cifar100_cnn",
+                         {"name": "char_gpt", "options": {"size": "gpu"}}],
             "optimizers": optimizers.baselines(),
         },
         # The research summary's table: MNIST CNN, CIFAR-100, quadratic, logistic regression.

@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a benchmark suite on Ray and write Parquet results",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     what = p.add_argument_group("what to run (one of --suite, --config, --problems)")
-    what.add_argument("--suite", help="a built-in suite: quick, seed")
+    what.add_argument("--suite", help="a built-in suite: quick, standard, standard_gpu, seed")
     what.add_argument("--config", help="a YAML suite file")
     options.add_problem(what, "--problems", many=True)
     options.add_optimizer(what, "--optimizers", many=True, more=" (default: all baselines)")
