@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from raybench import optimizers, registry, schedules
+from raybench import optimizers, registry, schedules, search_space
 from raybench.optimizers import ModifiedAdam, OptimizerError
 from raybench.train import Run
 
@@ -160,10 +160,8 @@ def test_unknown_optimizer_lists_the_accepted_names() -> None:
 def test_registry_entry(name: str, extra: Callable[[str], dict]) -> None:
     spec = optimizers.get(name)
     valid, invalid = OPTIM_DB[name]
-    assert spec.search_space and set(spec.search_space) <= set(spec.defaults)
-    for key, space in spec.search_space.items():  # plain data, the default inside it
-        assert space["scaling"] in ("log", "linear")
-        assert space["min"] < space["max"] and space["min"] <= spec.defaults[key] <= space["max"]
+    space = search_space.declared(spec)  # plain data, checked (names included: raybench.search_space)
+    assert space and all(dim.contains(spec.defaults[dim.name]) for dim in space.dims if dim.name in spec.defaults)
     for overrides in valid:
         params = [torch.nn.Parameter(torch.ones(3))]
         opt = optimizers.make(name, params, **{**extra(name), **overrides})

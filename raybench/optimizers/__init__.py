@@ -37,25 +37,39 @@ from raybench.optimizers.base import (
 )
 from raybench.optimizers.modified_adam import ModifiedAdam
 from raybench.registry import Option
+from raybench.search_space import WARMUP, linear, log
+
+# Search spaces (raybench.search_space): the hyperparameters that matter for each entry. lr's
+# range is what --tune-lr reads the name from (its grid is centred on the default); the whole
+# space is what --tuning external samples. Betas as AlgoPerf states them: 1 - beta on a log scale.
+_ADAM_BETAS = {"one_minus_beta1": log(1e-2, 0.3), "one_minus_beta2": log(1e-3, 1e-1)}
 
 register(OptimizerSpec(
-    "adam", "Adam (Kingma & Ba), the baseline", torch.optim.Adam, {}, lr_space(1e-4, 1e-1), baseline=True,
-    path="torch.optim:Adam"))
+    "adam", "Adam (Kingma & Ba), the baseline", torch.optim.Adam, {},
+    # Kingma & Ba recommend lr 1e-3, beta1 0.9, beta2 0.999: each interior here.
+    {**lr_space(1e-4, 1e-1), **_ADAM_BETAS, **WARMUP}, baseline=True, path="torch.optim:Adam"))
 register(OptimizerSpec(
-    "sgd", "plain stochastic gradient descent", torch.optim.SGD, {"lr": 1e-2}, lr_space(1e-4, 1.0), baseline=True,
-    path="torch.optim:SGD"))
+    "sgd", "plain stochastic gradient descent", torch.optim.SGD, {"lr": 1e-2},
+    {**lr_space(1e-4, 1.0), "weight_decay": linear(0.0, 1e-3), **WARMUP}, baseline=True, path="torch.optim:SGD"))
 register(OptimizerSpec(
     "momentum", "SGD with Nesterov momentum 0.9", torch.optim.SGD, {"lr": 1e-2, "momentum": 0.9, "nesterov": True},
-    lr_space(1e-4, 1.0), baseline=True, path="torch.optim:SGD"))
+    # Sutskever et al. (2013): momentum 0.9 to 0.99.
+    {**lr_space(1e-4, 1.0), "momentum": linear(0.8, 0.99), "weight_decay": linear(0.0, 1e-3), **WARMUP},
+    baseline=True, path="torch.optim:SGD"))
 register(OptimizerSpec(
-    "adagrad", "AdaGrad (Duchi et al.)", torch.optim.Adagrad, {}, lr_space(1e-3, 1.0), baseline=True,
+    "adagrad", "AdaGrad (Duchi et al.)", torch.optim.Adagrad, {},
+    {**lr_space(1e-3, 1.0), "weight_decay": linear(0.0, 1e-3), **WARMUP}, baseline=True,
     path="torch.optim:Adagrad"))
 register(OptimizerSpec(
-    "rmsprop", "RMSprop (Tieleman & Hinton), alpha 0.99", torch.optim.RMSprop, {"lr": 1e-3}, lr_space(1e-5, 1e-1),
+    "rmsprop", "RMSprop (Tieleman & Hinton), alpha 0.99", torch.optim.RMSprop, {"lr": 1e-3},
+    # Tieleman & Hinton's lecture uses alpha (their decay) 0.9; torch's default is 0.99.
+    {**lr_space(1e-5, 1e-1), "alpha": linear(0.9, 0.999), "momentum": linear(0.0, 0.9), **WARMUP},
     baseline=True, path="torch.optim:RMSprop"))
 register(OptimizerSpec(
     "adamw", "AdamW: Adam with decoupled weight decay (Loshchilov & Hutter)", torch.optim.AdamW, {},
-    lr_space(1e-4, 1e-1), baseline=True, path="torch.optim:AdamW"))
+    # Wen et al. (arXiv 2509.02046): AdamW's lr, weight decay, warmup and beta2 all need tuning.
+    {**lr_space(1e-4, 1e-1), "weight_decay": log(1e-3, 1.0), **_ADAM_BETAS, **WARMUP}, baseline=True,
+    path="torch.optim:AdamW"))
 register(OptimizerSpec(
     "lbfgs", "L-BFGS with strong-Wolfe line search, one iteration per step (counts every closure call)",
     torch.optim.LBFGS,
@@ -66,10 +80,11 @@ register(OptimizerSpec(
     # misbehaves) only at the first step, which would turn a typo into a "failed" run.
     {"max_iter": Option(1, min=1), "max_eval": Option(25, min=1), "history_size": Option(10, min=1),
      "line_search_fn": Option("strong_wolfe", choices=("strong_wolfe",), nullable=True)},
-    lr_space(1e-2, 1.0), baseline=True, path="torch.optim:LBFGS"))
+    # history_size: Nocedal & Wright suggest 3 to 20 correction pairs (rounded to an integer).
+    {**lr_space(1e-2, 1.0), "history_size": linear(3, 20)}, baseline=True, path="torch.optim:LBFGS"))
 register(OptimizerSpec(
     "modified_adam", "Adam with the second-moment update scaled by variance_scale (default 1.1)", ModifiedAdam, {},
-    lr_space(1e-4, 1e-1), baseline=True, path="raybench.optimizers.modified_adam:ModifiedAdam"))
+    {**lr_space(1e-4, 1e-1), "variance_scale": linear(1.0, 1.5), **_ADAM_BETAS}, baseline=True, path="raybench.optimizers.modified_adam:ModifiedAdam"))
 
 
 def _autonomous(params: Iterable[torch.Tensor] | Iterable[dict], *, policy: str = "",

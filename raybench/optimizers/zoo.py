@@ -33,8 +33,11 @@ from raybench.optimizers import roles
 from raybench.optimizers.base import OptimizerSpec, lr_space, register
 from raybench.optimizers.muon import MuonAdamW
 from raybench.registry import Option
+from raybench.search_space import WARMUP, linear, log
 
 Params = Iterable[torch.Tensor] | Iterable[dict]
+_ADAM_BETAS = {"one_minus_beta1": log(1e-2, 0.3), "one_minus_beta2": log(1e-3, 1e-1)}
+"""AlgoPerf's way of searching Adam's betas: 1 - beta on a log scale."""
 
 
 def _torch_optim(class_name: str, since: str) -> Callable[..., torch.optim.Optimizer]:
@@ -90,33 +93,61 @@ def _pytorch_optimizer(class_name: str) -> Callable[..., torch.optim.Optimizer]:
 
 register(OptimizerSpec(
     "nadam", "NAdam: Adam with Nesterov momentum (Dozat), torch.optim.NAdam", _torch_optim("NAdam", "1.10"), {},
-    lr_space(1e-4, 1e-1), path="torch.optim:NAdam"))
+    # Dozat: momentum_decay 0.004 (the schedule of beta1), interior here.
+    {**lr_space(1e-4, 1e-1), **_ADAM_BETAS, "momentum_decay": log(1e-3, 1e-2), "weight_decay": linear(0.0, 0.1),
+     **WARMUP}, path="torch.optim:NAdam"))
 register(OptimizerSpec(
     "radam", "RAdam: Adam with a rectified warm-up of the adaptive step (Liu et al.), torch.optim.RAdam",
-    _torch_optim("RAdam", "1.10"), {}, lr_space(1e-4, 1e-1), path="torch.optim:RAdam"))
+    _torch_optim("RAdam", "1.10"), {},
+    # No warm-up: Liu et al. rectify the adaptive step so that RAdam needs none.
+    {**lr_space(1e-4, 1e-1), **_ADAM_BETAS, "weight_decay": linear(0.0, 0.1)}, path="torch.optim:RAdam"))
 register(OptimizerSpec(
     "adafactor", "Adafactor: factored second moments, relative step size (Shazeer & Stern), torch.optim.Adafactor",
-    _adafactor, {}, lr_space(1e-4, 1.0), path="torch.optim:Adafactor"))
+    _adafactor, {},
+    # Shazeer & Stern: second-moment decay 1 - t^-0.8 (beta2_decay -0.8), interior here.
+    {**lr_space(1e-4, 1.0), "beta2_decay": linear(-1.0, -0.5), "weight_decay": linear(0.0, 0.1), **WARMUP},
+    path="torch.optim:Adafactor"))
 register(OptimizerSpec(
     "muon", "Muon (torch.optim.Muon) on the hidden matrices, AdamW at lr x adamw_lr_ratio on embeddings, head, "
     "norms, biases and conv kernels (by the model's parameter roles, else every 2-D weight to Muon)", MuonAdamW,
     # adamw_lr defaults to None (tied to lr by the ratio), which a signature does not list: stated.
     {"adamw_lr": Option(None, kind=float)},
-    lr_space(1e-4, 1e-1), path="raybench.optimizers.muon:MuonAdamW", applies=roles.needs_hidden_matrix))
+    # Keller Jordan: lr 0.02, Nesterov momentum 0.95; Liu et al. (Moonshot): weight decay 0.1 and one
+    # learning rate for both parts (adamw_lr_ratio 1); modded-nanogpt's AdamW rates differ from Muon's
+    # by up to ~30x, hence the ratio's range.
+    {**lr_space(1e-4, 1e-1), "adamw_lr_ratio": log(0.03, 3.0), "momentum": linear(0.85, 0.99),
+     "weight_decay": linear(0.0, 0.2), **WARMUP},
+    path="raybench.optimizers.muon:MuonAdamW", applies=roles.needs_hidden_matrix))
 register(OptimizerSpec(
     "schedule_free_adamw", "schedule-free AdamW (Defazio et al.), schedulefree.AdamWScheduleFree; "
     "evaluated at its averaged iterate (eval())",
-    _schedule_free_adamw, {}, lr_space(1e-4, 1e-1), path="schedulefree:AdamWScheduleFree"))
+    _schedule_free_adamw, {},
+    # Defazio et al.: no schedule (so no warmup fraction here; its own warmup_steps is in steps),
+    # a larger lr than scheduled AdamW, beta1 0.9.
+    {**lr_space(1e-4, 1e-1), **_ADAM_BETAS, "weight_decay": linear(0.0, 0.1)},
+    path="schedulefree:AdamWScheduleFree"))
 register(OptimizerSpec(
     "lion", "Lion: sign of interpolated momentum (Chen et al.), pytorch_optimizer.Lion", _pytorch_optimizer("Lion"),
-    {}, lr_space(1e-5, 1e-2), path="pytorch_optimizer:Lion"))
+    # Chen et al.: lr 3-10x smaller and weight decay 3-10x larger than AdamW's; beta1 0.9, beta2 0.99
+    # (0.98 for stability).
+    {}, {**lr_space(1e-5, 1e-2), "weight_decay": linear(0.0, 1.0), "beta1": linear(0.85, 0.95),
+         "beta2": linear(0.95, 0.995), **WARMUP}, path="pytorch_optimizer:Lion"))
 register(OptimizerSpec(
     "soap", "SOAP: Adam in Shampoo's eigenbasis (Vyas et al.), pytorch_optimizer.SOAP", _pytorch_optimizer("SOAP"),
-    {}, lr_space(1e-4, 1e-1), path="pytorch_optimizer:SOAP", applies=roles.needs_matrix))
+    # Vyas et al.: lr 3e-3, betas (0.95, 0.95), weight decay 0.01, preconditioner every 10 steps.
+    {}, {**lr_space(1e-4, 1e-1), "beta1": linear(0.9, 0.99), "beta2": linear(0.9, 0.99),
+         "weight_decay": linear(0.0, 0.1), **WARMUP},
+    path="pytorch_optimizer:SOAP", applies=roles.needs_matrix))
 register(OptimizerSpec(
     "prodigy", "Prodigy: learning-rate-free Adam, estimates the step size d (Mishchenko & Defazio), "
     "pytorch_optimizer.Prodigy; lr multiplies the estimate",
-    _pytorch_optimizer("Prodigy"), {}, lr_space(1e-1, 10.0), path="pytorch_optimizer:Prodigy"))
+    # Mishchenko & Defazio: keep lr 1 and scale the estimate with d_coef (0.1..10 here) where needed.
+    _pytorch_optimizer("Prodigy"), {},
+    {**lr_space(1e-1, 10.0), "d_coef": log(0.1, 10.0), "weight_decay": linear(0.0, 0.1), **WARMUP},
+    path="pytorch_optimizer:Prodigy"))
 register(OptimizerSpec(
     "adan", "Adan: adaptive Nesterov momentum (Xie et al.), pytorch_optimizer.Adan", _pytorch_optimizer("Adan"),
-    {}, lr_space(1e-4, 1e-1), path="pytorch_optimizer:Adan"))
+    # Xie et al.: betas (0.98, 0.92, 0.99), weight decay 0.02.
+    {}, {**lr_space(1e-4, 1e-1), "beta1": linear(0.9, 0.99), "beta2": linear(0.85, 0.95),
+         "beta3": linear(0.95, 0.999), "weight_decay": linear(0.0, 0.1), **WARMUP},
+    path="pytorch_optimizer:Adan"))
