@@ -24,11 +24,24 @@ def main(args: argparse.Namespace) -> int:
     optimizers.load_entry_points()
     print("problems:")
     for name, prob in problems.REGISTRY.items():
-        print(f"  {name:<20} {prob.description}  [{_where(prob.origin, prob.path)}]")
+        print(f"  {name:<20} {prob.description}{_memory(prob)}  [{_where(prob.origin, prob.path)}]")
     print("optimizers:")
     for name, spec in optimizers.REGISTRY.items():
         print(f"  {name:<20} {spec.description}  [{_where(spec.origin, spec.path)}]")
     return 0
+
+
+def _memory(prob) -> str:
+    """The problem's memory estimate at its default options (``Problem.memory``), or nothing
+    where it declares none or its defaults need data that are missing."""
+    from raybench import problems
+    from raybench.runner import human_bytes
+
+    try:
+        estimate = prob.memory_bytes()
+    except problems.ProblemError:
+        return ""
+    return "" if estimate is None else f"; about {human_bytes(estimate)} a run"
 
 
 def _where(origin: str, path: str | None) -> str:
