@@ -11,6 +11,10 @@ A suite is plain data, built in (``builtin_suites()``) or read from a YAML file 
     optimizers: [adam, sgd, momentum, modified_adam]
     hparams:                 # optional, per optimizer
       sgd: {lr: 0.05}
+    search_space:            # optional, per optimizer: replaces its declared space (raybench.search_space)
+      adam: {lr: {min: 1.0e-4, max: 1.0e-2, scaling: log}, beta2: {values: [0.99, 0.999], scaling: choice}}
+    tuning: external         # optional: defaults | lr | external, or {protocol: external, studies: 3,
+                             # trials: 5, budgets: [1, 5]} (the command line's --tuning ... beat it)
 
 Every name, option and hyperparameter is checked before any run starts; a fault is one
 ``UsageError`` line naming it and what is accepted.
@@ -21,10 +25,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from raybench import optimizers, problems
+from raybench import optimizers, problems, search_space
 from raybench.errors import UsageError
+from raybench.search_space import SearchSpace
 from raybench.spec import RunSpec
-
 
 STANDARD_PROBLEMS: list[Any] = ["quadratic", "logistic", "rosenbrock", "mnist1d_cnn", "fashion_mlp", "char_gpt"]
 """The ``standard`` suite's problems, one per kind: a convex quadratic, convex classification
@@ -76,7 +80,8 @@ def builtin_suites() -> dict[str, dict[str, Any]]:
         },
     }
 
-_SUITE_KEYS = {"name", "seeds", "steps", "problems", "optimizers", "hparams", "eval_every", "patience"}
+_SUITE_KEYS = {"name", "seeds", "steps", "problems", "optimizers", "hparams", "eval_every", "patience",
+               "search_space", "tuning"}
 _PROBLEM_KEYS = {"name", "options", "steps", "eval_every"}
 
 
@@ -105,9 +110,11 @@ def builtin(name: str) -> dict[str, Any]:
 
 
 def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]] | None = None,
-           steps: int | None = None, seeds: int | None = None, eval_every: int | None = None) -> list[RunSpec]:
+           steps: int | None = None, seeds: int | None = None, eval_every: int | None = None,
+           spaces: dict[str, SearchSpace] | None = None) -> list[RunSpec]:
     """The suite's runs: problems x optimizers x seeds, each a resolved ``RunSpec``. ``steps``,
-    ``seeds`` and ``eval_every`` (the command line's) beat the suite's own."""
+    ``seeds`` and ``eval_every`` (the command line's) beat the suite's own. ``spaces``, when
+    given, is filled with every optimizer's search space: the suite's override, else its entry's."""
     unknown = sorted(set(suite) - _SUITE_KEYS)
     if unknown:
         raise UsageError(f"unknown suite key {unknown[0]!r}; accepted: {', '.join(sorted(_SUITE_KEYS))}")
@@ -124,7 +131,12 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
             if not isinstance(values, dict):
                 raise UsageError(f"hparams for {opt!r} must be a mapping name -> value")
             hparams.setdefault(opt, {}).update(values)
-    opt_names = use_optimizers(suite["optimizers"], hparams)
+    given_spaces: dict[str, SearchSpace] = {}
+    opt_names = use_optimizers(suite["optimizers"], hparams, given_spaces)
+    _top_level_spaces(suite.get("search_space"), opt_names, given_spaces)
+    if spaces is not None:
+        spaces.update({opt: given_spaces[opt] if opt in given_spaces else search_space.declared(optimizers.get(opt))
+                       for opt in opt_names})
     for opt in hparams:
         if opt not in opt_names:
             raise UsageError(f"hyperparameters given for {opt!r}, which is not in this suite's "
@@ -158,11 +170,13 @@ def expand(suite: dict[str, Any], *, hparam_overrides: dict[str, dict[str, Any]]
 _OPTIMIZER_KEYS = {"name", "path", "hparams", "search_space"}
 
 
-def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list[str]:
+def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]],
+                   spaces: dict[str, SearchSpace] | None = None) -> list[str]:
     """The names of a suite's optimizers, each a registry name, ``NAME=MODULE:CLASS``,
     ``MODULE:CLASS`` or a mapping ``{name, path, hparams, search_space}``; import paths are
     registered (``raybench.registry``) and a mapping's ``hparams`` go into ``hparams`` (under
-    any given on the command line). A name given twice is a ``UsageError``."""
+    any given on the command line). A mapping's ``search_space`` (any entry's, built-in or the
+    user's) is checked and goes into ``spaces``. A name given twice is a ``UsageError``."""
     names: list[str] = []
     for item in items:
         if isinstance(item, dict):
@@ -171,11 +185,17 @@ def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list
                 raise UsageError(f"bad optimizer entry {item!r}; accepted keys: {', '.join(sorted(_OPTIMIZER_KEYS))} "
                                  "(name or path required)")
             name, path = item.get("name"), item.get("path")
+            given = item.get("search_space")
+            space = None if given is None else search_space.SearchSpace.parse(given, str(name or path))
             if path:
-                name = optimizers.get(f"{name}={path}" if name else str(path), search_space=item.get("search_space")).name
-            elif item.get("search_space") is not None:
-                raise UsageError(f"optimizer {name!r}: a search_space goes with a path; a registry "
-                                 "entry's is its own")
+                # The registry keeps the ranges it can hold (an import-path entry's learning rate
+                # is what --tune-lr searches over); the whole space is the suite's, below.
+                name = optimizers.get(f"{name}={path}" if name else str(path),
+                                      search_space=None if space is None else _registry_part(space)).name
+            if space is not None:
+                space.check_names(optimizers.get(str(name)).defaults, str(name))
+                if spaces is not None:
+                    spaces[str(name)] = space
             if item.get("hparams"):
                 if not isinstance(item["hparams"], dict):
                     raise UsageError(f"hparams for {name!r} must be a mapping name -> value")
@@ -187,6 +207,28 @@ def use_optimizers(items: list[Any], hparams: dict[str, dict[str, Any]]) -> list
             raise UsageError(f"optimizer {name!r} is given twice in this suite; give each entry its own name")
         names.append(str(name))
     return names
+
+
+def _registry_part(space: SearchSpace) -> dict[str, Any]:
+    """The part of a user's space an import-path registry entry holds: positive ranges of its own
+    hyperparameters (no choices, schedule hyperparameters or pieces of betas)."""
+    skip = set(search_space.SCHEDULE_NAMES) | set(search_space.BETA_NAMES)
+    return {d.name: d.as_data() for d in space.dims if d.scaling != "choice" and d.min > 0 and d.name not in skip}
+
+
+def _top_level_spaces(given: Any, opt_names: list[str], spaces: dict[str, SearchSpace]) -> None:
+    """The suite's ``search_space:`` key (optimizer -> space), checked into ``spaces``."""
+    if given is None:
+        return
+    if not isinstance(given, dict):
+        raise UsageError("suite key 'search_space' must map optimizer -> {hyperparameter: {min, max, scaling}}")
+    for opt, data in given.items():
+        if opt not in opt_names:
+            raise UsageError(f"search space given for {opt!r}, which is not in this suite's optimizers: "
+                             f"{', '.join(opt_names)}")
+        space = search_space.SearchSpace.parse(data, str(opt))
+        space.check_names(optimizers.get(str(opt)).defaults, str(opt))
+        spaces[str(opt)] = space
 
 
 def use_problem(text: str) -> str:
