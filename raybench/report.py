@@ -5,10 +5,14 @@ For each problem x optimizer:
   its direction: test accuracy, higher is better; test f - f*, lower is better; ...) as mean
   +- std over the runs that finished ``ok``, and which optimizer is best on it (``best``);
 - convergence speed against the baseline (Adam), paired by seed: Adam's steps-to-target over
-  the optimizer's, median over seeds with a 95% bootstrap CI (seeds where neither reached the
-  target carry no information and are counted as ``both_missed``);
+  the optimizer's, median over seeds with its 95% Hettmansperger-Sheather interval
+  (``raybench.stats.median_ci``; none, (-inf, inf), below 6 paired seeds, where no
+  distribution-free 95% interval for a median exists; seeds where neither reached the target
+  carry no information and are counted as ``both_missed``);
 - the headline metric's paired difference from the baseline (same seed, both ok), median with
-  a 95% bootstrap CI: how "within x% of Adam" is measured;
+  the same interval: how "within x% of Adam" is measured;
+- runs that are ``not_applicable`` (the optimizer has nothing to act on in the model) apart:
+  never trained, paired with nothing, the row "n/a";
 - how many runs were ok / diverged / failed, and how many reached the target;
 - how its learning rate was chosen (``lr_chosen``): ``default`` (the registry's), ``given``
   (in the suite or on the command line), ``tuned`` (``--tune-lr``), ``mixed`` if seeds differ.
@@ -140,7 +144,8 @@ def in_report_order(runs: pd.DataFrame, *, baseline: str = BASELINE) -> pd.DataF
 
 
 def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -> pd.DataFrame:
-    """One row per (problem, optimizer); see the module docstring for the columns."""
+    """One row per (problem, optimizer); see the module docstring for the columns. (``n_boot``
+    is unused since the intervals are order-statistic ones; kept for callers.)"""
     runs = in_report_order(runs, baseline=baseline)
     rows: list[dict[str, Any]] = []
     for problem, prun in runs.groupby("problem", sort=True):
@@ -182,13 +187,13 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
                         both_missed += 1
                     else:
                         ratios.append(r)
-            med, lo, hi = stats.bootstrap_median_ci(ratios, n_boot=n_boot)
+            med, lo, hi = stats.median_ci(ratios)
             row.update({f"speed_vs_{baseline}": med, "ci_low": lo, "ci_high": hi,
                         "paired_seeds": len(ratios), "both_missed": both_missed})
             # Headline metric minus the baseline's on the same seed (both ok): "within x% of Adam".
             diffs = [float(v) - float(base_ok.at[seed, col]) for seed, v in ok.set_index("seed")[col].items()
                      if seed in base_ok.index and col in base_ok]
-            dmed, dlo, dhi = stats.bootstrap_median_ci(diffs, n_boot=n_boot)
+            dmed, dlo, dhi = stats.median_ci(diffs)
             row.update({f"diff_vs_{baseline}": dmed, "diff_ci_low": dlo, "diff_ci_high": dhi})
             rows.append(row)
         _mark_best(rows[first:], mode)
@@ -355,7 +360,7 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
     summary = (f"{len(runs)} runs, {runs['problem'].nunique()} problems, "
                f"{runs['optimizer'].nunique()} optimizers, seeds {sorted(runs['seed'].unique().tolist())}.\n"
                f"Metric: mean +- sample std over ok runs. Speed: {baseline}'s steps-to-target over the "
-               f"optimizer's, paired by seed, median with 95% bootstrap CI. lr chosen: default (registry), "
+               f"optimizer's, paired by seed: median with its 95% Hettmansperger-Sheather interval (none, [-inf, inf], below 6 paired seeds; a run's steps to target are read at evaluations). lr chosen: default (registry), "
                f"given (suite or --hparam), tuned (--tune-lr), mixed (seeds differ).")
     made_by = identity.versions(runs)
     if made_by:

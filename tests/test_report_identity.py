@@ -37,3 +37,19 @@ def test_runs_of_one_name_made_by_different_code_are_reported_apart() -> None:
     assert names.count("sgd") == 1 and "sgd@0123456" in names
     assert "reported as sgd@0123456" in rep.summary
     assert "Made by: raybench" in rep.summary and "source 0123456789abcdef): 2 runs" in rep.summary
+
+
+def test_the_speed_interval_is_order_statistic_and_absent_below_six_seeds() -> None:
+    rows = []
+    for seed, (adam, sgd) in enumerate([(100, 50), (100, 50), (100, 40), (100, 60), (100, 50), (100, 25), (90, 45)]):
+        for name, steps in (("adam", adam), ("sgd", sgd)):
+            rows.append({"problem": "p", "optimizer": name, "seed": seed, "status": "ok", "converged": True,
+                         "steps_to_target": float(steps), "grad_evals_to_target": float(steps),
+                         "wall_seconds": 1.0, "test_loss": 0.1, "hparam_source": "default",
+                         "target_metric": "loss", "metric_modes": '{"loss": "min"}'})
+    five = report.table(pd.DataFrame([r for r in rows if r["seed"] < 5]))
+    sgd = five[five["optimizer"] == "sgd"].iloc[0]
+    assert sgd["speed_vs_adam"] == 2.0 and (sgd["ci_low"], sgd["ci_high"]) == (-float("inf"), float("inf"))
+    seven = report.table(pd.DataFrame(rows))
+    sgd = seven[seven["optimizer"] == "sgd"].iloc[0]
+    assert sgd["ci_low"] <= 2.0 <= sgd["ci_high"] and 1.6 <= sgd["ci_low"] and sgd["ci_high"] <= 4.0
