@@ -410,3 +410,25 @@ def test_numbers_shown_to_three_significant_digits() -> None:
     assert shorten_numbers("1.143x vs 0.98666x [0.91234, 1.0] (n=16), 2000 runs, commit 3f2a1e50") == \
         "1.14x vs 0.987x [0.912, 1.0] (n=16), 2000 runs, commit 3f2a1e50"
     assert claims_view(Section("Notes", ("claim", "verdict"), (("x", "consistent"),))) is None
+
+
+@pytest.mark.browser
+@pytest.mark.ray
+def test_a_folder_of_the_demos_size_draws_every_plot_without_errors(browser, tmp_path: Path) -> None:
+    """``make demo``'s size: 6 problems x 4 baselines x 5 seeds with 101 evaluations each (the
+    synthetic folder of benchmarks/report_page_size.py, in the real on-disk format)."""
+    from benchmarks.report_page_size import build_folder
+    from raybench.report import make_report
+
+    folder = tmp_path / "demo-size"
+    build_folder(folder, n_problems=6, n_optimizers=4, n_seeds=5, n_evals=101)
+    make_report(str(folder), plots=False)
+    open_page(browser, folder)
+    graphs = browser.execute_script("return raybenchReport.graphs.map(g => g.id)")
+    assert len(graphs) == 1 + 2 + 6 + 6  # AlgoPerf profile, two profiles, curves and end results per problem
+    for gid in (g for g in graphs if g.startswith("curves-")):
+        assert browser.execute_script(PLOT_JS, gid)["drawn"] == 3 * 4  # median + band per optimizer
+    rows = browser.find_elements("css selector", "#results-table tbody tr")
+    assert len(rows) == 6 * 4
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
+    no_console_errors(browser)
