@@ -318,6 +318,11 @@ def _score(row: dict[str, Any], metric: str | None = None) -> float:
     return -value if problems.get(row["problem"]).direction(metric) == "max" else value
 
 
+def validation_score(row: dict[str, Any], metric: str | None = None) -> float:
+    """What a tuning trial's run is judged by (``_score``): shared with ``raybench.external_tuning``."""
+    return _score(row, metric)
+
+
 def _trial(config: dict[str, Any], device: str, metric: str | None,
            code: dict[str, Any] | None = None) -> dict[str, Any]:
     """One trial, on a Ray worker: the run and what the search chooses on (``metric``; ``None``:

@@ -271,3 +271,33 @@ def parse_option_flags(flags: list[str]) -> dict[str, Any]:
             raise UsageError(f"bad --option {flag!r}: expected NAME=VALUE, e.g. dim=20")
         out[key] = yaml.safe_load(value) if value else value
     return out
+
+
+_TUNING_KEYS = {"protocol", "studies", "trials", "budgets"}
+TUNING_PROTOCOLS = ("defaults", "lr", "external")
+"""The tuning protocols (``raybench run --tuning``; ``raybench.external_tuning``)."""
+
+
+def tuning(suite: dict[str, Any]) -> dict[str, Any]:
+    """The suite's ``tuning:`` key as ``{protocol, studies, trials, budgets}`` (the ones it gives):
+    a protocol name, or a mapping with those keys; checked (one ``UsageError`` line)."""
+    given = suite.get("tuning")
+    if given is None:
+        return {}
+    if isinstance(given, str):
+        given = {"protocol": given}
+    if not isinstance(given, dict):
+        raise UsageError(f"suite key 'tuning' must be a protocol ({', '.join(TUNING_PROTOCOLS)}) or a mapping with "
+                         f"keys {', '.join(sorted(_TUNING_KEYS))}, got {given!r}")
+    bad = sorted(set(given) - _TUNING_KEYS)
+    if bad:
+        raise UsageError(f"unknown tuning key {bad[0]!r}; accepted: {', '.join(sorted(_TUNING_KEYS))}")
+    if given.get("protocol", "external") not in TUNING_PROTOCOLS:
+        raise UsageError(f"unknown tuning protocol {given['protocol']!r}; accepted: {', '.join(TUNING_PROTOCOLS)}")
+    for key in ("studies", "trials"):
+        if key in given and (isinstance(given[key], bool) or not isinstance(given[key], int)):
+            raise UsageError(f"tuning {key} must be an integer >= 1, got {given[key]!r}")
+    budgets = given.get("budgets")
+    if budgets is not None and not (isinstance(budgets, list) and all(isinstance(b, int) for b in budgets)):
+        raise UsageError(f"tuning budgets must be a list of integers, e.g. [1, 5], got {budgets!r}")
+    return {"protocol": "external", **given}

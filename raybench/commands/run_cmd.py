@@ -5,6 +5,8 @@
     raybench run --config suite.yaml --out r/ --address ray://head:10001
     raybench run ... --resume          # complete an interrupted run, never duplicating a row
     raybench run ... --check           # check everything and list the runs; run nothing
+    raybench run ... --tuning external --studies 3 --trials 5 --tuning-budgets 1,5
+                                       # AlgoPerf's external tuning first (docs/tuning.md)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 from raybench.commands import options
 
 if TYPE_CHECKING:
+    from raybench import external_tuning
     from raybench.lr_search import Plan
 
 
@@ -44,9 +47,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "a --py-modules file, a policy's weights), which --resume alone refuses")
     options.add_pending_timeout(p)
     options.add_max_retries(p)
+    p.add_argument("--tuning", choices=("defaults", "lr", "external"),
+                   help="tuning protocol: defaults (none), lr (the learning-rate search: --tune-lr), external "
+                        "(AlgoPerf's: --studies x --trials quasi-random points of each optimizer's search space); "
+                        "default: the suite file's tuning key, else defaults")
     p.add_argument("--tune-lr", action="store_true",
-                   help="first search each (problem, optimizer) learning rate on validation, same budget for all")
+                   help="first search each (problem, optimizer) learning rate on validation, same budget for all "
+                        "(the same as --tuning lr)")
     options.add_tune_samples(p)
+    p.add_argument("--studies", type=int, metavar="S",
+                   help="--tuning external: independent studies (default 3, AlgoPerf's)")
+    p.add_argument("--trials", type=int, metavar="K",
+                   help="--tuning external: trials per study (default 5, AlgoPerf's)")
+    p.add_argument("--tuning-budgets", metavar="LIST",
+                   help="--tuning external: score at each tuning budget K (the first K trials of each study), "
+                        "e.g. 1,5; each 1 <= K <= --trials; no extra trials (default: --trials)")
     options.add_py_modules(p)
     options.add_no_progress(p)
     p.add_argument("--check", action="store_true",
@@ -56,6 +71,44 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_specs(args: argparse.Namespace) -> list:
+    return _build(args).specs
+
+
+@dataclasses.dataclass(frozen=True)
+class Built:
+    """The suite as the arguments give it: its specs, each optimizer's search space and the tuning."""
+
+    specs: list
+    spaces: dict
+    """Each optimizer's search space (``raybench.search_space.SearchSpace``): the suite's, else its entry's."""
+    tuning: dict
+    """``protocol`` (defaults, lr, external) and, for external, ``studies``, ``trials`` and ``budgets``."""
+
+
+def _tuning(args: argparse.Namespace, suite: dict) -> dict:
+    """The tuning protocol and its counts: the command line's beat the suite file's; checked."""
+    from raybench import external_tuning, suites
+    from raybench.errors import UsageError
+
+    given = suites.tuning(suite)
+    protocol = args.tuning or ("lr" if args.tune_lr else given.get("protocol", "defaults"))
+    if args.tune_lr and protocol != "lr":
+        raise UsageError(f"--tune-lr is --tuning lr; it cannot go with --tuning {protocol}")
+    external_flags = [f for f, v in (("--studies", args.studies), ("--trials", args.trials),
+                                     ("--tuning-budgets", args.tuning_budgets)) if v is not None]
+    if protocol != "external":
+        if external_flags:
+            raise UsageError(f"{external_flags[0]} applies to --tuning external, not {protocol}")
+        return {"protocol": protocol}
+    studies = args.studies if args.studies is not None else given.get("studies", external_tuning.STUDIES)
+    trials = args.trials if args.trials is not None else given.get("trials", external_tuning.TRIALS)
+    external_tuning.check_counts(studies, trials)
+    budgets = external_tuning.parse_budgets(
+        args.tuning_budgets if args.tuning_budgets is not None else given.get("budgets"), trials)
+    return {"protocol": protocol, "studies": studies, "trials": trials, "budgets": budgets}
+
+
+def _build(args: argparse.Namespace) -> Built:
     from raybench import optimizers, suites
     from raybench.errors import UsageError
 
@@ -74,8 +127,11 @@ def build_specs(args: argparse.Namespace) -> list:
         suite["optimizers"] = options.split(args.optimizers)
     if args.option and not args.problems:
         raise UsageError("--option applies to --problems; in a suite file put options under the problem")
-    return suites.expand(suite, hparam_overrides=suites.parse_hparam_flags(args.hparam),
-                         steps=args.steps, seeds=args.seeds, eval_every=args.eval_every)
+    tuning = _tuning(args, suite)
+    spaces: dict = {}
+    specs = suites.expand(suite, hparam_overrides=suites.parse_hparam_flags(args.hparam),
+                          steps=args.steps, seeds=args.seeds, eval_every=args.eval_every, spaces=spaces)
+    return Built(specs, spaces, tuning)
 
 
 def _problem_entries(text: str, given: dict) -> list[dict]:
@@ -127,6 +183,10 @@ class Prepared:
     """``--tune-lr``: the checked ``raybench.lr_search.Plan``; else ``None``."""
     previous: dict = dataclasses.field(default_factory=dict)
     """``--tune-lr --resume``: the learning rates chosen by earlier searches in the folder."""
+    external: external_tuning.Plan | None = None
+    """``--tuning external``: the checked ``raybench.external_tuning.Plan``; else ``None``."""
+    trials_done: set[str] = dataclasses.field(default_factory=set)
+    """``--tuning external``: run ids of the trials already in the folder's trials folder."""
 
 
 def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Prepared:
@@ -137,7 +197,8 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
     checked once here; with --tune-lr the search is checked and planned on the final specs."""
     from raybench import results, runner
 
-    specs = build_specs(args)
+    built = _build(args)
+    specs = built.specs
     if held is None:
         results.check(args.out)  # --check creates nothing
     else:
@@ -154,7 +215,16 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
         verb = "would redo" if held is None else "redoing"
         print(f"--rerun-changed: {verb} the runs made by other code: {identity.describe(folder.changed)}",
               file=sys.stderr)
-    if not args.tune_lr:
+    protocol = built.tuning["protocol"]
+    if protocol == "external":
+        from raybench import external_tuning
+
+        external = external_tuning.plan(specs, built.spaces, studies=built.tuning["studies"],
+                                        trials=built.tuning["trials"], budgets=built.tuning["budgets"])
+        trials_done = external_tuning.previous(args.out, external, resume=args.resume or args.rerun_changed,
+                                               rerun_changed=args.rerun_changed, drop=held is not None)
+        return Prepared(specs, folder.done, folder.redo, external=external, trials_done=trials_done)
+    if protocol != "lr":
         return Prepared(specs, folder.done, folder.redo)
     from raybench import lr_search
 
@@ -183,6 +253,19 @@ def _check(args: argparse.Namespace, prepared: Prepared) -> int:
         searched = [k for k in prepared.search.pairs if k not in prepared.previous]
         print(f"check: --tune-lr would search {len(searched)} of {len(prepared.search.pairs)} pairs, "
               f"{prepared.search.samples} values each", file=sys.stderr)
+    if prepared.external is not None:
+        from raybench import external_tuning
+
+        plan = prepared.external
+        runs = plan.trial_specs
+        left = sum(1 for s in runs if s.run_id not in prepared.trials_done)
+        print(f"check: --tuning external would run {left} of {len(runs)} trial runs ({len(plan.pairs)} pairs x "
+              f"{plan.studies} studies x {plan.trials_per_study} trials x {len(runs) // max(1, len(plan.trials))} "
+              f"tuning seeds) into {external_tuning.trials_folder(args.out)}, scored at tuning budgets "
+              f"{', '.join(map(str, plan.budgets))}", file=sys.stderr)
+        for spec in plan.pairs.values():
+            print(f"check: {spec.problem}/{spec.optimizer} search space: {plan.spaces[spec.optimizer].text()}",
+                  file=sys.stderr)
     print(f"check: {len(todo)} runs to write to {args.out}{skipped}; nothing run", file=sys.stderr)
     return 0
 
@@ -200,6 +283,13 @@ def _run(args: argparse.Namespace, prepared: Prepared) -> int:
 
         specs = lr_search.tune(prepared.search, args.out, previous=prepared.previous,
                                cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
+    if prepared.external is not None:
+        from raybench import external_tuning
+
+        specs = external_tuning.tune(prepared.external, args.out, done=prepared.trials_done,
+                                     resume=args.resume or args.rerun_changed, cpus_per_run=args.cpus_per_run,
+                                     gpus_per_run=args.gpus_per_run, progress=not args.no_progress,
+                                     max_retries=args.max_retries)
     written = runner.run_specs(specs, args.out, done=prepared.done, resume=args.resume or args.rerun_changed,
                                cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run,
                                progress=not args.no_progress, max_retries=args.max_retries)
