@@ -320,9 +320,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
              progress: bool, max_retries: int) -> Counter[str]:
     import ray
 
-    from raybench import results
-
-    from raybench import identity
+    from raybench import identity, results
 
     device = "cuda" if gpus_per_run > 0 else "cpu"
     remote = ray.remote(execute)

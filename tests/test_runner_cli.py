@@ -165,7 +165,7 @@ hparams:
         (["--problems", "quadratic", "--optimizers", "torch.optim:Nope"], "module 'torch.optim' has no attribute 'Nope'"),
         (["--problems", "quadratic", "--optimizers", "torch.nn:Linear"], "not a torch.optim.Optimizer subclass"),
         (["--problems", "quadratic", "--optimizers", "adam=torch.optim:SGD"], "optimizer name 'adam' is used twice"),
-        (["--suite", "huge"], "unknown suite 'huge'; accepted: quick, seed"),
+        (["--suite", "huge"], "unknown suite 'huge'; accepted: quick, standard, standard_gpu, seed"),
         (["--problems", "quadratic", "--hparam", "adam.lr=-1"], "Invalid learning rate: -1"),
         (["--problems", "quadratic", "--hparam", "adam.momentum=0.9"], "unknown hyperparameter adam.momentum"),
         (["--problems", "quadratic", "--hparam", "adam.lr=fast"], "bad value 'fast' for adam.lr"),
