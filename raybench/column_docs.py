@@ -166,7 +166,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "chosen_point": "the chosen point, as JSON",
         "chosen_hparams": "the chosen trial's resolved hyperparameters, as JSON",
         "chosen_val_score": "the chosen trial's validation score: the lowest of the budget's trials",
-        "eval_run_ids": "the evaluation runs made with the chosen point (`hparam_source = tuned` in `runs`), as JSON",
+        "eval_run_ids": "the evaluation runs made with the chosen point (`hparam_source = tuned` in `runs`), as JSON: the largest tuning budget's; `[]` for the others",
         "cost_trials": "tuning cost: trials the budget saw",
         "cost_runs": "tuning cost: runs (trials x tuning seeds)",
         "cost_steps": "tuning cost: optimizer steps of those runs",

@@ -20,9 +20,10 @@ For every (problem, optimizer) pair of a suite, over the optimizer's declared se
   median over studies of each study's fastest trial among its first ``K`` (``inf`` for a study
   none of whose trials reaches the target): AlgoPerf's score.
 - **The end result** at budget ``K``: the trial with the lowest validation score over all
-  studies' first ``K`` trials (ties: the earlier study, then the earlier trial), run on the
-  suite's evaluation seeds (``hparam_source = "tuned"``) and tested on the test split like any
-  run. Budgets whose choice is the same point share those runs.
+  studies' first ``K`` trials (ties: the earlier study, then the earlier trial). The largest
+  budget's is run on the suite's evaluation seeds (``hparam_source = "tuned"``) and tested on the
+  test split like any run, so the results folder holds one tuned run per pair and seed, as with
+  every protocol; a smaller budget's is its chosen trial and validation score (no run added).
 
 Every trial is a row of the ``tuning`` table (its point, steps to target, validation score and
 cost: steps, gradient evaluations and wall seconds summed over its seeds); ``tuning_summary`` has
@@ -300,16 +301,17 @@ def score(search: Plan, by_id: dict[str, dict[str, Any]]) -> tuple[list[dict], l
                 "chosen": m is full,
                 **{f"hp_{k}": v for k, v in hparams.items()}})
     evaluation: list[RunSpec] = []
-    eval_ids: dict[tuple[tuple, int], list[str]] = {}
+    eval_ids: dict[tuple, list[str]] = {}
+    # Only the largest budget's choice is run on the evaluation seeds: one tuned run per seed and
+    # pair, as every protocol gives (smaller budgets are scored from the trials alone).
     for spec, key in zip(search.specs, search.keys, strict=True):
-        for budget, best in chosen_by_pair[key].items():
-            hparams = search_space.hparams(best.trial.point, spec.hparams)
-            tuned = spec.with_(hparams=hparams, hparam_source="tuned")
-            evaluation.append(tuned)
-            eval_ids.setdefault((key, budget), []).append(tuned.run_id)
+        best = chosen_by_pair[key][max(search.budgets)]
+        tuned = spec.with_(hparams=search_space.hparams(best.trial.point, spec.hparams), hparam_source="tuned")
+        evaluation.append(tuned)
+        eval_ids.setdefault(key, []).append(tuned.run_id)
     for row in summary:
         key = next(k for k in search.pairs if repr(k) == row["pair_key"])
-        row["eval_run_ids"] = json.dumps(eval_ids[(key, row["tuning_budget"])])
+        row["eval_run_ids"] = json.dumps(eval_ids[key] if row["tuning_budget"] == max(search.budgets) else [])
         _say(row, search)
     return rows, summary, evaluation
 
