@@ -93,11 +93,13 @@ def parse_budgets(text: str | Sequence[int] | None, trials: int) -> tuple[int, .
     budgets = []
     for item in items:
         try:
+            if isinstance(item, bool) or isinstance(item, float) and not item.is_integer():
+                raise ValueError(item)
             k = int(item)
         except (TypeError, ValueError):
             raise UsageError(f"bad tuning budget {item!r}; accepted: integers 1..{trials} (trials per study), "
                              "e.g. --tuning-budgets 1,5") from None
-        if isinstance(item, bool) or not 1 <= k <= trials:
+        if not 1 <= k <= trials:
             raise UsageError(f"tuning budget {k} is outside 1..{trials}: a budget K scores the first K trials "
                              "of each study, so 1 <= K <= --trials")
         budgets.append(k)
