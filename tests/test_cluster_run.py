@@ -23,6 +23,7 @@ each, token auth on, the head's dashboard (job API) on 127.0.0.1. Every check re
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -117,6 +118,26 @@ def test_suite_runs_on_both_nodes_and_writes_to_a_uri(cluster: LocalCluster, tmp
     refused = cli("run", "--problems", "quadratic", "--optimizers", "halved_sgd_mod:HalvedSGD",
                   "--out", str(tmp_path / "none"), "--check")
     assert refused.returncode == 2 and "module 'halved_sgd_mod' does not import" in refused.stderr, refused.stderr
+
+
+def test_external_tuning_runs_unchanged_on_the_cluster(cluster: LocalCluster, tmp_path: Path) -> None:
+    """AlgoPerf's external tuning, 1 study x 2 trials, joined to the two-node cluster: the trials
+    and the tuned runs are ordinary runs there, and the tables say what was tried and chosen."""
+    out = tmp_path / "external"
+    proc = subprocess.run(
+        [sys.executable, "-m", "raybench.cli", "run", "--problems", "quadratic", "--optimizers", "adam",
+         "--seeds", "1", "--steps", "20", "--tuning", "external", "--studies", "1", "--trials", "2",
+         "--out", str(out), "--address", cluster.address, "--no-progress"],
+        capture_output=True, text=True, timeout=300, env=_env(cluster), cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    trials = results.read_table(str(out), "tuning")
+    assert sorted(trials["trial"]) == [0, 1] and (trials["study"] == 0).all() and trials["chosen"].sum() == 1
+    summary = results.read_table(str(out), "tuning_summary")
+    assert len(summary) == 1 and summary["cost_trials"].item() == 2
+    runs = _check_complete(out, 1)  # the chosen point on the evaluation seed
+    assert (runs["hparam_source"] == "tuned").all()
+    chosen = trials[trials["chosen"]].iloc[0]
+    assert runs["hp_lr"].item() == pytest.approx(json.loads(chosen["point"])["lr"])
 
 
 def test_run_submitted_as_a_ray_job_joins_the_cluster_it_runs_on(cluster: LocalCluster, tmp_path: Path) -> None:
