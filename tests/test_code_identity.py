@@ -185,7 +185,7 @@ def test_edited_module_then_resume_exits_2_and_rerun_changed_reports_the_new_cod
     assert (after["optimizer_code"] == "sha256:" + identity.files_hash(module)).all()
     # The new code does nothing: each run ends where it began (its first curve point's loss).
     start = curves[curves["step"] == 0].set_index("run_id")["train_loss"]
-    assert after.set_index("run_id")["final_train_loss"].sub(start).abs().max() < 1e-9
+    assert (after.set_index("run_id")["final_train_loss"].sub(start).abs() <= 1e-5 * start.abs()).all()  # float32
     assert (before.set_index("run_id")["final_train_loss"] < start).all()  # the old code learned
 
 
