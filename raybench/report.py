@@ -348,9 +348,12 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
     scores. ``source`` names the results folder. Runs of one name made by different code are
     told apart first (``raybench.identity.split_by_code``: the older code's runs are named
     ``NAME@CODE``), and the summary lists the raybench versions the runs were made by."""
-    from raybench import identity
+    from raybench import identity, step_budgets
 
     runs, renamed = identity.split_by_code(runs)
+    budgets = step_budgets.section(runs, reference=baseline)
+    if budgets is not None:  # the other tables take each budget of a problem as its own problem
+        runs, sections = step_budgets.label(runs), (*sections, budgets)
     tbl = table(runs, baseline=baseline, n_boot=n_boot)
     prof = profile.profile(runs)
     # The same score on gradient evaluations: L-BFGS's line search spends several per step.

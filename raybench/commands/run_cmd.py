@@ -35,6 +35,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--seeds", type=int, help="number of seeds (0..N-1)")
     what.add_argument("--steps", type=int, help="steps per run (default: each problem's budget)")
     options.add_eval_every(what)
+    what.add_argument("--step-budgets", metavar="LIST",
+                      help="run every problem at each of these step budgets (e.g. 100,200,400), each with its own "
+                           "warmup-cosine schedule and tuning, and compare at the end of training; the report "
+                           "shows where rankings change (replaces --steps)")
     options.add_option(what)
     options.add_hparam(what)
     options.add_out(p, uri=True)
@@ -131,6 +135,12 @@ def _build(args: argparse.Namespace) -> Built:
     spaces: dict = {}
     specs = suites.expand(suite, hparam_overrides=suites.parse_hparam_flags(args.hparam),
                           steps=args.steps, seeds=args.seeds, eval_every=args.eval_every, spaces=spaces)
+    if args.step_budgets is not None:
+        from raybench import step_budgets
+
+        if args.steps is not None:
+            raise UsageError("--steps and --step-budgets both set the budget; give one")
+        specs = step_budgets.expand(specs, step_budgets.parse(args.step_budgets))
     return Built(specs, spaces, tuning)
 
 
