@@ -278,14 +278,15 @@ def _eval_key(text: str) -> tuple:
 
 
 def tune(search: Plan, out: str, *, previous: dict[tuple, float], cpus_per_run: float = 1.0,
-         gpus_per_run: float = 0.0) -> list[RunSpec]:
+         gpus_per_run: float = 0.0, progress: bool = True) -> list[RunSpec]:
     """The plan's specs, each with its pair's chosen value (``hparam_source = "tuned"``): from
     ``previous`` (``previous_choices``) where the pair is there, else searched now on Ray (already
     started) and recorded in ``out`` (already initialised). Trusts ``search`` as ``plan`` made it."""
     chosen = {key: previous[key] for key in search.axes if key in previous}
     missing = {k: s for k, s in search.pairs.items() if k not in chosen}
     if missing:
-        chosen.update(_search(out, search, missing, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run))
+        chosen.update(_search(out, search, missing, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
+                              progress=progress))
     return [s.with_(hparams={**s.hparams, search.hparam[s.optimizer]: chosen[key]}, hparam_source="tuned")
             for s, key in zip(search.specs, search.keys, strict=True)]
 
@@ -362,7 +363,7 @@ class _Pair:
 
 
 def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run: float,
-            gpus_per_run: float) -> dict[tuple, float]:
+            gpus_per_run: float, progress: bool = True) -> dict[tuple, float]:
     import ray
 
     from raybench import identity
@@ -394,6 +395,9 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
           f"{len(search.seeds)} tuning seeds {', '.join(map(str, search.seeds))}), chosen on the mean final "
           f"validation {' / '.join(judged)}; up to {search.extra_points} more values per pair whose winner is on an edge")
     found: dict[tuple, dict[str, Any]] = {}
+    from raybench.runner import _Progress
+
+    bar = _Progress(len(pending), cpus_per_run, enabled=progress, unit="trial")
 
     def scores(key: tuple) -> dict[int, float]:
         p = state[key]
@@ -418,23 +422,29 @@ def _search(out: str, search: Plan, pairs: dict[tuple, RunSpec], *, cpus_per_run
             return
         p.low, p.high, p.extra = min(p.low, k), max(p.high, k), p.extra + 1
         submit(key, k)
+        bar.grow(len(search.seeds))
 
     # On Ctrl-C nothing is recorded (a partial search would be reused by --resume), and the
     # trials in flight are not cancelled but end with Ray, as the runner's runs do: ray.cancel
     # on a task whose result is arriving aborts Ray 2.60's core (raybench.runner._fan_out).
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        for ref in ready:
-            trial = pending.pop(ref)
-            try:
-                found[trial] = ray.get(ref)
-            except ray.exceptions.RayError as exc:
-                if isinstance(getattr(exc, "cause", None), identity.CodeMismatch):
-                    raise identity.CodeMismatch(str(exc.cause)) from None  # nothing recorded
-                found[trial] = {}  # lost beyond its retries: counts as failed
-            state[trial[0]].outstanding -= 1
-            if state[trial[0]].outstanding == 0:
-                extend(trial[0])
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.5)
+            for ref in ready:
+                trial = pending.pop(ref)
+                try:
+                    found[trial] = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    if isinstance(getattr(exc, "cause", None), identity.CodeMismatch):
+                        raise identity.CodeMismatch(str(exc.cause)) from None  # nothing recorded
+                    found[trial] = {}  # lost beyond its retries: counts as failed
+                bar.update(found[trial].get("status") or "lost")
+                state[trial[0]].outstanding -= 1
+                if state[trial[0]].outstanding == 0:
+                    extend(trial[0])
+            bar.refresh(len(pending))
+    finally:
+        bar.close()
     return _record(out, search, pairs, state, found, scores)
 
 

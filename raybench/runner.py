@@ -384,7 +384,7 @@ def _fan_out(todo: list[RunSpec], out: str, *, cpus_per_run: float, gpus_per_run
 class _Progress:
     """A progress bar: completed / running / failed runs and ETA (tqdm on stderr)."""
 
-    def __init__(self, total: int, cpus_per_run: float, *, enabled: bool) -> None:
+    def __init__(self, total: int, cpus_per_run: float, *, enabled: bool, unit: str = "run") -> None:
         self.counts: Counter[str] = Counter()
         self.enabled = enabled
         self.cpus_per_run = cpus_per_run
@@ -392,8 +392,14 @@ class _Progress:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="run", file=sys.stderr, dynamic_ncols=True,
+            self.bar = tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True,
                             smoothing=0.1, mininterval=0.5)
+
+    def grow(self, more: int) -> None:
+        """More work joined (the learning-rate search's values past an edge)."""
+        if self.bar is not None:
+            self.bar.total += more
+            self.bar.refresh()
 
     def update(self, status: str) -> None:
         self.counts[status] += 1

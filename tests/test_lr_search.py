@@ -159,8 +159,11 @@ def test_an_edge_winner_gets_extra_points_until_interior_or_the_cap(bowl, ray_se
         assert (mine["extra_points"] == 3).all() and (mine["edge_winner"] == edge).all()
         assert list(mine.loc[mine["chosen"], "lr"]) == pytest.approx([chosen] * 2)
         assert list(mine["spacing"]) == pytest.approx([2.0] * len(mine)) and (mine["scaling"] == "log").all()
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "edge winner after 3 extra points" in printed and "3 extra points past it, winner now interior" in printed
+    # The progress bar counts every trial, the 2 x 3 x 2 past the edges joining its total.
+    assert "24/24 [" in captured.err
 
 
 @pytest.mark.ray

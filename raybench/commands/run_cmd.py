@@ -291,7 +291,7 @@ def _run(args: argparse.Namespace, prepared: Prepared) -> int:
     if prepared.search is not None:
         from raybench import lr_search
 
-        specs = lr_search.tune(prepared.search, args.out, previous=prepared.previous,
+        specs = lr_search.tune(prepared.search, args.out, previous=prepared.previous, progress=not args.no_progress,
                                cpus_per_run=args.cpus_per_run, gpus_per_run=args.gpus_per_run)
     if prepared.external is not None:
         from raybench import external_tuning
