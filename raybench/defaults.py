@@ -14,6 +14,8 @@ MAX_RETRIES = 3
 
 TUNE_SAMPLES = 6
 """Learning rates tried per (problem, optimizer) pair by a learning-rate search (``--tune-samples``)."""
+TUNE_EXTRA = 3
+"""At most this many values tried past an edge winner per pair (``--tune-extra``)."""
 
 PENDING_TIMEOUT_S = 600.0
 """Seconds a command waits for a cluster's autoscaler to meet its per-run request (``--pending-timeout``)."""

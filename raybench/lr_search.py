@@ -82,8 +82,8 @@ TUNING_SEEDS = (TUNING_SEED, TUNING_SEED + 1)
 must use none of them."""
 DECADES = 4.0
 """Decades every grid spans, centred (in log) on the optimizer's default."""
-EXTRA_POINTS = 3
-"""At most this many values are tried past an edge winner, one at a time, per pair."""
+EXTRA_POINTS = defaults.TUNE_EXTRA
+"""At most this many values are tried past an edge winner, one at a time, per pair (``--tune-extra``)."""
 SELECTION_METRIC = "loss"
 """What the search chooses on by default, on validation: the problem's loss."""
 

@@ -351,7 +351,7 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
     from raybench import identity, step_budgets
 
     runs, renamed = identity.split_by_code(runs)
-    budgets = step_budgets.section(runs, reference=baseline)
+    budgets = step_budgets.section(runs, reference=baseline, headline=headline)
     if budgets is not None:  # the other tables take each budget of a problem as its own problem
         runs, sections = step_budgets.label(runs), (*sections, budgets)
     tbl = table(runs, baseline=baseline, n_boot=n_boot)

@@ -24,7 +24,7 @@ treat each budget of a problem as its own row (``label``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -112,12 +112,12 @@ def reference_steps(value: float, budgets: Sequence[float], ends: Sequence[float
     return BEYOND
 
 
-def table(runs: pd.DataFrame, *, reference: str) -> pd.DataFrame:
+def table(runs: pd.DataFrame, *, reference: str, headline: Callable[[pd.DataFrame], tuple[str, str, str]]
+          ) -> pd.DataFrame:
     """One row per (problem, optimizer, budget): ``end`` (median headline test metric over ok
     runs), ``not_ok``, ``rank`` (1 = best at that budget), ``reference_steps`` and ``speedup``
-    (``reference_steps`` / budget; ``BEYOND`` or nan where it has none)."""
-    from raybench.report import headline
-
+    (``reference_steps`` / budget; ``BEYOND`` or nan where it has none). ``headline``: a
+    problem's runs -> (metric, label, mode), as the report reads it (``raybench.report.headline``)."""
     rows = []
     for problem, prun in runs[runs["status"] != "not_applicable"].groupby("problem", sort=True):
         metric, _, mode = headline(prun)
@@ -166,13 +166,13 @@ def _num(x: Any) -> str:
     return f"{x:.3g}"
 
 
-def section(runs: pd.DataFrame, *, reference: str) -> Any:
+def section(runs: pd.DataFrame, *, reference: str, headline: Callable[[pd.DataFrame], tuple[str, str, str]]) -> Any:
     """The report's "Step budgets" section (``None`` where no problem ran at several budgets)."""
     from raybench.report_model import Section
 
     if not has_budgets(runs):
         return None
-    tbl = table(runs, reference=reference)
+    tbl = table(runs, reference=reference, headline=headline)
     changes = ranking_changes(tbl)
     text = (f"Each optimizer at each step budget, with that budget's own schedule (and tuning): the median end "
             f"result over seeds (test headline metric; runs not ok counted apart), its rank at that budget, and "

@@ -391,7 +391,7 @@ def build(scale: Scale, out: str, *, policy_dir: str | None, policies: dict[str,
     return Plan(scale=scale, out=out, data_dir=data_dir, problems=chosen, options=options, specs=specs,
                 not_run=not_run, policies=policies, policy_dir=str(Path(policy_dir).resolve()) if policy_dir else None,
                 multi_init=[p for p in scale.multi_init_problems if p in chosen],
-                search=lr_search.plan(specs, samples=scale.tune_samples))
+                search=lr_search.plan(specs, samples=scale.tune_samples, extra_points=scale.tune_extra))
 
 
 def _is_family(problem: str) -> bool:

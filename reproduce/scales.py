@@ -61,7 +61,7 @@ class Scale:
     """``cifar100_cnn``'s width; ``None``: the problem's own (the summary's network). Another
     width is named in the claims."""
     tune_samples: int
-    """Learning rates tried per (problem, optimizer) on the reserved tuning seed."""
+    """Learning rates tried per (problem, optimizer) on each reserved tuning seed."""
     rl: Mapping[str, Any]
     """``rl.settings.TrainSettings`` fields (the budget) of every policy trained."""
     env_runners: int
@@ -72,6 +72,9 @@ class Scale:
     """Multi-init's K per problem; ``None``: one evaluation interval of the problem (an epoch)."""
     multi_init_problems: tuple[str, ...]
     """Where multi-init runs at this scale (the others' cells say why not)."""
+    tune_extra: int = defaults.TUNE_EXTRA
+    """Values tried past a grid's edge winner per pair (the smoke scale tries none: it checks the
+    pipeline, not the learning rates)."""
 
 
 SCALES: dict[str, Scale] = {
@@ -79,7 +82,7 @@ SCALES: dict[str, Scale] = {
         name="smoke", description="the whole pipeline on tiny budgets, in minutes (what the tests run)",
         seeds=3, mnist_dataset="mnist_subset",
         steps={"mnist_cnn": 16, "cifar100_cnn": 4, "quadratic": 60, "logistic": 60},
-        cifar_width=8, tune_samples=2,
+        cifar_width=8, tune_samples=2, tune_extra=0,
         rl={**RL_PROTOCOL, "timesteps": 100, "train_batch": 50, "minibatch": 50, "epochs": 1,
             "checkpoint_every": 1},
         env_runners=0, multi_init_blocks=1, steps_per_round={"mnist_cnn": 2, "cifar100_cnn": 1},

@@ -118,6 +118,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--tune-samples", type=int,
                    help="--heldout: values tried of each optimizer's lr / lr_scale (default: the protocol's)")
     e.add_argument("--tasks", help="--heldout: a subset of its tasks, comma-separated (default: all)")
+    options.add_tune_extra(e)
     options.add_address(e)
     options.add_resume(e)
     options.add_max_retries(e)
@@ -258,6 +259,7 @@ def _eval_heldout(args: argparse.Namespace) -> int:
                              "protocol's); accepted there: --seeds, --tune-samples, --steps, --tasks")
     runner.check_max_retries(args.max_retries)
     plan = heldout_plan(args.policy, seeds=args.seeds, samples=args.tune_samples, steps=args.steps,
+                        extra_points=args.tune_extra,
                         tasks=options.split(args.tasks) or None)  # user errors before Ray starts
     with results.writer(args.out):  # one writer per folder; its run ids read once, here
         done = runner.check_folder(args.out, resume=args.resume)

@@ -332,6 +332,8 @@ class HeldoutPlan:
     samples: int
     steps: dict[str, int]
     specs: tuple[Any, ...]
+    extra_points: int = defaults.TUNE_EXTRA
+    """Values the search tries past a grid's edge winner, per pair (``--tune-extra``)."""
 
     @property
     def evaluation(self) -> str:
@@ -342,7 +344,8 @@ class HeldoutPlan:
 
 
 def heldout_plan(policy: str, *, seeds: int | None = None, samples: int | None = None,
-                 steps: int | None = None, tasks: Sequence[str] | None = None) -> HeldoutPlan:
+                 steps: int | None = None, tasks: Sequence[str] | None = None,
+                 extra_points: int = defaults.TUNE_EXTRA) -> HeldoutPlan:
     """Check everything and build the specs, without Ray; one-line ``UsageError``s."""
     from raybench.learned.policy import PolicyError, load_policy
     from raybench.rl.env import pool_seeds
@@ -379,7 +382,7 @@ def heldout_plan(policy: str, *, seeds: int | None = None, samples: int | None =
                 specs.append(RunSpec.build(task.problem, name, seed, hparams=hparams, options=task.options,
                                            steps=t, eval_every=task.eval_every(t)))
     return HeldoutPlan(policy=policy_path, policy_sha256=sha, tasks=chosen, seeds=tuple(seed_list),
-                       samples=samples, steps=budgets, specs=tuple(specs))
+                       samples=samples, steps=budgets, specs=tuple(specs), extra_points=extra_points)
 
 
 def evaluate_heldout(policy: str | HeldoutPlan, out: str, *, seeds: int | None = None,
@@ -411,7 +414,7 @@ def run_heldout(plan: HeldoutPlan, out: str, *, done: set[str], resume: bool, pr
     from raybench import lr_search, results, runner
 
     specs = runner.prepare_data(list(plan.specs)) if prepare_data else list(plan.specs)
-    search = lr_search.plan(specs, samples=plan.samples, metric=SELECTION_METRIC)
+    search = lr_search.plan(specs, samples=plan.samples, metric=SELECTION_METRIC, extra_points=plan.extra_points)
     _say(f"heldout 1/3: tuning lr_scale and lr ({plan.samples} values each, seeds "
          f"{', '.join(map(str, lr_search.TUNING_SEEDS))}, "
          f"validation {SELECTION_METRIC}) -> {out}/lr_search")

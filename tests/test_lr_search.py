@@ -200,3 +200,14 @@ def test_a_pair_whose_runs_are_not_applicable_is_not_extended(ray_session, tmp_p
     table = results.read_table(out, "lr_search")
     assert len(table) == 2 * len(lr_search.TUNING_SEEDS) and not table["extension"].any()
     assert "quadratic/muon: not applicable" in capsys.readouterr().out
+
+
+def test_tune_extra_sets_the_cap_and_a_negative_one_is_exit_2(tmp_path, capsys) -> None:
+    from raybench.cli import build_parser, main
+    from raybench.commands import run_cmd
+
+    args = ["run", "--problems", "quadratic", "--optimizers", "adam", "--tune-lr", "--out", str(tmp_path / "r")]
+    assert run_cmd._prepare(build_parser().parse_args([*args, "--tune-extra", "0"]), None).search.extra_points == 0
+    assert run_cmd._prepare(build_parser().parse_args(args), None).search.extra_points == lr_search.EXTRA_POINTS
+    assert main([*args, "--tune-extra", "-1", "--check"]) == 2
+    assert "extra points must be an integer >= 0, got -1" in capsys.readouterr().err

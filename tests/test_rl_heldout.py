@@ -253,7 +253,7 @@ def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: 
     out = tmp_path / "heldout"
     tasks = {"mnist_mlp", "mnist_autoencoder"}
     args = ["rl", "eval", "--policy", str(policy), "--heldout", "--seeds", "2", "--steps", str(T),
-            "--tune-samples", "2", "--tasks", ",".join(sorted(tasks)), "--out", str(out), "--no-progress"]
+            "--tune-samples", "2", "--tune-extra", "0", "--tasks", ",".join(sorted(tasks)), "--out", str(out), "--no-progress"]
     proc = raybench(*args, timeout=400)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "heldout 1/3" in proc.stderr and "heldout 3/3" in proc.stderr  # progress

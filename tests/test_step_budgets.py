@@ -41,7 +41,7 @@ def test_rankings_by_budget_and_where_they_change() -> None:
     # adam is ahead at 100 steps; sgd, slower to start, ends lower at 400.
     runs = _runs({("adam", 100): [1.0, 1.0, 1.0], ("adam", 200): [0.5] * 3, ("adam", 400): [0.25] * 3,
                   ("sgd", 100): [2.0] * 3, ("sgd", 200): [0.6] * 3, ("sgd", 400): [0.2] * 3})
-    tbl = step_budgets.table(runs, reference="adam").set_index(["optimizer", "budget"])
+    tbl = step_budgets.table(runs, reference="adam", headline=report.headline).set_index(["optimizer", "budget"])
     assert tbl.loc[("adam", 100), "rank"] == 1 and tbl.loc[("sgd", 400), "rank"] == 1
     assert tbl.loc[("sgd", 200), "reference_steps"] == pytest.approx(math.exp(
         math.log(100) + (0.6 - 1.0) / (0.5 - 1.0) * (math.log(200) - math.log(100))))
@@ -66,7 +66,7 @@ def test_the_command_runs_every_problem_at_each_budget_with_its_own_schedule(tmp
     # Real runs, in this process: the report's section reads them.
     runs = pd.DataFrame([runner.execute(s)[0] for s in specs])
     assert (runs["status"] == "ok").all() and sorted(runs["budget_steps"].unique()) == [10, 20, 40]
-    section = step_budgets.section(runs, reference="adam")
+    section = step_budgets.section(runs, reference="adam", headline=report.headline)
     assert section is not None and {r[2] for r in section.rows} == {"10", "20", "40"}
 
 

@@ -40,7 +40,8 @@ def test_the_examples_commands_benchmark_a_user_optimizer_and_problem(tmp_path: 
         i = args.index("--out")
         outs[name] = tmp_path / args[i + 1]
         args[i + 1] = str(outs[name])
-        args = [*args, "--steps", "40", "--tune-samples", "2", "--seeds", "2", "--no-progress"]
+        args = [*args, "--steps", "40", "--tune-samples", "2", "--tune-extra", "0", "--seeds", "2",
+                "--no-progress"]
         proc = subprocess.run([sys.executable, "-m", "raybench.cli", *args], capture_output=True, text=True,
                               timeout=300, env=cli_env(), cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-3000:]

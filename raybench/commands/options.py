@@ -59,6 +59,12 @@ def add_tune_samples(p: Parser) -> None:
                         f"(default {defaults.TUNE_SAMPLES})")
 
 
+def add_tune_extra(p: Parser) -> None:
+    p.add_argument("--tune-extra", type=int, default=defaults.TUNE_EXTRA, metavar="N",
+                   help="learning-rate search: values tried past a grid's edge when the winner is on it, at most "
+                        f"N per pair (default {defaults.TUNE_EXTRA}; 0: none)")
+
+
 def add_eval_every(p: Parser) -> None:
     p.add_argument("--eval-every", type=int, metavar="N",
                    help="evaluate on validation every N steps (default: each problem's own spacing); denser "

@@ -59,6 +59,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="first search each (problem, optimizer) learning rate on validation, same budget for all "
                         "(the same as --tuning lr)")
     options.add_tune_samples(p)
+    options.add_tune_extra(p)
     p.add_argument("--studies", type=int, metavar="S",
                    help="--tuning external: independent studies (default 3, AlgoPerf's)")
     p.add_argument("--trials", type=int, metavar="K",
@@ -238,7 +239,7 @@ def _prepare(args: argparse.Namespace, held: contextlib.ExitStack | None) -> Pre
         return Prepared(specs, folder.done, folder.redo)
     from raybench import lr_search
 
-    search = lr_search.plan(specs, samples=args.tune_samples)
+    search = lr_search.plan(specs, samples=args.tune_samples, extra_points=args.tune_extra)
     previous = lr_search.previous_choices(args.out) if args.resume or args.rerun_changed else {}
     if folder.redo:  # a learning rate other code chose is searched again with the code now
         redone = runs[runs["run_id"].isin(folder.redo)]
