@@ -217,7 +217,6 @@ def test_the_page_loads_nothing_from_outside(reported) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.ray
 def test_page_renders_tables_and_plots_without_console_errors(reported, browser) -> None:
     folder, plots = reported
     open_page(browser, folder)
@@ -282,7 +281,6 @@ def test_page_renders_tables_and_plots_without_console_errors(reported, browser)
 
 
 @pytest.mark.browser
-@pytest.mark.ray
 def test_sorting_reorders_and_filtering_hides_rows(reported, browser) -> None:
     from selenium.webdriver.support.ui import Select
 
@@ -314,7 +312,6 @@ def test_sorting_reorders_and_filtering_hides_rows(reported, browser) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.ray
 def test_curves_toggle_optimizers_and_switch_the_x_axis(reported, browser) -> None:
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -354,7 +351,6 @@ def test_curves_toggle_optimizers_and_switch_the_x_axis(reported, browser) -> No
 
 
 @pytest.mark.browser
-@pytest.mark.ray
 def test_end_results_are_boxplots_against_the_reference(reported, browser) -> None:
     from selenium.webdriver.support.ui import Select
 
@@ -413,7 +409,6 @@ def test_numbers_shown_to_three_significant_digits() -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.ray
 def test_a_folder_of_the_demos_size_draws_every_plot_without_errors(browser, tmp_path: Path) -> None:
     """``make demo``'s size: 6 problems x 4 baselines x 5 seeds with 101 evaluations each (the
     synthetic folder of benchmarks/report_page_size.py, in the real on-disk format)."""
