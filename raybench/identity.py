@@ -27,7 +27,7 @@ import hashlib
 import importlib.util
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -214,27 +214,19 @@ def _policy(hparams: Any) -> str | None:
     return str(policy) if isinstance(policy, str | os.PathLike) and str(policy) else None
 
 
-def changes(specs: Sequence[RunSpec], runs: Any) -> list[Change]:
-    """The entries whose runs in ``runs`` (a folder's runs: ``results.finished_runs``) were made
-    by other code than ``specs`` would be now. A run counts when its problem and optimizer (and
-    policy file, if any) are a pair of ``specs``, whatever its seed or hyperparameters (runs of a
-    tuned learning rate included). A run that recorded no identity (an older raybench) counts as
-    other code."""
+def _compare(runs: Any, now_of: Callable[[tuple[str, str, str | None]], Identity | None]) -> list[Change]:
+    """The runs (``results.finished_runs``) whose recorded identity differs from ``now_of((problem,
+    optimizer, policy))``, grouped by entry; a run whose key gives ``None`` is not judged, one that
+    recorded no source hash (an older raybench) counts as other code."""
     import pandas as pd
 
     if runs is None or len(runs) == 0:
         return []
-    now: dict[tuple[str, str, str | None], Identity] = {}
-    for spec in specs:
-        key = (spec.problem, spec.optimizer, _policy(spec.hparams))
-        if key not in now:
-            now[key] = of_spec(spec)
     found: dict[tuple[str, str | None, str | None], list[str]] = {}
     for row in runs.itertuples(index=False):
-        key = (row.problem, row.optimizer, _policy(getattr(row, "hparams", None)))
-        if key not in now:
+        current = now_of((row.problem, row.optimizer, _policy(getattr(row, "hparams", None))))
+        if current is None:
             continue
-        current = now[key]
         for column, entry in (("source_hash", "raybench"), ("optimizer_code", f"optimizer {row.optimizer}"),
                               ("problem_code", f"problem {row.problem}")):
             was = getattr(row, column, None)
@@ -242,6 +234,20 @@ def changes(specs: Sequence[RunSpec], runs: Any) -> list[Change]:
             if was != getattr(current, column) or (column == "source_hash" and was is None):
                 found.setdefault((entry, was, getattr(current, column)), []).append(row.run_id)
     return [Change(entry, was, code, tuple(ids)) for (entry, was, code), ids in found.items()]
+
+
+def changes(specs: Sequence[RunSpec], runs: Any) -> list[Change]:
+    """The entries whose runs in ``runs`` (a folder's runs: ``results.finished_runs``) were made
+    by other code than ``specs`` would be now. A run counts when its problem and optimizer (and
+    policy file, if any) are a pair of ``specs``, whatever its seed or hyperparameters (runs of a
+    tuned learning rate included). A run that recorded no identity (an older raybench) counts as
+    other code."""
+    now: dict[tuple[str, str, str | None], Identity] = {}
+    for spec in specs:
+        key = (spec.problem, spec.optimizer, _policy(spec.hparams))
+        if key not in now:
+            now[key] = of_spec(spec)
+    return _compare(runs, now.get)
 
 
 def _known_identity(problem: str, optimizer: str, policy: str | None) -> Identity | None:
@@ -264,26 +270,14 @@ def stale(runs: Any) -> list[Change]:
     other code than this process would run them with, for every entry it knows by name (a
     command such as ``reproduce`` whose suite is built in); runs of entries it does not know are
     left out."""
-    import pandas as pd
+    known: dict[tuple[str, str, str | None], Identity | None] = {}
 
-    if runs is None or len(runs) == 0:
-        return []
-    now: dict[tuple[str, str, str | None], Identity | None] = {}
-    found: dict[tuple[str, str | None, str | None], list[str]] = {}
-    for row in runs.itertuples(index=False):
-        key = (row.problem, row.optimizer, _policy(getattr(row, "hparams", None)))
-        if key not in now:
-            now[key] = _known_identity(*key)
-        current = now[key]
-        if current is None:
-            continue
-        for column, entry in (("source_hash", "raybench"), ("optimizer_code", f"optimizer {row.optimizer}"),
-                              ("problem_code", f"problem {row.problem}")):
-            was = getattr(row, column, None)
-            was = None if was is None or (isinstance(was, float) and pd.isna(was)) else was
-            if was != getattr(current, column) or (column == "source_hash" and was is None):
-                found.setdefault((entry, was, getattr(current, column)), []).append(row.run_id)
-    return [Change(entry, was, code, tuple(ids)) for (entry, was, code), ids in found.items()]
+    def now_of(key: tuple[str, str, str | None]) -> Identity | None:
+        if key not in known:
+            known[key] = _known_identity(*key)
+        return known[key]
+
+    return _compare(runs, now_of)
 
 
 def describe(change_list: Sequence[Change]) -> str:
