@@ -121,6 +121,38 @@ def ray_session():
     yield session_ray()
 
 
+BROWSER_WIDTH = 1366
+"""The headless Chromium window's width: a laptop's (pages must not scroll sideways in it)."""
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through selenium and chromedriver, a window ``BROWSER_WIDTH``
+    wide, logging the console (``get_log("browser")``); one per test module."""
+    import shutil
+
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and chromedriver):
+        pytest.fail("this test opens a page in headless Chromium, and chromium / chromedriver are not on PATH: "
+                    "`make test` installs them (Debian packages chromium and chromium-driver)", pytrace=False)
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is missing: pip install -e '.[test]' (make test does)", pytrace=False)
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-extensions", "--no-first-run", f"--window-size={BROWSER_WIDTH},900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
 def _tree_status() -> str | None:
     """``git status --porcelain`` of the checkout (``None`` outside a git checkout)."""
     try:

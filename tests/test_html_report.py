@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import struct
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pytest
 
 from raybench import report, results
 from raybench.reproduce import claims
-from tests.conftest import raybench
+from tests.conftest import BROWSER_WIDTH, raybench
 
 PROBLEMS = ("bowl", "valley")
 # A user's optimizer may be named anything: this one is markup that must show as text.
@@ -33,7 +32,7 @@ ODD = "my<i>opt</i>&co"
 OPTIMIZERS = ("adam", "sgd", ODD)
 SEEDS = (0, 1)
 PLOTS = ("curves_bowl.png", "curves_valley.png", "performance_profile.png", "algoperf_profile.png")
-WIDTH = 1366
+WIDTH = BROWSER_WIDTH
 """A laptop's window: the page must not scroll sideways in it."""
 NAN = float("nan")
 # Claims as claims.csv holds them (raw floats, counts read back as floats), one of each kind.
@@ -59,8 +58,6 @@ CLAIMS = pd.DataFrame({
 CLAIM_CELLS = ["1.14x vs 0.987x [0.912, 1.05] (n=8): contradicted",
                "74.1% vs 36.9% [18.3, 55.6] (n=3): direction holds",
                "Optimal: not run: no CIFAR-100 files in the data folder"]
-NEEDS_BROWSER = ("`make test` installs them (Debian packages chromium and chromium-driver: "
-                 "apt-get install chromium chromium-driver)")
 
 
 def make_folder(out: Path) -> Path:
@@ -113,30 +110,6 @@ def reported(tmp_path_factory) -> tuple[Path, list[str]]:
     assert f"html:  {folder / 'index.html'}" in proc.stdout
     plots = [line.split(None, 1)[1] for line in proc.stdout.splitlines() if line.startswith("plot:")]
     return folder, plots
-
-
-@pytest.fixture(scope="module")
-def browser():
-    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and chromedriver):
-        pytest.fail(f"this test opens the report in headless Chromium, and chromium / chromedriver are "
-                    f"not on PATH: {NEEDS_BROWSER}", pytrace=False)
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        pytest.fail("selenium is missing: pip install -e '.[test]' (make test does)", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-extensions", "--no-first-run", f"--window-size={WIDTH},900"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 # One round trip: every table as {heading, header, rows of cell texts, row and cell classes}.
