@@ -70,10 +70,47 @@ def expected_rungs(seeds: list[int], r: float, failed: dict[int, int] | None = N
     return out
 
 
+def _release_leftovers(ray, wait_s: float = 120.0) -> list[str]:
+    """Free what an earlier experiment of this driver may still hold, as a driver's exit would.
+
+    An interrupted Tune experiment can leave a trial actor or its placement group behind in the
+    driver that ran it (a real Ctrl-C ends the process, and Ray frees them with the job); in the
+    session's shared Ray they would hold its 2 CPUs and the next experiment would wait for them
+    for ever. Removes such placement groups, kills such actors, and waits for both CPUs
+    (failing, naming what holds them, if they do not come back). Returns what it released.
+    """
+    import time
+
+    from ray._private.state import actors
+    from ray.util import placement_group_table, remove_placement_group
+    from ray.util.placement_group import PlacementGroup
+
+    def alive() -> dict[str, str]:  # Ray's GCS, not the state API: this Ray runs no dashboard
+        return {aid: a["ActorClassName"] for aid, a in actors().items() if a["State"] == "ALIVE"}
+
+    released = []
+    for pg_id, info in placement_group_table().items():
+        if info["state"] in ("CREATED", "PENDING", "RESCHEDULING"):
+            remove_placement_group(PlacementGroup(ray.PlacementGroupID(bytes.fromhex(pg_id))))
+            released.append(f"placement group {pg_id} ({info['state']})")
+    for aid, name in alive().items():
+        if name.startswith("ImplicitFunc") or "Trainable" in name:
+            ray._private.worker.global_worker.core_worker.kill_actor(ray.ActorID(bytes.fromhex(aid)), True)
+            released.append(f"actor {name} {aid}")
+    deadline = time.monotonic() + wait_s
+    while ray.available_resources().get("CPU", 0) < 2:
+        if time.monotonic() > deadline:
+            pytest.fail(f"the session Ray's 2 CPUs are still held after {wait_s:.0f} s; alive actors: "
+                        f"{sorted(alive().values())}; released: {released}")
+        time.sleep(0.2)
+    return released
+
+
 @pytest.fixture
 def ray_two_cpus(ray_session):
-    """The session's Ray, of two CPUs: the slot counts below are about it."""
+    """The session's Ray, of two CPUs, both free: the slot counts below are about it."""
     assert ray_session.cluster_resources()["CPU"] == 2
+    _release_leftovers(ray_session)
     yield
 
 
@@ -176,10 +213,11 @@ class _InterruptAfterRung(tune.Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_interrupted_experiment_resumes_to_the_same_outcome(ray_two_cpus, tmp_path):
+def test_interrupted_experiment_resumes_to_the_same_outcome(ray_session, ray_two_cpus, tmp_path):
     seeds = list(range(8))
     _, state, _, _ = run(tmp_path, seeds, 0.5, cpus=1.0, max_t=8, callbacks=[_InterruptAfterRung(str(tmp_path / "interrupted"))])
     assert state["live"] and not state["finished"], "the interrupt should stop it mid-way"
+    _release_leftovers(ray_session)
     _, state, rows, steps = run(tmp_path, seeds, 0.5, cpus=1.0, max_t=8, resume=True)
     assert state["finished"]
     assert kept_by_rung(rows) == expected_rungs(seeds, 0.5)
