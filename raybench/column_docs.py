@@ -130,6 +130,9 @@ COLUMNS: dict[str, dict[str, str]] = {
         "extra_points": "values tried past an edge for this pair",
         "edge_winner": "the winner is still on the edge of what was tried",
         "selection": "how the winner was chosen, in words",
+        "steps": "the trial's cost: optimizer steps it ran (0 where it was lost)",
+        "grad_evals": "the trial's cost: gradient evaluations it ran",
+        "wall_seconds": "the trial's cost: its training time in seconds (evaluations excluded)",
     },
     "tuning": {
         "pair_key": "the (problem, optimizer, budget, options, other hyperparameters) pair tuned",

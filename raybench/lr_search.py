@@ -32,7 +32,8 @@ value's rows, so the choice can be recomputed from the data. With ``--resume`` a
 search is reused.
 
 Cost: ``len(TUNING_SEEDS)`` runs per value (twice a one-seed search), plus up to
-``EXTRA_POINTS`` values per pair whose winner is on the edge.
+``EXTRA_POINTS`` values per pair whose winner is on the edge. Every trial's row records what it
+cost (``steps``, ``grad_evals``, ``wall_seconds``), so a pair's total tuning cost is their sum.
 
 A pipeline in stages, each taking what the one before resolved: ``plan`` checks the specs
 (``check_tunable``) and resolves each pair, its hyperparameter and its grid once;
@@ -66,13 +67,14 @@ from raybench.spec import RunSpec
 
 # Version 5: one row per (value, tuning seed) over two tuning seeds, chosen on the mean score
 # (validation loss by default); grids of equal spacing centred on the default; extension
-# trials past an edge winner. Parts of any other version are refused (``raybench.results``).
-LR_SEARCH = schema.register(schema.TableSchema("lr_search", 5, schema.columns(
+# trials past an edge winner. Version 6: each trial's cost (steps, grad_evals, wall_seconds). Parts of any other version are refused (``raybench.results``).
+LR_SEARCH = schema.register(schema.TableSchema("lr_search", 6, schema.columns(
     ("pair_key", pa.string()), ("problem", pa.string()), ("optimizer", pa.string()), ("hparam", pa.string()),
     ("lr", pa.float64()), ("scaling", pa.string()), ("spacing", pa.float64()), ("grid", pa.string()),
     ("extension", pa.bool_()), ("metric", pa.string()), ("mode", pa.string()), ("tuning_seed", pa.int64()),
     ("final_val", pa.float64()), ("score", pa.float64()), ("mean_score", pa.float64()),
     ("chosen", pa.bool_()), ("extra_points", pa.int64()), ("edge_winner", pa.bool_()), ("selection", pa.string()),
+    ("steps", pa.int64()), ("grad_evals", pa.int64()), ("wall_seconds", pa.float64()),
 )))
 
 TUNING_SEED = 1_000_003
@@ -334,7 +336,9 @@ def _trial(config: dict[str, Any], device: str, metric: str | None,
     row, _ = execute(RunSpec.from_config(config), device, code)
     metric = metric or row.get("target_metric")
     mode = row.get("target_mode") if metric == row.get("target_metric") else problems.get(row["problem"]).direction(metric)
-    return {"score": _score(row, metric), "status": row.get("status"), "metric": metric, "mode": mode}
+    return {"score": _score(row, metric), "status": row.get("status"), "metric": metric, "mode": mode,
+            "steps": int(row.get("steps") or 0), "grad_evals": int(row.get("grad_evals") or 0),
+            "wall_seconds": float(row.get("wall_seconds") or 0.0)}
 
 
 def mean_score(scores: list[float]) -> float:
@@ -477,7 +481,9 @@ def _record(out: str, search: Plan, pairs: dict[tuple, RunSpec], state: dict[tup
                              "metric": trial.get("metric", metric), "mode": mode, "tuning_seed": seed,
                              "final_val": -score if mode == "max" else score, "score": score,
                              "mean_score": means[k], "chosen": k == best, "extra_points": p.extra,
-                             "edge_winner": edge, "selection": selection})
+                             "edge_winner": edge, "selection": selection,
+                             "steps": int(trial.get("steps", 0)), "grad_evals": int(trial.get("grad_evals", 0)),
+                             "wall_seconds": float(trial.get("wall_seconds", 0.0))})
         statuses = {found.get((key, k, s), {}).get("status") for k in range(p.low, p.high + 1) for s in search.seeds}
         if statuses == {"not_applicable"}:
             print(f"tune-lr: {pair}: not applicable (every trial ended not_applicable; "

@@ -184,6 +184,12 @@ def test_the_choice_is_the_mean_validation_loss_over_two_tuning_seeds(bowl, ray_
     # 1 was the grid's top: one value past it (100, where SGD blows up) made it interior
     assert sorted(set(table.loc[table["extension"], "lr"])) == pytest.approx([100.0])
     assert (table["extra_points"] == 1).all() and not table["edge_winner"].any()
+    # each trial records its cost: the steps its run took (the budget where it finished, fewer
+    # where it diverged: lr 100 does)
+    budget = problems.get(NAME).instance(0).budget.steps
+    assert (table["steps"] > 0).all() and (table["steps"] <= budget).all()
+    assert (table.loc[table["lr"] < 10, "steps"] == budget).all()
+    assert (table["grad_evals"] >= table["steps"]).all() and (table["wall_seconds"] > 0).all()
     by_acc = lr_search.tune_specs([spec], str(tmp_path / "accuracy"), samples=3, metric="accuracy")
     assert by_acc[0].hparams["lr"] == pytest.approx(1e-2)
     acc = results.read_table(str(tmp_path / "accuracy"), "lr_search")
