@@ -51,7 +51,7 @@ import pyarrow as pa
 
 from raybench import problems, results, schema, search_space
 from raybench.errors import UsageError
-from raybench.lr_search import SELECTION_METRIC, TUNING_SEEDS, mean_score, validation_score
+from raybench.lr_search import SELECTION_METRIC, TUNING_SEEDS, first_of_pairs, mean_score, validation_score
 from raybench.search_space import SearchSpace
 from raybench.spec import RunSpec
 
@@ -144,10 +144,7 @@ class Plan:
     @property
     def pairs(self) -> dict[tuple, RunSpec]:
         """Each pair key with the first spec of its pair."""
-        first: dict[tuple, RunSpec] = {}
-        for key, spec in zip(self.keys, self.specs, strict=True):
-            first.setdefault(key, spec)
-        return first
+        return first_of_pairs(self.keys, self.specs)
 
     @property
     def trial_specs(self) -> list[RunSpec]:
@@ -176,9 +173,7 @@ def plan(specs: Sequence[RunSpec], spaces: dict[str, SearchSpace], *, studies: i
             raise UsageError(f"--tuning external: optimizer {spec.optimizer!r} declares no search space; give it "
                              "one in a suite file (search_space: {NAME: {min, max, scaling}}) or leave it out")
     keys = tuple(pair_key(s, spaces[s.optimizer]) for s in specs)
-    first: dict[tuple, RunSpec] = {}
-    for key, spec in zip(keys, specs, strict=True):
-        first.setdefault(key, spec)
+    first = first_of_pairs(keys, specs)
     judged = {key: SELECTION_METRIC if SELECTION_METRIC in problems.get(s.problem).metrics else None
               for key, s in first.items()}
     found: list[Trial] = []

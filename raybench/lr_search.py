@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import pandas as pd
@@ -202,6 +203,16 @@ def check_tunable(specs: list[RunSpec]) -> dict[str, Knob]:
     return knobs
 
 
+def first_of_pairs(keys: Sequence[tuple], specs: Sequence[RunSpec]) -> dict[tuple, RunSpec]:
+    """Each pair key with the first spec of its pair, in the order of first appearance (``keys[i]``
+    is ``specs[i]``'s pair key): the spec a pair's tuning is built from. Both tuning protocols'
+    plans (this module's and ``raybench.external_tuning``'s) take their pairs from here."""
+    first: dict[tuple, RunSpec] = {}
+    for key, spec in zip(keys, specs, strict=True):
+        first.setdefault(key, spec)
+    return first
+
+
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """A learning-rate search, resolved and checked once (``plan``): what ``tune`` takes as given."""
@@ -229,10 +240,7 @@ class Plan:
     @property
     def pairs(self) -> dict[tuple, RunSpec]:
         """Each pair key with the first spec of its pair."""
-        first: dict[tuple, RunSpec] = {}
-        for key, spec in zip(self.keys, self.specs, strict=True):
-            first.setdefault(key, spec)
-        return first
+        return first_of_pairs(self.keys, self.specs)
 
 
 def plan(specs: list[RunSpec], *, samples: int, metric: str | None = None,
