@@ -84,6 +84,244 @@ def run(out: Path) -> None:
     print(f"total {total:.0f} s ({total / 60:.1f} min)")
 
 
+# --- analyse ----------------------------------------------------------------------------------
+
+CLASSIFIERS = {"mlp": 50.0, "mnist_mlp": 10.0}
+"""Chance accuracy (percent) of the classifiers: a run that is not ok counts at it (the rules)."""
+
+ZOO_CLAIMS = [
+    # (optimizer, baseline, kind, claim interval, as written, source, its protocol, the baseline's)
+    ("muon", "adamw", "ratio", (1.65, 1.75), "1.7x fewer steps than AdamW (about 3,250 vs 5,600 to val loss 3.28)",
+     "modded-nanogpt optimization track (Jordan et al. 2024)", "external", "external"),
+    ("soap", "adamw", "ratio", (1.667, float("inf")), "over 40% fewer iterations than AdamW (>= 1.67x)",
+     "Vyas et al. 2024, arXiv 2409.11321", "external", "external"),
+    ("schedule_free_adamw", "adamw", "diff", (0.0, float("inf")),
+     "matches or beats AdamW with a tuned schedule (end result >= AdamW's)",
+     "Defazio et al. 2024, arXiv 2405.15682", "external", "external"),
+    ("lion", "adamw", "diff", (0.0, float("inf")), "matches or outperforms AdamW (end result >= AdamW's)",
+     "Chen et al. 2023, arXiv 2302.06675", "external", "external"),
+    ("prodigy", "adam", "diff", (0.0, 0.0), "untuned, matches hand-tuned Adam (end result = tuned Adam's)",
+     "Mishchenko & Defazio 2023, arXiv 2306.06101", "defaults", "external"),
+]
+
+
+def _read(out: Path) -> tuple:
+    import pandas as pd
+
+    from raybench import results, step_budgets
+
+    runs, curves, lr, summary = [], [], [], []
+    for name, protocol, group in folders():
+        folder = str(out / name)
+        if not (out / name / "runs").exists():
+            print(f"{name}: no runs (not run yet?)", file=sys.stderr)
+            continue
+        r, c = results.read(folder)
+        runs.append(step_budgets.label(r).assign(protocol=protocol, group=group))
+        curves.append(c)
+        t = results.read_table(folder, "lr_search")
+        if not t.empty:
+            lr.append(t.assign(protocol=protocol, group=group))
+        t = results.read_table(folder, "tuning_summary")
+        if not t.empty:
+            summary.append(t.assign(protocol=protocol, group=group))
+    cat = lambda xs: pd.concat(xs, ignore_index=True) if xs else pd.DataFrame()  # noqa: E731
+    return cat(runs), cat(curves), cat(lr), cat(summary)
+
+
+def _end_values(runs, curves):
+    """Each run's end result as the rules count it: test accuracy in percent (chance if not ok)
+    for the classifiers, test f - f* (its step-0 value if not ok) otherwise; lower-is-better sign."""
+    import pandas as pd
+
+    from raybench.reproduce import claims
+
+    parts = []
+    for base, group in runs.groupby(runs["problem"].str.split(" @").str[0]):
+        if base in CLASSIFIERS:
+            v = claims.run_values(group, "accuracy", curves=curves, chance=CLASSIFIERS[base])
+        else:
+            v = claims.run_values(group.assign(target_metric="suboptimality"), "suboptimality", curves=curves)
+        parts.append(group.assign(end=v["value"], higher=base in CLASSIFIERS))
+    return pd.concat(parts)
+
+
+def _rank(frame, by: str, higher) -> list[int]:
+    """Ranks (1 = best; ties share the better rank) of ``by`` within ``frame``."""
+    values = frame[by].astype(float)
+    return list((-values if higher else values).rank(method="min").astype(int))
+
+
+def _changes(table, key: str, who: str, rank: str, across: str, order: list) -> list[str]:
+    """Per ``key`` value, the pairs of ``who`` whose order differs between the first and the
+    other values of ``across`` (e.g. protocols)."""
+    lines = []
+    for k, g in table.groupby(key):
+        firsts = {a: dict(zip(sub[who], sub[rank], strict=True)) for a, sub in g.groupby(across)}
+        present = [a for a in order if a in firsts]
+        for a, b in zip(present, present[1:]):
+            ra, rb = firsts[a], firsts[b]
+            common = sorted(set(ra) & set(rb))
+            flips = [(x, y) for i, x in enumerate(common) for y in common[i + 1:]
+                     if (ra[x] - ra[y]) * (rb[x] - rb[y]) < 0]
+            top_a = sorted(x for x in common if ra[x] == min(ra[c] for c in common))
+            top_b = sorted(x for x in common if rb[x] == min(rb[c] for c in common))
+            lines.append(f"{k}: {a} -> {b}: {len(flips)} of {len(common) * (len(common) - 1) // 2} pairs swap; "
+                         f"best {'/'.join(top_a)} -> {'/'.join(top_b)}")
+    return lines
+
+
+def _claim_rows(ends, curves):
+    """Each zoo claim on each accuracy problem: the paired quantity, its 95% CI and the verdict."""
+    import math
+
+    import numpy as np
+
+    from raybench import stats
+    from raybench.reproduce import claims
+
+    rows = []
+    for opt, base, kind, interval, words, source, p_opt, p_base in ZOO_CLAIMS:
+        for problem in sorted(CLASSIFIERS):
+            mine = ends[(ends["optimizer"] == opt) & (ends["protocol"] == p_opt) & (ends["problem"] == problem)]
+            theirs = ends[(ends["optimizer"] == base) & (ends["protocol"] == p_base) & (ends["problem"] == problem)]
+            paired = mine.merge(theirs, on="seed", suffixes=("", "_base"))
+            row = {"optimizer": opt, "protocol": p_opt, "baseline": base, "baseline_protocol": p_base,
+                   "problem": problem, "claim": words, "source": source, "kind": kind,
+                   "claim_low": interval[0], "claim_high": interval[1], "n": len(paired),
+                   "not_ok": int((paired["status"] != "ok").sum()),
+                   "not_applicable": int((paired["status"] == "not_applicable").sum())}
+            if row["not_applicable"] == len(paired) and len(paired):
+                rows.append({**row, "verdict": "not applicable (nothing for it to act on)"})
+                continue
+            if kind == "ratio":
+                vals = claims.run_values(paired, "steps_to_target", curves=curves)
+                bvals = claims.run_values(paired.assign(run_id=paired["run_id_base"],
+                                                        status=paired["status_base"],
+                                                        steps_to_target=paired["steps_to_target_base"]),
+                                          "steps_to_target", curves=curves)
+                bounds = [stats.speed_ratio_bounds((bl, b), (vl, v)) for bl, b, vl, v in
+                          zip(bvals["value_low"].fillna(0), bvals["value"], vals["value_low"].fillna(0), vals["value"])]
+                ratios = [stats.speed_ratio(b, v) for b, v in zip(bvals["value"], vals["value"])]
+                informative = [(r, bd) for r, bd in zip(ratios, bounds) if not math.isnan(bd[0])]
+                lows, highs = [bd[0] for _, bd in informative], [bd[1] for _, bd in informative]
+                lo, hi = claims._ratio_ci(lows, highs, claims.LEVEL)
+                resolution = (float(np.median(lows)) if lows else math.nan, float(np.median(highs)) if highs else math.nan)
+                est = float(np.median([r for r, _ in informative])) if informative else math.nan
+                verdict = claims.ratio_verdict(interval, (lo, hi), resolution, len(informative))
+                rows.append({**row, "estimate": est, "ci_low": lo, "ci_high": hi, "informative": len(informative),
+                             "resolution_low": resolution[0], "resolution_high": resolution[1],
+                             "both_missed": len(ratios) - len(informative), "verdict": verdict})
+            else:
+                diffs = (paired["end"] - paired["end_base"]).astype(float).tolist()
+                est, lo, hi = stats.mean_ci(diffs)
+                verdict = claims.value_verdict(interval, (lo, hi), len(diffs), kind="percent")
+                rows.append({**row, "estimate": est, "ci_low": lo, "ci_high": hi, "verdict": verdict})
+    return rows
+
+
+def _md(frame, floatfmt: str = ".3g") -> str:
+    cols = list(frame.columns)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        out.append("| " + " | ".join(format(v, floatfmt) if isinstance(v, float) else str(v) for v in row) + " |")
+    return "\n".join(out)
+
+
+def analyse(out: Path) -> None:
+    import pandas as pd
+
+    from raybench import profile
+
+    runs, curves, lr, summary = _read(out)
+    order = list(PROTOCOLS)
+    # AlgoPerf scores per protocol over all eight problem instances (both groups pooled).
+    scores = []
+    for protocol, g in runs.groupby("protocol"):
+        sc = profile.profile(g).scores.assign(protocol=protocol)
+        sc["rank"] = _rank(sc, "score", True)
+        scores.append(sc)
+    scores = pd.concat(scores, ignore_index=True)
+    scores.to_csv(out / "protocols_scores.csv", index=False)
+    # End results: median over seeds, every run counted.
+    ends = _end_values(runs, curves)
+    end = (ends.groupby(["problem", "optimizer", "protocol"])
+           .agg(median=("end", "median"), not_ok=("status", lambda s: int((s != "ok").sum())),
+                not_applicable=("status", lambda s: int((s == "not_applicable").sum())),
+                seeds=("seed", "nunique"), higher=("higher", "first")).reset_index())
+    end = end[end["not_applicable"] < end["seeds"]]
+    end["rank"] = 0
+    for _, idx in end.groupby(["problem", "protocol"]).groups.items():
+        sub = end.loc[idx]
+        end.loc[idx, "rank"] = _rank(sub, "median", bool(sub["higher"].iloc[0]))
+    end.to_csv(out / "protocols_end.csv", index=False)
+    # The external protocol's two tuning budgets.
+    budgets = pd.DataFrame()
+    if not summary.empty:
+        budgets = summary.assign(problem=summary["problem"] + " @" + summary["budget_steps"].astype(str))
+        budgets.loc[budgets["group"] == "main", "problem"] = summary["problem"]
+        budgets = budgets[["problem", "optimizer", "tuning_budget", "score", "chosen_val_score", "chosen_hparams",
+                           "cost_runs", "cost_steps", "cost_wall_seconds"]].copy()
+        budgets["rank"] = 0
+        for _, idx in budgets.groupby(["problem", "tuning_budget"]).groups.items():
+            budgets.loc[idx, "rank"] = _rank(budgets.loc[idx], "chosen_val_score", False)
+        budgets.to_csv(out / "protocols_budgets.csv", index=False)
+    # Tuning cost per protocol.
+    cost = []
+    if not lr.empty:
+        c = lr.groupby(["problem", "optimizer"]).agg(runs=("lr", "size"), steps=("steps", "sum"),
+                                                     seconds=("wall_seconds", "sum")).reset_index()
+        cost.append(c.assign(protocol="lr"))
+    if not summary.empty:
+        top = summary[summary["tuning_budget"] == summary["tuning_budget"].max()]
+        c = top.groupby(["problem", "optimizer"]).agg(runs=("cost_runs", "sum"), steps=("cost_steps", "sum"),
+                                                      seconds=("cost_wall_seconds", "sum")).reset_index()
+        cost.append(c.assign(protocol="external"))
+    cost = pd.concat(cost, ignore_index=True) if cost else pd.DataFrame()
+    if len(cost):
+        cost.to_csv(out / "protocols_cost.csv", index=False)
+    claims_rows = pd.DataFrame(_claim_rows(ends, curves))
+    claims_rows.to_csv(out / "zoo_claims.csv", index=False)
+    # Markdown.
+    wide = scores.pivot_table(index="optimizer", columns="protocol", values="score").reindex(columns=order)
+    ranks = scores.pivot_table(index="optimizer", columns="protocol", values="rank").reindex(columns=order)
+    score_md = pd.DataFrame({"optimizer": wide.index, **{
+        p: [f"{s:.3f} ({int(r)})" if pd.notna(s) else "-" for s, r in zip(wide[p], ranks[p])] for p in order}})
+    score_md = score_md.sort_values("optimizer")
+    end_wide = end.assign(cell=[f"{m:.4g} ({r})" + (f" [{n} not ok]" if n else "")
+                                for m, r, n in zip(end["median"], end["rank"], end["not_ok"])])
+    end_md = end_wide.pivot_table(index=["problem", "optimizer"], columns="protocol", values="cell",
+                                  aggfunc="first").reindex(columns=order).reset_index()
+    text = ["# The zoo under three tuning protocols", "",
+            "AlgoPerf score (rank) per protocol, over the 8 problem instances:", "", _md(score_md), "",
+            "Where the ranking by AlgoPerf score changes between protocols:", "",
+            *[f"- {line}" for line in _changes(scores.assign(all="all"), "all", "optimizer", "rank", "protocol", order)],
+            "", "End results, median over 6 seeds (rank within problem and protocol; runs not ok counted as the rules "
+            "say: chance accuracy, step-0 f - f*):", "", _md(end_md.fillna("-")), "",
+            "Where the end-result ranking changes between protocols:", "",
+            *[f"- {line}" for line in _changes(end, "problem", "optimizer", "rank", "protocol", order)], ""]
+    if len(budgets):
+        bw = budgets.assign(cell=[("not reached" if s == float("inf") else f"{s:.4g}") + f" / {v:.4g} ({r})"
+                                  for s, v, r in zip(budgets["score"], budgets["chosen_val_score"], budgets["rank"])])
+        bmd = bw.pivot_table(index=["problem", "optimizer"], columns="tuning_budget", values="cell",
+                             aggfunc="first").reset_index()
+        bmd.columns = [str(c) if not isinstance(c, (int, float)) else f"K={c}" for c in bmd.columns]
+        text += ["External tuning at tuning budgets K = 1 and 5 trials per study (same trials): time to target "
+                 "(median over 3 studies of each study's fastest trial) / chosen trial's validation score "
+                 "(rank by it):", "", _md(bmd), "", "Where the ranking by chosen validation score changes from K=1 to K=5:",
+                 "", *[f"- {line}" for line in _changes(budgets, "problem", "optimizer", "rank", "tuning_budget", [1, 5])], ""]
+    if len(cost):
+        tot = cost.groupby("protocol")[["runs", "steps", "seconds"]].sum().reset_index()
+        text += ["Total tuning cost (all trials, every pair):", "", _md(tot, ".4g"), ""]
+    if len(claims_rows):
+        cols = [c for c in ("optimizer", "protocol", "baseline", "baseline_protocol", "problem", "claim", "estimate",
+                            "ci_low", "ci_high", "n", "not_ok", "verdict") if c in claims_rows]
+        text += ["Published headline claims against this scale (docs/verdict_rules.md):", "",
+                 _md(claims_rows[cols].fillna("-")), ""]
+    (out / "protocols.md").write_text("\n".join(text))
+    print("\n".join(text))
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("what", choices=["run", "analyse"])
@@ -92,8 +330,6 @@ def main() -> None:
     if args.what == "run":
         run(args.out)
     else:
-        from benchmarks.tuning_protocols_analysis import analyse
-
         analyse(args.out)
 
 
