@@ -268,3 +268,40 @@ def test_rerun_changed_searches_again_the_learning_rates_other_code_chose(tmp_pa
     prepared = run_cmd._prepare(args, None)
     assert prepared.redo == {rows[0]["run_id"]} and prepared.done == {rows[1]["run_id"]}
     assert [key[1] for key in prepared.previous] == ["sgd"]  # adam's lr is searched again
+
+
+def test_multi_init_resumes_only_on_the_code_that_began_it(tmp_path: Path, clean_registries) -> None:
+    """A multi-init experiment interrupted mid-way (its Tune experiment recorded the code it began
+    with), then its optimizer's module edited: ``--resume`` exits 2 naming the entry, before Ray
+    starts; a finished block's runs made by other raybench code are refused the same way."""
+    from raybench.tuning import experiment
+    from raybench.tuning.spec import MultiInitSpec, prepare
+
+    module = tmp_path / "myopt.py"
+    module.write_text(MY_SGD)
+    registry.add_module_paths([str(module)])
+    out = tmp_path / "mi"
+    spec = prepare(MultiInitSpec(problem="quadratic", optimizer="mine=myopt:MySGD", num_models=4,
+                                 reduce_factor=0.5, steps_per_round=5, steps=20))
+    code = identity.of_spec(experiment.run_spec(spec)).columns()
+    experiment._record_code(str(out), 0, spec, code)  # what run_experiment writes when a block starts
+    experiment.check_code(spec, str(out), 1)  # the same code: it may continue
+    _bump(module, DOES_NOTHING)
+    args = [sys.executable, "-m", "raybench.cli", "multi-init", "--problem", "quadratic",
+            "--optimizer", "mine=myopt:MySGD", "--py-modules", str(module), "--num-models", "4",
+            "--reduce-factor", "0.5", "--steps-per-round", "5", "--steps", "20", "--out", str(out),
+            "--no-progress", "--resume", "--address", "127.0.0.1:1"]  # never reached: no Ray there
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, env=cli_env(), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]
+    assert "made by other code than now" in last and "optimizer mine (1 runs" in last
+    assert f"code {code['optimizer_code']} -> sha256:{identity.files_hash(module)}" in last
+
+    # A finished block (runs in the folder) of other raybench code.
+    other = tmp_path / "finished"
+    row, curve = runner.execute(experiment.run_spec(spec))
+    results.init(str(other))
+    results.write_runs(str(other), [{**row, "source_hash": "0" * 16}], curve)
+    with pytest.raises(UsageError) as err:
+        experiment.check_code(spec, str(other), 1)
+    assert "\n" not in str(err.value) and "raybench (1 runs; code 0000000000000000" in str(err.value)

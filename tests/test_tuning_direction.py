@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 
-from raybench import problems, results
+from raybench import identity, problems, results
 from raybench.errors import UsageError
 from raybench.tuning.spec import MultiInitSpec, prepare
 
@@ -109,3 +109,5 @@ def test_a_maximised_metric_keeps_the_trials_with_the_higher_values(ray_knows_th
     survivor = runs[runs["seed"] == 1].iloc[0]
     assert survivor["target_mode"] == "max" and survivor["converged"]  # score 0.9 >= 0.8
     assert math.isfinite(survivor["steps_to_target"])
+    # every trial's row records the code that made it (the driver's), as a suite's runs do
+    assert (runs["source_hash"] == identity.source_hash()).all() and runs["problem_code"].notna().all()

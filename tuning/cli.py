@@ -101,13 +101,15 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace, spec: MultiInitSpec, py_modules: list[str] | None) -> int:
     from raybench.errors import UsageError
-    from raybench.tuning.experiment import default_resources, done_repeats, run_experiment
+    from raybench.tuning.experiment import check_code, default_resources, done_repeats, run_experiment
     from raybench.tuning.report import describe
 
     done = done_repeats(args.out)
     if done and not args.resume:
         raise UsageError(f"{args.out} already holds a multi-init experiment; pass --resume to "
                          "complete it, or choose another --out")
+    if args.resume:
+        check_code(spec, args.out, args.repeats)  # never continue what other code made
 
     from raybench.ray_utils import ensure_resources, init_ray
 

@@ -91,6 +91,53 @@ def fit_halving(trainable: Callable[[dict[str, Any]], None], param_space: dict[s
     return grid, state
 
 
+def run_spec(spec: MultiInitSpec, seed: int = 0) -> Any:
+    """The ``RunSpec`` of one of ``spec``'s trials (for its rows and its code identity)."""
+    from raybench.spec import RunSpec
+
+    problem, optimizer = spec.names()  # import-path entries by their paths, as a trial registers them
+    return RunSpec.build(problem, optimizer, seed, hparams=spec.hparams, options=spec.options,
+                         steps=spec.steps, eval_every=spec.eval_every)
+
+
+def code_file(out: str, repeat: int) -> str:
+    """Where a seed block's Tune experiment records the code it was started with."""
+    return os.path.join(os.path.abspath(out), "tune", f"{experiment_name(repeat)}.code.json")
+
+
+def check_code(spec: MultiInitSpec, out: str, repeats: int) -> None:
+    """``--resume`` continues only what this code made: the finished blocks' runs (their
+    identity columns) and every started block's Tune experiment (its ``code_file``) are compared
+    with this process's code (``raybench.identity``: raybench's source, a user entry's files, a
+    policy's weights); a difference is ``UsageError`` naming the entry, before Ray starts."""
+    import pandas as pd
+
+    from raybench import identity, results
+
+    rows = results.read_table(out, "runs")
+    started = []
+    for repeat in range(repeats):
+        path = code_file(out, repeat)
+        if os.path.exists(path):
+            with open(path) as f:
+                started.append({**json.load(f), "run_id": f"{experiment_name(repeat)} (unfinished)"})
+    if started:
+        rows = pd.concat([rows, pd.DataFrame(started)], ignore_index=True) if len(rows) else pd.DataFrame(started)
+    changed = identity.changes([run_spec(spec)], rows)
+    if changed:
+        raise UsageError(f"{out} holds a multi-init experiment made by other code than now: "
+                         f"{identity.describe(changed)}; choose another --out")
+
+
+def _record_code(out: str, repeat: int, spec: MultiInitSpec, code: dict[str, Any]) -> None:
+    path = code_file(out, repeat)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump({"problem": spec.problem, "optimizer": spec.optimizer,
+                       "hparams": json.dumps(spec.hparams, default=str), **code}, f)
+
+
 def default_resources(num_models: int, *, gpus_per_trial: float | None,
                       cpus_per_trial: float | None) -> dict[str, float]:
     """Per-trial resources: ``1/num_models`` GPU where the cluster has GPUs, else 1 CPU.
@@ -141,9 +188,11 @@ def run_experiment(spec: MultiInitSpec, out: str, *, repeat: int = 0, resources:
     """
     from ray import tune
 
-    from raybench import results
+    from raybench import identity, results
 
     seeds = spec.seeds(repeat)
+    code = identity.of_spec(run_spec(spec)).columns()  # the driver's: every row records it
+    _record_code(out, repeat, spec, code)
     problem, optimizer = spec.names()  # a trial registers import-path entries from these
     param_space = {
         "seed": tune.grid_search(seeds), "problem": problem, "optimizer": optimizer,
@@ -166,6 +215,8 @@ def run_experiment(spec: MultiInitSpec, out: str, *, repeat: int = 0, resources:
     if state["live"] and not state["finished"]:
         return None
     outcome = collect(spec, grid, state, repeat)
+    for row in outcome.runs:
+        row.update(code)
     results.write_runs(out, outcome.runs, outcome.curves)
     results.write(out, RUNGS.name, outcome.rungs)  # last: done_repeats reads it as "block done"
     return outcome
@@ -255,12 +306,9 @@ def _trial_id_from_path(path: str) -> str:
 
 def _failed_row(spec: MultiInitSpec, seed: int) -> dict[str, Any]:
     """The run row of a trial that failed before its first report (no checkpoint)."""
-    from raybench.spec import RunSpec
     from raybench.train import failed_row
 
-    run = RunSpec.build(spec.problem, spec.optimizer, seed, hparams=spec.hparams, options=spec.options,
-                        steps=spec.steps, eval_every=spec.eval_every)
-    return failed_row(run, None)
+    return failed_row(run_spec(spec, seed), None)
 
 
 def done_repeats(out: str) -> set[int]:
