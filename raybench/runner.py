@@ -215,16 +215,19 @@ def check_requests(cpus_per_run: float, gpus_per_run: float) -> None:
                          f"got {cpus_per_run} and {gpus_per_run}")
 
 
-def check_folder(out: str, *, resume: bool) -> set[str]:
+def check_folder(out: str, *, resume: bool, specs: Sequence[RunSpec] = ()) -> set[str]:
     """The run ids already in ``out``; without ``resume``, a folder holding runs is refused
-    (so that results are never mixed by accident)."""
-    from raybench import results
+    (so that results are never mixed by accident), and runs of ``specs`` there made by other code
+    than now are refused too (one line naming the entries: ``identity.changes``), for a command
+    that has no ``--rerun-changed``."""
+    from raybench import identity
 
-    done = results.finished_run_ids(out)
-    if done and not resume:
-        raise UsageError(f"{out} already holds {len(done)} runs; pass --resume to complete it, "
-                         "or choose another --out")
-    return done
+    runs = check_resume(out, resume=resume)
+    changed = identity.changes(specs, runs) if specs else []
+    if changed:
+        raise UsageError(f"{out} holds runs made by other code than now: {identity.describe(changed)}; "
+                         "choose another --out")
+    return set(runs["run_id"])
 
 
 class Resume(NamedTuple):
@@ -285,7 +288,7 @@ def run_suite(specs: Sequence[RunSpec], out: str, *, cpus_per_run: float = 1.0, 
     check_requests(cpus_per_run, gpus_per_run)
     check_max_retries(max_retries)
     results.init(out)
-    done = check_folder(out, resume=resume)
+    done = check_folder(out, resume=resume, specs=specs)
     run_specs(specs, out, done=done, resume=resume, cpus_per_run=cpus_per_run, gpus_per_run=gpus_per_run,
               progress=progress, max_retries=max_retries)
     return results.read(out)

@@ -236,7 +236,7 @@ def _eval(args: argparse.Namespace) -> int:
                        baselines=[o.name for o in named.optimizers], steps=args.steps, dim=args.dim,
                        lr_scale=1.0 if args.lr_scale is None else args.lr_scale)
     with results.writer(args.out):  # one writer per folder
-        done = runner.check_folder(args.out, resume=args.resume)
+        done = runner.check_folder(args.out, resume=args.resume, specs=specs)
         init_ray(args.address, py_modules=named.py_modules)
         runner.run_specs(specs, args.out, done=done, resume=args.resume, cpus_per_run=1.0, gpus_per_run=0.0,
                          progress=not args.no_progress, max_retries=args.max_retries)
@@ -262,7 +262,7 @@ def _eval_heldout(args: argparse.Namespace) -> int:
                         extra_points=args.tune_extra,
                         tasks=options.split(args.tasks) or None)  # user errors before Ray starts
     with results.writer(args.out):  # one writer per folder; its run ids read once, here
-        done = runner.check_folder(args.out, resume=args.resume)
+        done = runner.check_folder(args.out, resume=args.resume, specs=plan.specs)
         init_ray(args.address)
         summary = run_heldout(plan, args.out, done=done, resume=args.resume, progress=not args.no_progress,
                               prepare_data=args.address is None, max_retries=args.max_retries)

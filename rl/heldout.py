@@ -401,7 +401,7 @@ def evaluate_heldout(policy: str | HeldoutPlan, out: str, *, seeds: int | None =
     plan = policy if isinstance(policy, HeldoutPlan) else heldout_plan(
         policy, seeds=seeds, samples=samples, steps=steps, tasks=tasks)
     with results.writer(out):
-        done = runner.check_folder(out, resume=resume)
+        done = runner.check_folder(out, resume=resume, specs=plan.specs)
         return run_heldout(plan, out, done=done, resume=resume, progress=progress, prepare_data=prepare_data)
 
 

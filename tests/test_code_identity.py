@@ -305,3 +305,36 @@ def test_multi_init_resumes_only_on_the_code_that_began_it(tmp_path: Path, clean
     with pytest.raises(UsageError) as err:
         experiment.check_code(spec, str(other), 1)
     assert "\n" not in str(err.value) and "raybench (1 runs; code 0000000000000000" in str(err.value)
+
+
+def test_rl_eval_resumes_only_on_the_code_that_made_its_runs(tmp_path: Path, capsys) -> None:
+    """``rl eval --resume`` (no ``--rerun-changed`` there): a policy retrained in place makes
+    its earlier runs other code, and so does a baseline's run of other raybench source; both
+    exit 2 naming the entry, before Ray starts, and nothing in the folder is lost."""
+    import torch
+
+    from raybench.cli import main as raybench_main
+    from raybench.learned.policy import CoordinatewisePolicy, save_policy
+
+    torch.manual_seed(0)
+    weights, _ = save_policy(CoordinatewisePolicy(), tmp_path / "policy", update_scale=0.01)
+    out = tmp_path / "eval"
+    learned = RunSpec.build("quadratic", "autonomous", 0, hparams={"policy": str(weights)}, steps=3)
+    _folder_with_runs(out, [learned])
+    args = ["rl", "eval", "--policy", str(weights), "--family", "quadratic", "--optimizers", "adam",
+            "--seeds", "1", "--steps", "3", "--out", str(out), "--resume", "--address", "127.0.0.1:1"]
+    torch.manual_seed(1)  # the policy retrained in place: other weights in the same file
+    save_policy(CoordinatewisePolicy(), tmp_path / "policy", update_scale=0.01)
+    os.utime(weights, ns=(os.stat(weights).st_atime_ns, os.stat(weights).st_mtime_ns + 1_000_000_000))
+    assert raybench_main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "made by other code than now" in err[0] and "optimizer autonomous (1 runs" in err[0]
+    assert len(results.read(str(out))[0]) == 1  # nothing lost
+
+    baseline = tmp_path / "baseline"
+    row, curve = runner.execute(RunSpec.build("quadratic", "adam", 0, steps=3))
+    results.init(str(baseline))
+    results.write_runs(str(baseline), [{**row, "source_hash": "0" * 16}], curve)
+    assert raybench_main([*args[:-5], "--out", str(baseline), "--resume", "--address", "127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert "raybench (1 runs; code 0000000000000000" in err and "choose another --out" in err

@@ -303,7 +303,7 @@ def test_the_command_reads_the_folder_once_and_hands_it_on(policy: Path, tmp_pat
     import raybench.runner
     from raybench import results
 
-    calls: dict[str, int] = {"finished_run_ids": 0, "plan": 0}
+    calls: dict[str, int] = {"finished_runs": 0, "plan": 0}
     handed: dict = {}
 
     def count(name, real):
@@ -319,7 +319,7 @@ def test_the_command_reads_the_folder_once_and_hands_it_on(policy: Path, tmp_pat
         handed.update(specs=list(specs), **kw)
         raise Stop
 
-    monkeypatch.setattr(results, "finished_run_ids", count("finished_run_ids", results.finished_run_ids))
+    monkeypatch.setattr(results, "finished_runs", count("finished_runs", results.finished_runs))
     monkeypatch.setattr(lr_search, "plan", count("plan", lr_search.plan))
     monkeypatch.setattr(lr_search, "tune", lambda search, out, **kw: list(search.specs))
     monkeypatch.setattr(raybench.ray_utils, "init_ray", lambda *a, **k: None)
@@ -327,5 +327,5 @@ def test_the_command_reads_the_folder_once_and_hands_it_on(policy: Path, tmp_pat
     with pytest.raises(Stop):
         raybench_main(["rl", "eval", "--policy", str(policy), "--heldout", "--seeds", "2", "--steps", str(T),
                        "--tune-samples", "2", "--tasks", "mnist_mlp", "--out", str(tmp_path / "h")])
-    assert calls == {"finished_run_ids": 1, "plan": 1}
+    assert calls == {"finished_runs": 1, "plan": 1}
     assert handed["done"] == set() and len(handed["specs"]) == 2 * (1 + len(heldout.BASELINES))
