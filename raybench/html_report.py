@@ -12,7 +12,9 @@ fetched. It shows
   table recorded), optimizers toggled from each legend or for every plot at once;
 - per problem, the end results over seeds as boxplots relative to the reference optimizer
   (paired difference, ratio) or as they are;
-- the sections the caller added; a claims table (``report_model.claims_view``) as "claimed
+- where external tuning was scored at several tuning budgets, per problem, each optimizer's
+  time to target and chosen validation score against the tuning budget;
+- the sections the caller added (and the report's own tuning sections); a claims table (``report_model.claims_view``) as "claimed
   vs measured [95% CI]: verdict" with every column behind it, numbers to 3 significant digits.
 
 Tables wrap or scroll inside their own box, so a laptop's window never scrolls sideways.
@@ -71,6 +73,8 @@ td.verdict-unsure { background: #fdf3dc; color: #7a5a00; }
 .controls label { white-space: nowrap; }
 .toggles label { margin-right: 0.2em; }
 .plot { width: 100%; height: 420px; }
+.plot-pair { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 0 1em; }
+@media (max-width: 900px) { .plot-pair { grid-template-columns: minmax(0, 1fr); } }
 .note { color: #555; font-size: 12px; }
 details { margin: 0 0 1.6em; }
 summary { cursor: pointer; color: #444; }
@@ -259,6 +263,29 @@ APP_JS = r"""
     }));
   }
 
+  // Tuning budgets: per problem, time to target and the chosen trial's validation score against K.
+  const tuningBox = document.getElementById('tuning-budgets');
+  if (tuningBox) {
+    D.tuning.forEach((t, k) => {
+      const pair = document.createElement('div');
+      pair.className = 'plot-pair';
+      tuningBox.appendChild(pair);
+      const panels = [['score', 'tuning-score-', t.problem + ': time to target (gap: not reached)',
+                       'time to target (steps)'],
+                      ['val', 'tuning-val-', t.problem + ': end result of the chosen trial', esc(t.val_label)]];
+      // Both boxes first, so that each is drawn at its half of the row's width.
+      const divs = panels.map(([, id]) => plotDiv(pair, id + k));
+      panels.forEach(([key, , title, ytitle], j) => {
+        const traces = t.order.map(o => ({x: t.budgets, y: t[key][o], mode: 'lines+markers', legendgroup: o,
+                                          name: esc(o), line: {width: 2, color: colour(o)},
+                                          marker: {size: 7, color: colour(o)}}));
+        const xtitle = 'tuning budget K (trials per study)';
+        draw(divs[j], traces,
+             layout(title, xtitle, ytitle, {xaxis: {title: {text: xtitle}, tickmode: 'array', tickvals: t.budgets}}));
+      });
+    });
+  }
+
   // Optimizers on or off in every plot at once (each legend also toggles its own plot).
   document.querySelectorAll('#optimizer-toggles input').forEach(box => {
     box.addEventListener('change', () => {
@@ -403,9 +430,12 @@ def _data(report: Report) -> dict[str, Any]:
              "values": {o: _num(v) for o, v in e.values.items()},
              "paired": {o: [_num(pair) for pair in np.asarray(v, dtype=float).reshape(-1, 2)] for o, v in e.paired.items()}}
             for e in report.ends]
+    tuning = [{"problem": t.problem, "budgets": list(t.budgets), "order": list(t.score), "val_label": t.val_label,
+               "score": {o: _num(v) for o, v in t.score.items()}, "val": {o: _num(v) for o, v in t.val_score.items()}}
+              for t in report.tuning_budgets]
     order = list(dict.fromkeys([*(r[1] for r in report.results.rows), *report.colours]))
     return {"baseline": report.baseline, "colours": dict(report.colours), "order": order, "points": most, "curves": curves,
-            "algoperf": algoperf, "profiles": profiles, "ends": ends}
+            "algoperf": algoperf, "profiles": profiles, "ends": ends, "tuning": tuning}
 
 
 def _json_script(data: dict[str, Any]) -> str:
@@ -442,6 +472,10 @@ def _plots(report: Report, data: dict[str, Any]) -> str:
                                                      ("ratio", f"ratio to {base} (same seed)"),
                                                      ("absolute", "as measured")])
                      + "</div>\n<div id=\"ends\"></div>")
+    if data["tuning"]:
+        parts.append("<h2>Score and end result against the tuning budget</h2>\n<p class=\"note\">External tuning "
+                     "scored at each tuning budget K from the same trials (the Tuning budgets table); a gap in time "
+                     "to target: not reached at that K.</p>\n<div id=\"tuning-budgets\"></div>")
     return "\n".join(parts)
 
 

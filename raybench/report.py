@@ -28,7 +28,9 @@ result beside the baseline's) is looked up here, once. The renderers only lay it
 ``report.md`` (``report_markdown``), ``report.csv`` and ``scores.csv`` (``report_csv``),
 ``curves_<problem>.png``, ``performance_profile.png`` and ``algoperf_profile.png``
 (``report_png``) and ``index.html`` (``html_report``). ``make_report`` reads a folder, builds,
-and writes them all. A caller adds sections of its own (``sections=``); ``raybench report``
+and writes them all, with the folder's tuning (``raybench.tuning_report``: each pair's protocol,
+choice and tuning cost; external tuning's score and end result at each tuning budget) after the
+other sections. A caller adds sections of its own (``sections=``); ``raybench report``
 asks the installed providers of the ``raybench.report_sections`` entry-point group for theirs
 (``installed_sections``), so that the core never names the layer that owns them.
 """
@@ -55,8 +57,9 @@ from raybench import (
     report_png,
     results,
     stats,
+    tuning_report,
 )
-from raybench.report_model import Band, Curves, EndResults, ProfilePanel, Report, Section
+from raybench.report_model import Band, Curves, EndResults, ProfilePanel, Report, Section, TuningBudgets
 
 BASELINE = defaults.REFERENCE_OPTIMIZER
 TITLE = "raybench report"
@@ -341,15 +344,22 @@ def profile_panels(runs: pd.DataFrame) -> tuple[ProfilePanel, ...]:
 
 
 def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str = "",
-          baseline: str = BASELINE, sections: Sequence[Section] = (), n_boot: int = 2000) -> Report:
+          baseline: str = BASELINE, sections: Sequence[Section] = (), n_boot: int = 2000,
+          tuning: tuning_report.Tables | None = None) -> Report:
     """The report of a runs table and its curves (``raybench.results.read``): the results
     table, the AlgoPerf scores on steps and on gradient evaluations, the curves' bands, the
     performance profiles, every optimizer's colour, and the caller's ``sections`` after the
     scores. ``source`` names the results folder. Runs of one name made by different code are
     told apart first (``raybench.identity.split_by_code``: the older code's runs are named
-    ``NAME@CODE``), and the summary lists the raybench versions the runs were made by."""
-    from raybench import identity, step_budgets
+    ``NAME@CODE``), and the summary lists the raybench versions the runs were made by.
+    ``tuning``, the folder's tuning tables (``raybench.tuning_report.read``), adds the "Tuning"
+    and "Tuning budgets" sections last and the tuning budgets' plots, where they apply."""
+    from raybench import identity, optimizers, step_budgets
 
+    tuned: tuple[Section, ...] = ()
+    budget_plots: tuple[TuningBudgets, ...] = ()
+    if tuning is not None:  # on the runs as recorded: their names are the tuning tables' names
+        tuned, budget_plots = tuning_report.parts(runs, tuning, order=[baseline, *optimizers.names()])
     runs, renamed = identity.split_by_code(runs)
     budgets = step_budgets.section(runs, reference=baseline, headline=headline)
     if budgets is not None:  # the other tables take each budget of a problem as its own problem
@@ -382,8 +392,10 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
         table=tbl, score_table=scores, algoperf=prof,
         curves=curve_bands(curves, runs) if curves is not None and not curves.empty else (),
         profiles=profile_panels(runs),
-        colours={str(o): optimizer_colour(str(o)) for o in runs["optimizer"].unique()},
-        sections=tuple(sections), baseline=baseline, ends=end_results(runs, baseline=baseline))
+        colours={o: optimizer_colour(o) for o in dict.fromkeys(
+            [*map(str, runs["optimizer"].unique()), *(o for p in budget_plots for o in p.score)])},
+        sections=(*sections, *tuned), baseline=baseline, ends=end_results(runs, baseline=baseline),
+        tuning_budgets=budget_plots)
 
 
 def plot_algoperf_profile(prof: profile.Profile, folder: Path) -> Path | None:
@@ -417,7 +429,8 @@ def make_report(folder: str, *, baseline: str = BASELINE, plots: bool = True, ou
         raise results.ResultsError(f"{folder} holds no runs (expected {folder}/runs/*.parquet)")
     out = Path(out_dir or folder.removeprefix("file://"))
     out.mkdir(parents=True, exist_ok=True)
-    rep = build(runs, curves, source=folder, baseline=baseline, sections=sections)
+    rep = build(runs, curves, source=folder, baseline=baseline, sections=sections,
+                tuning=tuning_report.read(folder))
     (out / "report.md").write_text(report_markdown.markdown(rep))
     csv_path, scores_path = report_csv.write_csv(rep, out)
     pngs = report_png.write_png(rep, out) if plots and not curves.empty else []

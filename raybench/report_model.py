@@ -4,11 +4,12 @@
 (``report_markdown``, ``report_csv``, ``report_png``, ``html_report``) only lay it out. So
 everything a renderer needs (the tables' cells as text, which rows are best, the headline
 metric's direction, the optimizers' order and colours, the curves' quantiles on each cost, the
-end results paired with the reference's) is decided here, and a renderer looks nothing up. A
-caller adds sections of its own (``Section``, such as the research summary's claims with their
-verdicts) without the core knowing what they are; ``claims_view`` reads a claims-shaped section
-as one "claimed vs measured [95% CI]: verdict" cell per claim, numbers to ``SHOWN_DIGITS``
-significant digits, for a page a reader scans.
+end results paired with the reference's, external tuning's scores at each tuning budget) is
+decided here, and a renderer looks nothing up. A caller adds sections of its own (``Section``,
+such as the research summary's claims with their verdicts) without the core knowing what they
+are; ``claims_view`` reads a claims-shaped section as one "claimed vs measured [95% CI]:
+verdict" cell per claim, numbers to ``SHOWN_DIGITS`` significant digits, for a page a reader
+scans.
 """
 
 from __future__ import annotations
@@ -120,6 +121,22 @@ class ProfilePanel:
 
 
 @dataclasses.dataclass(frozen=True)
+class TuningBudgets:
+    """One problem's external tuning against the tuning budget K (``raybench.tuning_report``):
+    per optimizer, at each K, the time to target and the chosen trial's validation score."""
+
+    problem: str
+    budgets: tuple[int, ...]
+    """The tuning budgets K (trials per study), ascending."""
+    score: Mapping[str, np.ndarray]
+    """Per optimizer, at each K: time to target in steps (``inf``: not reached; ``nan``: no row)."""
+    val_score: Mapping[str, np.ndarray]
+    """Per optimizer, at each K: the chosen trial's validation score (lower is better)."""
+    val_label: str
+    """What ``val_score`` is, in words (an axis title)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Report:
     """Everything ``raybench report`` shows of a results folder."""
 
@@ -152,6 +169,9 @@ class Report:
     """The reference optimizer that speeds and paired differences are measured against."""
     ends: tuple[EndResults, ...] = ()
     """Per problem: the end results over seeds, paired with the reference's."""
+    tuning_budgets: tuple[TuningBudgets, ...] = ()
+    """Per problem: external tuning's score and end result against the tuning budget (where the
+    folder holds two or more budgets), drawn beside the "Tuning budgets" section."""
 
 
 # --- Numbers as a reader sees them ----------------------------------------------------------

@@ -1,7 +1,8 @@
 """The report's plots as PNG: ``curves_<problem>.png`` (median and interquartile band over
-seeds), ``performance_profile.png`` (Dolan-Moré, per (problem, seed)) and
-``algoperf_profile.png`` (the scored profile, per problem). Every plot draws an optimizer in
-the colour the model gives it. Renders a ``raybench.report_model.Report``; matplotlib (Agg) is
+seeds), ``performance_profile.png`` (Dolan-Moré, per (problem, seed)),
+``algoperf_profile.png`` (the scored profile, per problem) and, where external tuning was scored
+at several tuning budgets, ``tuning_budgets.png``. Every plot draws an optimizer in the colour
+the model gives it. Renders a ``raybench.report_model.Report``; matplotlib (Agg) is
 imported when a plot is drawn.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from raybench.report_model import Curves, Profile, ProfilePanel, Report
+from raybench.report_model import Curves, Profile, ProfilePanel, Report, TuningBudgets
 
 DPI = 110
 
@@ -101,12 +102,46 @@ def algoperf_profile(prof: Profile, colours: Mapping[str, str], folder: Path) ->
     return _save(fig, folder / "algoperf_profile.png")
 
 
+def tuning_budgets(plots: tuple[TuningBudgets, ...], colours: Mapping[str, str], folder: Path) -> Path | None:
+    """``tuning_budgets.png``: one row per problem, each optimizer's time to target (left; a
+    budget where it was not reached is an x at the top) and chosen validation score (right)
+    against the tuning budget K; ``None`` when there is none to draw."""
+    if not plots:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(plots), 2, figsize=(11, 3.4 * len(plots)), squeeze=False)
+    for (left, right), plot in zip(axes, plots, strict=True):
+        ks = np.asarray(plot.budgets, dtype=float)
+        for opt, score in plot.score.items():
+            colour = colours.get(opt)
+            drawn = np.where(np.isfinite(score), score, np.nan)
+            left.plot(ks, drawn, marker="o", lw=1.5, color=colour, label=opt)
+            missed = np.isinf(score) & (score > 0)
+            if missed.any():  # not reached: at the top of the panel, whatever its scale
+                left.plot(ks[missed], [1.0] * int(missed.sum()), "x", color=colour, ms=8, clip_on=False,
+                          transform=left.get_xaxis_transform())
+            right.plot(ks, plot.val_score[opt], marker="o", lw=1.5, color=colour, label=opt)
+        for ax in (left, right):
+            ax.set_xticks(ks)
+            ax.set_xlabel("tuning budget K (trials per study)")
+        left.set_ylabel("time to target (steps)")
+        left.set_title(f"{plot.problem}: time to target (x at the top: not reached)", fontsize=10)
+        right.set_ylabel(plot.val_label, fontsize=8)
+        right.set_title(f"{plot.problem}: end result of the chosen trial", fontsize=10)
+        right.legend(fontsize=8)
+    fig.suptitle("External tuning against the tuning budget")
+    fig.tight_layout()
+    return _save(fig, folder / "tuning_budgets.png")
+
+
 def write_png(report: Report, folder: Path) -> list[Path]:
     """Every plot of ``report`` into ``folder``: the curves of each problem, then the two
-    profiles (each where there is something to draw); the paths written, in that order."""
+    profiles and the tuning budgets (each where there is something to draw); the paths written,
+    in that order."""
     paths = [curves(c, report.colours, folder) for c in report.curves]
     for path in (performance_profile(report.profiles, report.colours, folder),
-                 algoperf_profile(report.algoperf, report.colours, folder)):
+                 algoperf_profile(report.algoperf, report.colours, folder),
+                 tuning_budgets(report.tuning_budgets, report.colours, folder)):
         if path is not None:
             paths.append(path)
     return paths
