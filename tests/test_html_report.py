@@ -400,3 +400,29 @@ def test_a_folder_of_the_demos_size_draws_every_plot_without_errors(browser, tmp
     assert len(rows) == 6 * 4
     assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
     no_console_errors(browser)
+
+
+@pytest.mark.browser
+def test_the_tuning_budgets_plots_draw_every_optimizer_without_errors(browser, tmp_path: Path) -> None:
+    """External tuning at two budgets (``tuning_summary`` written by hand): per problem, time to
+    target and the chosen validation score against K, the markup-named optimizer as text."""
+    from raybench import external_tuning  # noqa: F401  (the tuning_summary schema)
+
+    folder = make_folder(tmp_path / "tuned")
+    results.write(str(folder), "tuning_summary", [
+        {"pair_key": f"{p}/{o}", "problem": p, "optimizer": o, "tuning_budget": k, "score": float("inf") if o == ODD
+         else 100.0 * (i + 1) / k, "chosen_val_score": 0.1 * (i + 1) / k, "chosen_point": '{"lr": 0.01}',
+         "cost_trials": k, "cost_runs": 2 * k, "cost_steps": 200 * k, "cost_grad_evals": 200 * k,
+         "cost_wall_seconds": 1.0 * k}
+        for p in PROBLEMS for i, o in enumerate(OPTIMIZERS) for k in (1, 5)])
+    report.make_report(str(folder), plots=False)
+    open_page(browser, folder)
+    graphs = browser.execute_script("return raybenchReport.graphs.map(g => g.id)")
+    assert [g for g in graphs if g.startswith("tuning-")] == ["tuning-score-0", "tuning-val-0",
+                                                              "tuning-score-1", "tuning-val-1"]
+    score = browser.execute_script(PLOT_JS, "tuning-score-0")
+    assert score["legend"] == list(OPTIMIZERS) and score["drawn"] == len(OPTIMIZERS)
+    assert [t["x"] for t in score["traces"]] == [[1, 5]] * len(OPTIMIZERS)
+    assert browser.find_elements("css selector", ".legend i") == []
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= WIDTH
+    no_console_errors(browser)
