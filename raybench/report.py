@@ -5,10 +5,17 @@ For each problem x optimizer:
   its direction: test accuracy, higher is better; test f - f*, lower is better; ...) as mean
   +- std over the runs that finished ``ok``, and which optimizer is best on it (``best``);
 - convergence speed against the baseline (Adam), paired by seed: Adam's steps-to-target over
-  the optimizer's, median over seeds with its 95% Hettmansperger-Sheather interval
-  (``raybench.stats.median_ci``; none, (-inf, inf), below 6 paired seeds, where no
-  distribution-free 95% interval for a median exists; seeds where neither reached the target
-  carry no information and are counted as ``both_missed``);
+  the optimizer's, median over seeds. A run's steps to target are seen only at evaluations, so
+  each is the interval from the evaluation before to the one at which the target was met
+  (``evaluation_before``, from the curves), and each seed's ratio the interval those allow
+  (``stats.speed_ratio_bounds``); the 95% interval runs from the Hettmansperger-Sheather lower
+  end of the seeds' low bounds to the upper end of their high bounds (``speed_interval``; none,
+  (-inf, inf), below 6 paired seeds, where no distribution-free 95% interval for a median
+  exists). Where the evaluation spacing alone (the medians of the bounds) allows both faster
+  and slower than the baseline, the cell says ``unresolved at this evaluation interval``
+  (``raybench run --eval-every`` evaluates more densely). A run that is not ok counts as never
+  reaching the target; seeds where neither reached it carry no information and are counted as
+  ``both_missed``;
 - the headline metric's paired difference from the baseline (same seed, both ok), median with
   the same interval: how "within x% of Adam" is measured;
 - runs that are ``not_applicable`` (the optimizer has nothing to act on in the model) apart:
@@ -146,10 +153,47 @@ def in_report_order(runs: pd.DataFrame, *, baseline: str = BASELINE) -> pd.DataF
     return runs.sort_values(["_order", "optimizer"], kind="stable").drop(columns="_order")
 
 
-def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -> pd.DataFrame:
-    """One row per (problem, optimizer); see the module docstring for the columns. (``n_boot``
-    is unused since the intervals are order-statistic ones; kept for callers.)"""
+def evaluation_before(runs: pd.DataFrame, steps: pd.Series, curves: pd.DataFrame | None) -> np.ndarray:
+    """The step of the evaluation before the one at which each run's target was seen met: the
+    largest step of its curve below ``steps`` (its steps to target), 0 where none is known. A
+    run's steps to target are known only to lie in (that, ``steps``]."""
+    known = pd.DataFrame(columns=["run_id", "step"]) if curves is None or curves.empty or "run_id" not in runs \
+        else curves[curves["run_id"].isin(runs["run_id"])]
+    by_run = {rid: np.sort(g["step"].astype(float).to_numpy()) for rid, g in known.groupby("run_id")}
+    out = np.zeros(len(runs))
+    for i, (rid, s) in enumerate(zip(runs.get("run_id", pd.Series([None] * len(runs))), steps, strict=True)):
+        evals = by_run.get(rid)
+        if evals is not None and math.isfinite(s):
+            below = evals[evals < s]
+            out[i] = float(below[-1]) if below.size else 0.0
+    return out
+
+
+UNRESOLVED = "unresolved at this evaluation interval"
+"""A speed whose evaluation spacing alone allows both faster and slower than the baseline."""
+
+
+def speed_interval(bounds: list[tuple[float, float]], level: float = 0.95) -> tuple[float, float, float, float]:
+    """From per-seed ratio bounds (``stats.speed_ratio_bounds``): the median ratio's CI (its
+    lower end the Hettmansperger-Sheather lower end of the low bounds, its upper end that of the
+    high bounds, never below 0) and the resolution (the medians of the low and of the high
+    bounds: what the evaluation spacing alone allows). ``nan`` for no bounds."""
+    if not bounds:
+        return math.nan, math.nan, math.nan, math.nan
+    lows, highs = [b[0] for b in bounds], [b[1] for b in bounds]
+    return (max(0.0, stats.median_ci(lows, level=level)[1]), stats.median_ci(highs, level=level)[2],
+            float(np.median(lows)), float(np.median(highs)))
+
+
+def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
+          curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per (problem, optimizer); see the module docstring for the columns. ``curves``
+    give each run's evaluation steps, so that steps to target are intervals (without them each
+    is taken as exact, as a caller that passes none has no evaluation steps to say otherwise).
+    (``n_boot`` is unused since the intervals are order-statistic ones; kept for callers.)"""
     runs = in_report_order(runs, baseline=baseline)
+    steps = runs["steps_to_target"].astype(float).fillna(math.inf)
+    runs = runs.assign(_reached_low=steps.to_numpy() if curves is None else evaluation_before(runs, steps, curves))
     rows: list[dict[str, Any]] = []
     for problem, prun in runs.groupby("problem", sort=True):
         name, label, mode = headline(prun)
@@ -160,7 +204,7 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
         na_counts = prun.loc[prun["status"] == "not_applicable", "optimizer"].value_counts()
         order = list(dict.fromkeys(prun["optimizer"]))
         prun = prun[prun["status"] != "not_applicable"]
-        base = prun[prun["optimizer"] == baseline].set_index("seed")["steps_to_target"]
+        base = prun[prun["optimizer"] == baseline].set_index("seed")[["steps_to_target", "_reached_low"]]
         base_ok = prun[(prun["optimizer"] == baseline) & (prun["status"] == "ok")].set_index("seed")
         first = len(rows)
         for opt in order:
@@ -181,17 +225,26 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000) -
                 "median_grad_evals_to_target": float(orun["grad_evals_to_target"].median()),
                 "median_wall_seconds": float(orun["wall_seconds"].median()) if "wall_seconds" in orun else math.nan,
             }
-            ratios = []
+            ratios, bounds = [], []
             both_missed = 0
-            for seed, steps in orun.set_index("seed")["steps_to_target"].items():
+            for seed, steps, low in orun[["seed", "steps_to_target", "_reached_low"]].itertuples(index=False):
                 if seed in base.index:
-                    r = stats.speed_ratio(float(base[seed]), float(steps))
-                    if math.isnan(r):
+                    b, b_low = (float(x) for x in base.loc[seed, ["steps_to_target", "_reached_low"]])
+                    b, steps = (math.inf if math.isnan(x) else x for x in (b, float(steps)))
+                    r = stats.speed_ratio(b, steps)
+                    bound = stats.speed_ratio_bounds((b_low, b), (float(low), steps))
+                    if math.isnan(r) or math.isnan(bound[0]):
                         both_missed += 1
                     else:
                         ratios.append(r)
-            med, lo, hi = stats.median_ci(ratios)
+                        bounds.append(bound)
+            med = stats.median_ci(ratios)[0]
+            lo, hi, res_lo, res_hi = speed_interval(bounds)
+            if len(bounds) < 6:  # no distribution-free 95% interval for a median (stats.median_ci)
+                lo, hi = -math.inf, math.inf
             row.update({f"speed_vs_{baseline}": med, "ci_low": lo, "ci_high": hi,
+                        "resolution_low": res_lo, "resolution_high": res_hi,
+                        "unresolved": bool(res_lo < 1.0 < res_hi) if bounds else False,
                         "paired_seeds": len(ratios), "both_missed": both_missed})
             # Headline metric minus the baseline's on the same seed (both ok): "within x% of Adam".
             diffs = [float(v) - float(base_ok.at[seed, col]) for seed, v in ok.set_index("seed")[col].items()
@@ -241,6 +294,8 @@ def results_section(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> Section:
             sp = f"inf: {baseline} missed ({d['paired_seeds']})"
         else:
             sp = f"{_fmt(d[speed], 3)}x [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}] ({d['paired_seeds']})"
+            if d.get("unresolved") and d["optimizer"] != baseline:
+                sp += f", {UNRESOLVED}"
         rows.append((
             str(d["problem"]), str(d["optimizer"]), str(d.get("lr_chosen", "-")), str(d["metric"]),
             f"{_fmt(d['mean'])} +- {_fmt(d['std'], 2)}{' *' if d['best'] else ''}", sp,
@@ -364,7 +419,7 @@ def build(runs: pd.DataFrame, curves: pd.DataFrame | None = None, *, source: str
     budgets = step_budgets.section(runs, reference=baseline, headline=headline)
     if budgets is not None:  # the other tables take each budget of a problem as its own problem
         runs, sections = step_budgets.label(runs), (*sections, budgets)
-    tbl = table(runs, baseline=baseline, n_boot=n_boot)
+    tbl = table(runs, baseline=baseline, n_boot=n_boot, curves=curves)
     prof = profile.profile(runs)
     # The same score on gradient evaluations: L-BFGS's line search spends several per step.
     prof_grad = profile.profile(runs, cost="grad_evals_to_target")

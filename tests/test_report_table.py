@@ -81,3 +81,43 @@ def test_lr_chosen_per_row() -> None:
     assert any(line.startswith("| p | fast | given | test accuracy") for line in text.splitlines())
     # a folder written before hparam_source was recorded says so
     assert set(report.table(runs.drop(columns="hparam_source"), n_boot=50)["lr_chosen"]) == {"-"}
+
+
+def _curves(runs: pd.DataFrame, every: int, last: int) -> pd.DataFrame:
+    """Evaluations every ``every`` steps from 0 to ``last`` for every run."""
+    return pd.DataFrame([{"run_id": rid, "step": s} for rid in runs["run_id"] for s in range(0, last + 1, every)])
+
+
+def test_speed_is_an_interval_from_the_evaluations_and_a_tie_the_spacing_cannot_split_is_unresolved() -> None:
+    """Evaluations every 10 steps, 6 seeds. adam meets the target at 40 (so somewhere in (30, 40]),
+    "fast" at 20 (in (10, 20]): each ratio lies in [30/20, 40/10] = [1.5, 4], point 2. "same"
+    meets it at 40 like adam: point 1, allowed [30/40, 40/30] = [0.75, 1.33], which holds both
+    faster and slower: unresolved at this spacing, though every point ratio is exactly 1."""
+    n = 6
+    runs = pd.DataFrame(rows("adam", [40] * n, [0.8] * n) + rows("fast", [20] * n, [0.8] * n)
+                        + rows("same", [40] * n, [0.8] * n))
+    runs["run_id"] = runs["optimizer"] + runs["seed"].astype(str)
+    tbl = report.table(runs, baseline="adam", curves=_curves(runs, 10, 100)).set_index("optimizer")
+    fast, same = tbl.loc["fast"], tbl.loc["same"]
+    assert fast["speed_vs_adam"] == 2.0 and (fast["ci_low"], fast["ci_high"]) == pytest.approx((1.5, 4.0))
+    assert (fast["resolution_low"], fast["resolution_high"]) == pytest.approx((1.5, 4.0)) and not fast["unresolved"]
+    assert same["speed_vs_adam"] == 1.0 and (same["ci_low"], same["ci_high"]) == pytest.approx((0.75, 40 / 30))
+    assert same["unresolved"]
+    text = report_markdown.table(report.results_section(tbl.reset_index(), baseline="adam"))
+    line = next(ln for ln in text.splitlines() if ln.startswith("| p | same |"))
+    assert "1x [0.75, 1.33] (6), unresolved at this evaluation interval" in line
+    assert report.UNRESOLVED not in next(ln for ln in text.splitlines() if ln.startswith("| p | fast |"))
+    # Denser evaluations (every step) resolve the tie to [39/40, 40/39] around 1 ...
+    dense = report.table(runs, baseline="adam", curves=_curves(runs, 1, 100)).set_index("optimizer")
+    assert (dense.loc["same", "ci_low"], dense.loc["same", "ci_high"]) == pytest.approx((39 / 40, 40 / 39))
+    # ... and below 6 paired seeds there is no interval at all.
+    five = report.table(runs[runs["seed"] < 5], baseline="adam", curves=_curves(runs, 10, 100)).set_index("optimizer")
+    assert (five.loc["fast", "ci_low"], five.loc["fast", "ci_high"]) == (-INF, INF)
+
+
+def test_a_run_that_is_not_ok_counts_as_never_reaching_the_target() -> None:
+    runs = pd.DataFrame(rows("adam", [40] * 6, [0.8] * 6)
+                        + rows("bad", [math.nan] * 6, [math.nan] * 6, ["diverged"] * 6))
+    runs["run_id"] = runs["optimizer"] + runs["seed"].astype(str)
+    bad = report.table(runs, baseline="adam").set_index("optimizer").loc["bad"]
+    assert bad["speed_vs_adam"] == 0.0 and bad["paired_seeds"] == 6 and bad["both_missed"] == 0
