@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from raybench import results, schema, stats
+from raybench import report, results, schema, stats
 from raybench.report_model import Section
 
 # --- The claims, as the summary writes them -------------------------------------------------
@@ -423,7 +423,7 @@ def run_values(runs: pd.DataFrame, metric: str, *, curves: pd.DataFrame | None =
     low = pd.Series(math.nan, index=runs.index)
     if metric == "steps_to_target":
         value = runs["steps_to_target"].astype(float).fillna(math.inf).where(ok, math.inf)
-        before = _evaluation_before(runs, value, curves)
+        before = report.evaluation_before(runs, value, curves)
         low = pd.Series(np.where(np.isinf(value), math.inf, before), index=runs.index)
     elif metric == "suboptimality":
         if not (runs["target_metric"].dropna() == "suboptimality").all():
@@ -440,19 +440,6 @@ def _curves_of(runs: pd.DataFrame, curves: pd.DataFrame | None) -> pd.DataFrame:
     if curves is None or curves.empty or "run_id" not in runs:
         return pd.DataFrame(columns=["run_id", "step"])
     return curves[curves["run_id"].isin(runs["run_id"])]
-
-
-def _evaluation_before(runs: pd.DataFrame, steps: pd.Series, curves: pd.DataFrame | None) -> np.ndarray:
-    """The largest curve step below each run's steps to target (0 where none is known)."""
-    mine = _curves_of(runs, curves)
-    by_run = {rid: np.sort(g["step"].astype(float).to_numpy()) for rid, g in mine.groupby("run_id")}
-    out = np.zeros(len(runs))
-    for i, (rid, s) in enumerate(zip(runs.get("run_id", pd.Series([None] * len(runs))), steps)):
-        evals = by_run.get(rid)
-        if evals is not None and math.isfinite(s):
-            below = evals[evals < s]
-            out[i] = float(below[-1]) if below.size else 0.0
-    return out
 
 
 def _step0(runs: pd.DataFrame, curves: pd.DataFrame | None, column: str) -> pd.Series:
