@@ -20,7 +20,10 @@ For each problem x optimizer:
   the same interval: how "within x% of Adam" is measured;
 - runs that are ``not_applicable`` (the optimizer has nothing to act on in the model) apart:
   never trained, paired with nothing, the row "n/a";
-- how many runs were ok / diverged / failed, and how many reached the target;
+- how many runs were ok / diverged / failed, and how many reached the target at some
+  evaluation; beside it whether the optimizer *reaches* the target across seeds
+  (``raybench.calibration.reaches``: a one-sided t-test of the seeds' final validation values
+  beyond the threshold at p < 0.001; columns ``reaches``, ``reaches_p``);
 - how its learning rate was chosen (``lr_chosen``): ``default`` (the registry's), ``given``
   (in the suite or on the command line), ``tuned`` (``--tune-lr``), ``mixed`` if seeds differ.
 
@@ -221,6 +224,7 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
                 "diverged": int((orun["status"] == "diverged").sum()),
                 "failed": int((orun["status"] == "failed").sum()),
                 "reached_target": int(orun["converged"].fillna(False).astype(bool).sum()),
+                **_reaches(orun),
                 "median_steps_to_target": float(orun["steps_to_target"].median()),
                 "median_grad_evals_to_target": float(orun["grad_evals_to_target"].median()),
                 "median_wall_seconds": float(orun["wall_seconds"].median()) if "wall_seconds" in orun else math.nan,
@@ -256,6 +260,20 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
     return pd.DataFrame(rows)
 
 
+def _reaches(orun: pd.DataFrame) -> dict[str, Any]:
+    """``reaches`` / ``reaches_p``: the target reached across seeds by ``calibration.reaches``
+    (a one-sided t-test of the seeds' final validation values at p < 0.001); ``None`` / nan where
+    the runs carry no target or are fewer than 2."""
+    from raybench import calibration
+
+    if not {"target_metric", "target_mode", "target_threshold"} <= set(orun) or orun["target_metric"].isna().all() \
+            or orun["target_threshold"].isna().any() or orun["target_mode"].nunique() != 1:
+        return {"reaches": None, "reaches_p": math.nan}
+    verdict, p = calibration.reaches(calibration.final_values(orun), float(orun["target_threshold"].iloc[0]),
+                                     str(orun["target_mode"].iloc[0]), ok=(orun["status"] == "ok").tolist())
+    return {"reaches": verdict, "reaches_p": p}
+
+
 def _mark_best(rows: list[dict[str, Any]], mode: str) -> None:
     """``best`` is True for the optimizer(s) with the best mean headline metric of a problem."""
     means = [r["mean"] for r in rows if math.isfinite(r["mean"])]
@@ -272,6 +290,13 @@ def _fmt(x: float, digits: int = 4) -> str:
     if x != 0 and (abs(x) < 1e-3 or abs(x) >= 1e5):
         return f"{x:.2e}"
     return f"{x:.{digits}g}"
+
+
+def _reaches_text(d: dict[str, Any]) -> str:
+    verdict = d.get("reaches")
+    if verdict is None or (isinstance(verdict, float) and math.isnan(verdict)):
+        return ""
+    return f"; {'reaches' if verdict else 'not shown to reach'} (p {_fmt(d['reaches_p'], 2)})"
 
 
 def results_section(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> Section:
@@ -300,7 +325,7 @@ def results_section(tbl: pd.DataFrame, *, baseline: str = BASELINE) -> Section:
             str(d["problem"]), str(d["optimizer"]), str(d.get("lr_chosen", "-")), str(d["metric"]),
             f"{_fmt(d['mean'])} +- {_fmt(d['std'], 2)}{' *' if d['best'] else ''}", sp,
             f"{_fmt(d['diff_vs_' + baseline], 3)} [{_fmt(d['diff_ci_low'], 2)}, {_fmt(d['diff_ci_high'], 2)}]",
-            f"{d['reached_target']}/{d['runs']}", f"{d['ok']} / {d['diverged']} / {d['failed']}"))
+            f"{d['reached_target']}/{d['runs']}{_reaches_text(d)}", f"{d['ok']} / {d['diverged']} / {d['failed']}"))
     best = tuple(bool(b) for b in tbl["best"]) if "best" in tbl else ()
     return Section("Results", header, tuple(rows), best=best)
 

@@ -112,6 +112,14 @@ def t_quantile(p: float, df: int) -> float:
     return t if p > 0.5 else -t
 
 
+def t_cdf(t: float, df: int) -> float:
+    """P(T <= t) for Student's t with integer ``df`` degrees of freedom (``inf`` allowed)."""
+    if math.isinf(t):
+        return 1.0 if t > 0 else 0.0
+    half = 0.5 * _t_two_sided(abs(t), int(df))
+    return 0.5 + half if t >= 0 else 0.5 - half
+
+
 def _t_two_sided(t: float, df: int) -> float:
     """P(|T| <= t) for Student's t with integer ``df`` (A&S 26.7.3 odd, 26.7.4 even)."""
     theta = math.atan(t / math.sqrt(df))
