@@ -117,7 +117,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--lr-scale", type=float, help="multiplies the policy's update scale (default 1)")
     e.add_argument("--tune-samples", type=int,
                    help="--heldout: values tried of each optimizer's lr / lr_scale (default: the protocol's)")
-    e.add_argument("--tasks", help="--heldout: a subset of its tasks, comma-separated (default: all)")
+    e.add_argument("--tasks", help="--heldout: its tasks to run, comma-separated, or all (default: the three "
+                   "MNIST-subset ones, which need no data beyond the package)")
     options.add_tune_extra(e)
     options.add_address(e)
     options.add_resume(e)

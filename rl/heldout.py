@@ -8,8 +8,11 @@ optimizer"), both fixed before any run:
 
 - **Tasks** (``HELDOUT_TASKS``): networks and data never used in meta-training, which trains
   only on problem families (``rl train --family``: problems with ``family=True``, which none of
-  these is): ``mnist_mlp``,
-  ``mnist_cnn`` and ``mnist_autoencoder`` on the offline MNIST subset, ``steps`` each.
+  these is). Ten tasks (different models, data and horizons: MNIST MLP, CNN and autoencoder on
+  the offline subset; full Fashion-MNIST MLP at two horizons and CNN; MNIST-1D MLP at two
+  horizons and 1-D CNN; the character GPT), each with its own T (``steps``). Without ``--tasks``
+  the three MNIST ones run (``DEFAULT_TASKS``: no data beyond the packaged subset); ``--tasks
+  all`` runs all ten (full Fashion-MNIST from ``make data``).
 - **Seeds**: the held-out pool ``raybench.rl.env.pool_seeds("heldout", N)``, N = 10 by default; every
   optimizer runs on the same seeds (paired).
 - **Tuning, the same budget for all**: the learned optimizer's ``lr_scale`` and Adam's and
@@ -72,7 +75,7 @@ from raybench import defaults, schema
 from raybench.errors import UsageError
 from raybench.stats import hierarchical_iqm_ci, median_ci
 
-PROTOCOL = "heldout-v2"
+PROTOCOL = "heldout-v3"
 """The protocol's name and version, recorded with every summary row; a change to anything
 below is a new version."""
 
@@ -87,6 +90,13 @@ class HeldoutTask:
     """T: the learned optimizer's steps (and the tuning runs'); baselines run ``HORIZON`` x T."""
     evals: int
     """Validation evaluations after step 0 at T steps (``eval_every`` = T / evals)."""
+    name: str = ""
+    """The task's name (``--tasks``, the summary's ``task``); default: the problem's. One problem
+    at two horizons is two tasks of two names."""
+
+    @property
+    def key(self) -> str:
+        return self.name or self.problem
 
     def eval_every(self, steps: int) -> int:
         """Steps between evaluations for a budget of ``steps``: the largest divisor of ``steps`` at
@@ -99,7 +109,22 @@ HELDOUT_TASKS = (
     HeldoutTask("mnist_mlp", {"dataset": "mnist_subset"}, steps=300, evals=12),
     HeldoutTask("mnist_cnn", {"dataset": "mnist_subset"}, steps=300, evals=12),
     HeldoutTask("mnist_autoencoder", {"dataset": "mnist_subset"}, steps=300, evals=12),
+    HeldoutTask("fashion_mlp", {}, steps=300, evals=12),
+    HeldoutTask("fashion_mlp", {}, steps=1000, evals=10, name="fashion_mlp_long"),
+    HeldoutTask("fashion_cnn", {}, steps=100, evals=10),
+    HeldoutTask("mnist1d_mlp", {}, steps=300, evals=12),
+    HeldoutTask("mnist1d_mlp", {}, steps=1000, evals=10, name="mnist1d_mlp_long"),
+    HeldoutTask("mnist1d_cnn", {}, steps=300, evals=12),
+    HeldoutTask("char_gpt", {}, steps=100, evals=10),
 )
+"""Ten tasks, none a meta-training family: three MNIST networks (MLP, CNN, autoencoder) on the
+offline subset, full Fashion-MNIST (MLP at two horizons, CNN; Debian's files: ``make data``),
+MNIST-1D (MLP at two horizons, 1-D CNN) and the character GPT on the packaged corpus. Each run
+takes at most about 20 s on the 2-core machine (a baseline's 2T steps of adam: fashion_cnn 13 s,
+char_gpt 5 s, the rest under 3 s; the learned optimizer's step costs a few times adam's)."""
+DEFAULT_TASKS = ("mnist_mlp", "mnist_cnn", "mnist_autoencoder")
+"""What ``--heldout`` runs without ``--tasks``: the three tasks of heldout-v2, which need no data
+beyond the packaged subset; ``--tasks all`` runs every one of ``HELDOUT_TASKS``."""
 LEARNED = "autonomous"
 REFERENCE = defaults.REFERENCE_OPTIMIZER
 """The baseline of the headline: speed-up IQM against tuned Adam."""
@@ -333,12 +358,14 @@ class HeldoutPlan:
     steps: dict[str, int]
     specs: tuple[Any, ...]
     extra_points: int = defaults.TUNE_EXTRA
+    spec_tasks: tuple[str, ...] = ()
+    """Each spec's task (``HeldoutTask.key``), in the order of ``specs``."""
     """Values the search tries past a grid's edge winner, per pair (``--tune-extra``)."""
 
     @property
     def evaluation(self) -> str:
         """A stable id of the evaluation: protocol, policy (path and weights), tasks, seeds, budgets."""
-        key = json.dumps([PROTOCOL, self.policy, self.policy_sha256, [t.problem for t in self.tasks],
+        key = json.dumps([PROTOCOL, self.policy, self.policy_sha256, [t.key for t in self.tasks],
                           list(self.seeds), self.samples, self.steps, HORIZON], sort_keys=True)
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
@@ -365,24 +392,29 @@ def heldout_plan(policy: str, *, seeds: int | None = None, samples: int | None =
         raise UsageError(f"bad --tune-samples {samples!r}; accepted: an integer >= 2")
     if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise UsageError(f"bad --steps {steps!r}; accepted: a positive integer")
-    known = {t.problem: t for t in HELDOUT_TASKS}
-    names = list(known) if not tasks else list(dict.fromkeys(tasks))
+    known = {t.key: t for t in HELDOUT_TASKS}
+    names = list(DEFAULT_TASKS) if not tasks else list(known) if list(tasks) == ["all"] else list(dict.fromkeys(tasks))
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(f"unknown held-out task {unknown[0]!r}; accepted: {', '.join(known)}")
+        raise UsageError(f"unknown held-out task {unknown[0]!r}; accepted: {', '.join(known)}, or all")
     chosen = tuple(known[n] for n in names)
-    budgets = {t.problem: steps or t.steps for t in chosen}
+    budgets = {t.key: steps or t.steps for t in chosen}
+    if steps is not None and len({(t.problem, repr(sorted(t.options.items()))) for t in chosen}) < len(chosen):
+        raise UsageError("--steps sets one T for every task, and two chosen tasks are one problem at two horizons; "
+                         "leave out --steps or choose one of them with --tasks")
     policy_path = os.path.abspath(policy)
-    specs = []
+    specs, spec_tasks = [], []
     for task in chosen:
-        t = budgets[task.problem]
+        t = budgets[task.key]
         for seed in seed_list:
             for name in (LEARNED, *BASELINES):
                 hparams = {"policy": policy_path} if name == LEARNED else {}
                 specs.append(RunSpec.build(task.problem, name, seed, hparams=hparams, options=task.options,
                                            steps=t, eval_every=task.eval_every(t)))
+                spec_tasks.append(task.key)
     return HeldoutPlan(policy=policy_path, policy_sha256=sha, tasks=chosen, seeds=tuple(seed_list),
-                       samples=samples, steps=budgets, specs=tuple(specs), extra_points=extra_points)
+                       samples=samples, steps=budgets, specs=tuple(specs), extra_points=extra_points,
+                       spec_tasks=tuple(spec_tasks))
 
 
 def evaluate_heldout(policy: str | HeldoutPlan, out: str, *, seeds: int | None = None,
@@ -445,7 +477,7 @@ def pair_measures(plan: HeldoutPlan, final: Sequence[Any], runs: Any, curves: An
     status = dict(zip(runs["run_id"], runs["status"], strict=True))
     points = {rid: (list(g["step"]), list(g["val_loss"]), list(g["wall_seconds"]))
               for rid, g in curves.groupby("run_id")}
-    ids = {(s.problem, s.seed, s.optimizer): s.run_id for s in final}
+    ids = {(task, s.seed, s.optimizer): s.run_id for task, s in zip(plan.spec_tasks, final, strict=True)}
 
     def curve(rid: str) -> tuple[list[int], list[float], str, list[float]]:
         steps, losses, seconds = points.get(rid, ([], [], []))
@@ -454,11 +486,11 @@ def pair_measures(plan: HeldoutPlan, final: Sequence[Any], runs: Any, curves: An
     pairs = []
     for task in plan.tasks:
         for seed in plan.seeds:
-            learned = curve(ids[(task.problem, seed, LEARNED)])
+            learned = curve(ids[(task.key, seed, LEARNED)])
             for baseline in BASELINES:
-                m = measure_pair(learned, curve(ids[(task.problem, seed, baseline)]),
-                                 steps=plan.steps[task.problem])
-                pairs.append({"task": task.problem, "seed": seed, "baseline": baseline, **m})
+                m = measure_pair(learned, curve(ids[(task.key, seed, baseline)]),
+                                 steps=plan.steps[task.key])
+                pairs.append({"task": task.key, "seed": seed, "baseline": baseline, **m})
     return pairs
 
 
@@ -466,8 +498,9 @@ def _summary_rows(plan: HeldoutPlan, final: Sequence[Any], rows: list[dict[str, 
     """``summarise``'s rows with the evaluation's facts: policy, budgets, the tuned values."""
     from raybench import lr_search
 
-    tuned = {(s.problem, s.optimizer): float(s.hparams[lr_search.step_size(s.optimizer)]) for s in final}
-    dataset = {t.problem: t.options.get("dataset") for t in plan.tasks}
+    tuned = {(task, s.optimizer): float(s.hparams[lr_search.step_size(s.optimizer)])
+             for task, s in zip(plan.spec_tasks, final, strict=True)}
+    dataset = {t.key: t.options.get("dataset") or t.problem for t in plan.tasks}
     out = []
     for row in rows:
         t = plan.steps.get(row["task"])

@@ -19,6 +19,7 @@ from scipy import stats as scipy_stats
 
 from raybench import lr_search, problems
 from raybench.cli import main as raybench_main
+from raybench.errors import UsageError
 from raybench.rl import heldout
 from raybench.rl.heldout import HELDOUT_TASKS, HORIZON, HeldoutTask, measure_pair, summarise
 from raybench.stats import iqm, stratified_iqm_ci
@@ -183,13 +184,16 @@ def test_seconds_speedup_from_the_curves_training_seconds() -> None:
 
 # -- the protocol as data -------------------------------------------------------------------------
 def test_heldout_tasks_were_never_meta_training_tasks() -> None:
-    names = [t.problem for t in HELDOUT_TASKS]
-    assert {"mnist_mlp", "mnist_cnn"} <= set(names) and len(names) >= 3
+    names = [t.key for t in HELDOUT_TASKS]
+    assert len(names) == len(set(names)) >= 10  # ten tasks, each by its own name
+    assert len({t.problem for t in HELDOUT_TASKS}) >= 8 and len({t.steps for t in HELDOUT_TASKS}) >= 3
     for task in HELDOUT_TASKS:
         # rl train accepts only problem families: a problem that is not one cannot have been trained on.
         assert not problems.get(task.problem).family
-        assert task.options["dataset"] == "mnist_subset"
         assert task.steps % task.eval_every(task.steps) == 0
+        problems.get(task.problem).check_options(task.options)
+    # the default three need nothing beyond the packaged MNIST subset
+    assert all(t.options.get("dataset") == "mnist_subset" for t in HELDOUT_TASKS if t.key in heldout.DEFAULT_TASKS)
 
 
 @pytest.mark.parametrize("steps, expected", [(300, 25), (20, 1), (24, 2), (100, 5), (7, 1)])
@@ -198,14 +202,21 @@ def test_eval_every_divides_the_budget(steps: int, expected: int) -> None:
 
 
 def test_the_plan_runs_every_task_on_the_same_heldout_seeds(policy: Path) -> None:
-    plan = heldout.heldout_plan(str(policy))
+    assert [t.key for t in heldout.heldout_plan(str(policy)).tasks] == list(heldout.DEFAULT_TASKS)
+    plan = heldout.heldout_plan(str(policy), tasks=["all"])
     assert plan.seeds == tuple(range(heldout.DEFAULT_SEEDS)) and plan.samples == heldout.DEFAULT_SAMPLES
-    assert len(plan.specs) == len(HELDOUT_TASKS) * heldout.DEFAULT_SEEDS * (1 + len(heldout.BASELINES))
+    assert len(plan.specs) == len(plan.spec_tasks) == len(HELDOUT_TASKS) * heldout.DEFAULT_SEEDS * (1 + len(heldout.BASELINES))
     for task in HELDOUT_TASKS:
-        specs = [s for s in plan.specs if s.problem == task.problem]
-        assert {(s.steps, s.eval_every) for s in specs} == {(task.steps, task.eval_every(task.steps))}
+        specs = [s for s, key in zip(plan.specs, plan.spec_tasks, strict=True) if key == task.key]
+        assert {(s.problem, s.steps, s.eval_every) for s in specs} == {(task.problem, task.steps, task.eval_every(task.steps))}
         assert all(s.options == task.options for s in specs)
         assert {s.hparams["policy"] for s in specs if s.optimizer == "autonomous"} == {str(policy)}
+    # one problem at two horizons: two tasks, two budgets, run ids apart
+    long = [s.run_id for s, key in zip(plan.specs, plan.spec_tasks, strict=True) if key == "mnist1d_mlp_long"]
+    short = [s.run_id for s, key in zip(plan.specs, plan.spec_tasks, strict=True) if key == "mnist1d_mlp"]
+    assert long and short and not set(long) & set(short)
+    with pytest.raises(UsageError, match="one problem at two horizons"):
+        heldout.heldout_plan(str(policy), steps=50, tasks=["mnist1d_mlp", "mnist1d_mlp_long"])
     short = heldout.heldout_plan(str(policy), seeds=3, steps=T, tasks=["mnist_cnn"])
     assert {(s.problem, s.steps, s.eval_every) for s in short.specs} == {("mnist_cnn", T, 1)}
     assert short.evaluation != plan.evaluation
@@ -329,3 +340,22 @@ def test_the_command_reads_the_folder_once_and_hands_it_on(policy: Path, tmp_pat
                        "--tune-samples", "2", "--tasks", "mnist_mlp", "--out", str(tmp_path / "h")])
     assert calls == {"finished_runs": 1, "plan": 1}
     assert handed["done"] == set() and len(handed["specs"]) == 2 * (1 + len(heldout.BASELINES))
+
+
+def test_one_problem_at_two_horizons_is_measured_as_two_tasks(policy: Path) -> None:
+    """Each run's curve: the learned optimizer ends at validation loss 0.5 at its T; each baseline
+    falls linearly from 1 at step 0 to 0 at its 2T, so it crosses 0.5 at T exactly: speed-up 1 on
+    both tasks, but only if every task is paired with its own runs (the short task's learned run
+    against the long task's baseline would cross at 1,000 of 300 steps: censored)."""
+    plan = heldout.heldout_plan(str(policy), seeds=1, tasks=["mnist1d_mlp", "mnist1d_mlp_long"])
+    final = [s if s.optimizer == "autonomous" else s.with_(steps=HORIZON * s.steps) for s in plan.specs]
+    rows, points = [], []
+    for s in final:
+        rows.append({"run_id": s.run_id, "status": "ok"})
+        for step in range(0, s.steps + 1, s.eval_every):
+            loss = 0.5 if s.optimizer == "autonomous" and step == s.steps else 1.0 - step / s.steps \
+                if s.optimizer != "autonomous" else 1.0
+            points.append({"run_id": s.run_id, "step": step, "val_loss": loss, "wall_seconds": step / 100})
+    pairs = heldout.pair_measures(plan, final, pd.DataFrame(rows), pd.DataFrame(points))
+    assert {p["task"] for p in pairs} == {"mnist1d_mlp", "mnist1d_mlp_long"} and len(pairs) == 2 * len(heldout.BASELINES)
+    assert all(p["speedup"] == pytest.approx(1.0) for p in pairs), pairs
