@@ -18,8 +18,9 @@ optimizer"), both fixed before any run:
 - **Tuning, the same budget for all**: the learned optimizer's ``lr_scale`` and Adam's and
   Nesterov momentum's ``lr`` each get ``samples`` values log-spaced over the same number of
   decades around their defaults (extended past an edge winner), run on the two reserved tuning
-  seeds at the task's budget, chosen on the mean final validation loss (``raybench.lr_search``,
-  table ``lr_search``).
+  seeds, each at the budget it is judged on (the learned optimizer at T, the baselines at
+  ``HORIZON`` x T), chosen on the mean final validation loss (``raybench.lr_search``, table
+  ``lr_search``).
 - **Runs**: the learned optimizer for T steps, each baseline for ``HORIZON`` x T steps (so that
   the steps a baseline needs can be measured past T), evaluated on validation every
   ``eval_every`` steps (``curves``).
@@ -49,11 +50,12 @@ run ids once); ``run_heldout`` is its stages, for a command that has done that i
 policies evaluated into one folder (``resume=True`` after the first) share the baselines' tuning
 and runs: their pair keys and run ids are the same, so ``--resume`` finds them done.
 
-What to expect: 3 tasks x 10 seeds x (300 learned + 2 x 600 baseline steps), plus 3 tasks x 3
-optimizers x 6 tuning runs of 300 steps. Measured per run on the shared 2-core CPU (one torch
+What to expect for the three default tasks: 3 tasks x 10 seeds x (300 learned + 2 x 600
+baseline steps), plus per task 6 tuning values x 2 tuning seeds of 300 steps for the learned
+optimizer and of 600 for each baseline. Measured per run on the shared 2-core CPU (one torch
 thread, under load): learned 300 steps / Adam 600 steps take 4 s / 2 s on ``mnist_mlp``, 10 s /
-15 s on ``mnist_cnn``, 4 s / 0.6 s on ``mnist_autoencoder``: about 13 minutes of CPU in all, 7 of
-wall time. The result is the folder's ``runs`` / ``curves`` / ``lr_search`` and the summary:
+15 s on ``mnist_cnn``, 4 s / 0.6 s on ``mnist_autoencoder`` (heldout-v2, whose baselines were
+tuned at T: about 13 minutes of CPU in all, 7 of wall time). The result is the folder's ``runs`` / ``curves`` / ``lr_search`` and the summary:
 ``heldout.md``, ``heldout.csv`` and the Parquet table ``heldout``.
 """
 
@@ -446,12 +448,14 @@ def run_heldout(plan: HeldoutPlan, out: str, *, done: set[str], resume: bool, pr
     from raybench import lr_search, results, runner
 
     specs = runner.prepare_data(list(plan.specs)) if prepare_data else list(plan.specs)
+    # Each optimizer is tuned at the budget it is judged on: the baselines at HORIZON x T.
+    specs = [s if s.optimizer == LEARNED else s.with_(steps=HORIZON * s.steps) for s in specs]
     search = lr_search.plan(specs, samples=plan.samples, metric=SELECTION_METRIC, extra_points=plan.extra_points)
     _say(f"heldout 1/3: tuning lr_scale and lr ({plan.samples} values each, seeds "
          f"{', '.join(map(str, lr_search.TUNING_SEEDS))}, "
          f"validation {SELECTION_METRIC}) -> {out}/lr_search")
     tuned = lr_search.tune(search, out, previous=lr_search.previous_choices(out) if resume else {})
-    final = [s if s.optimizer == LEARNED else s.with_(steps=HORIZON * s.steps) for s in tuned]
+    final = tuned
     _say(f"heldout 2/3: {len(final)} runs ({len(plan.tasks)} tasks x {len(plan.seeds)} seeds x "
          f"{LEARNED} + {', '.join(BASELINES)} at {HORIZON}x its steps) -> {out}")
     runner.run_specs(final, out, done=done, resume=resume, cpus_per_run=1.0, gpus_per_run=0.0,

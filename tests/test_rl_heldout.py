@@ -9,6 +9,7 @@ steps, 2 tuning values each, then again with ``--resume`` (nothing redone).
 
 from __future__ import annotations
 
+import ast
 import math
 from pathlib import Path
 
@@ -296,6 +297,10 @@ def test_heldout_end_to_end_writes_runs_search_and_summary_then_resumes(policy: 
     grid_rows = search[~search["extension"]]  # and up to lr_search.EXTRA_POINTS values past an edge winner
     assert len(grid_rows) == len(tasks) * 3 * 2 * len(lr_search.TUNING_SEEDS) and (search["metric"] == "loss").all()
     assert set(search.loc[search.optimizer == "autonomous", "hparam"]) == {"lr_scale"}
+    # each optimizer tuned at the budget it is judged on: the baselines at HORIZON x T
+    budget = search["pair_key"].map(lambda k: ast.literal_eval(k)[2])
+    assert set(budget[search.optimizer == "autonomous"]) == {T}
+    assert set(budget[search.optimizer != "autonomous"]) == {HORIZON * T}
     assert set(search.loc[search.optimizer != "autonomous", "hparam"]) == {"lr"}
 
     again = cli(*args, "--resume")  # the resume in process, on the session's Ray
