@@ -21,7 +21,7 @@ from raybench.errors import UsageError
 
 def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, steps: int | None,
            options: dict[str, Any] | None = None, *, optimizer_path: str | None = None,
-           problem_path: str | None = None) -> str:
+           problem_path: str | None = None, budget_factor: float = 1.0) -> str:
     """A stable id for one run configuration (what ``--resume`` matches on).
 
     ``hparams`` are the resolved ones (defaults filled in); ``steps=None`` means the
@@ -33,6 +33,8 @@ def run_id(problem: str, optimizer: str, hparams: dict[str, Any], seed: int, ste
     fields = {"p": problem, "o": optimizer, "h": jsonable(hparams), "s": int(seed),
               "n": None if steps is None else int(steps), "x": jsonable(options or {}),
               "op": optimizer_path, "pp": problem_path}
+    if budget_factor != 1.0:  # absent at 1, so the ids of every run made before the factor stay
+        fields["f"] = float(budget_factor)
     key = json.dumps(fields, sort_keys=True)
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
@@ -48,6 +50,15 @@ def positive_int(name: str, value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def check_budget_factor(value: Any) -> float:
+    """A budget factor: a finite number > 0 (``UsageError`` naming it otherwise)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"bad budget factor {value!r}; accepted: a number > 0, e.g. 1.5 (AlgoPerf's self-tuning budget)")
+    return float(value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,12 +85,16 @@ class RunSpec:
     registry entries."""
     problem_path: str | None = None
     """Likewise for a problem named by import path."""
+    budget_factor: float = 1.0
+    """The run's budget is this many times ``steps`` (or the problem's default budget), rounded:
+    AlgoPerf's self-tuning ruleset gives an untuned submission a larger budget
+    (``raybench run --tuning defaults --budget-factor 1.5``)."""
 
     @classmethod
     def build(cls, problem: str, optimizer: str, seed: int, *, hparams: dict[str, Any] | None = None,
               options: dict[str, Any] | None = None, steps: int | None = None,
               eval_every: int | None = None, patience: int | None = None,
-              hparam_source: str = "default") -> RunSpec:
+              hparam_source: str = "default", budget_factor: float = 1.0) -> RunSpec:
         """Look up, check and resolve everything once; raises the one-line user errors."""
         options = dict(options or {})
         prob = problems.get(problem)  # a name, or an import path registered here
@@ -89,6 +104,7 @@ class RunSpec:
         resolved = optimizers.resolve_hparams(optimizer, hparams)
         steps = positive_int("steps", steps)
         seed = int(seed)
+        budget_factor = check_budget_factor(budget_factor)
         # Only what the user named by import path travels as a path: registry and entry-point
         # entries are known to every worker by name.
         optimizer_path = opt.path if opt.origin == "import path" else None
@@ -97,8 +113,9 @@ class RunSpec:
                    steps=steps, eval_every=positive_int("eval_every", eval_every),
                    patience=positive_int("patience", patience), hparam_source=hparam_source,
                    run_id=run_id(problem, optimizer, resolved, seed, steps, options,
-                                 optimizer_path=optimizer_path, problem_path=problem_path),
-                   optimizer_path=optimizer_path, problem_path=problem_path)
+                                 optimizer_path=optimizer_path, problem_path=problem_path,
+                                 budget_factor=budget_factor),
+                   optimizer_path=optimizer_path, problem_path=problem_path, budget_factor=budget_factor)
 
     def register_entries(self) -> None:
         """Make this spec's problem and optimizer known in this process (a Ray worker): its

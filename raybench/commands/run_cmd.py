@@ -60,6 +60,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(the same as --tuning lr)")
     options.add_tune_samples(p)
     options.add_tune_extra(p)
+    p.add_argument("--budget-factor", type=float, metavar="F",
+                   help="--tuning defaults: every run gets F times its step budget (AlgoPerf's self-tuning "
+                        "ruleset gives untuned submissions a larger budget, e.g. 1.5); default 1")
     p.add_argument("--studies", type=int, metavar="S",
                    help="--tuning external: independent studies (default 3, AlgoPerf's)")
     p.add_argument("--trials", type=int, metavar="K",
@@ -101,9 +104,17 @@ def _tuning(args: argparse.Namespace, suite: dict) -> dict:
         raise UsageError(f"--tune-lr is --tuning lr; it cannot go with --tuning {protocol}")
     external_flags = [f for f, v in (("--studies", args.studies), ("--trials", args.trials),
                                      ("--tuning-budgets", args.tuning_budgets)) if v is not None]
+    factor = getattr(args, "budget_factor", None)
+    if factor is not None and protocol != "defaults":
+        raise UsageError(f"--budget-factor applies to --tuning defaults (AlgoPerf's self-tuning budget), not "
+                         f"{protocol}: a tuned protocol runs its trials and its runs at the suite's budget")
     if protocol != "external":
         if external_flags:
             raise UsageError(f"{external_flags[0]} applies to --tuning external, not {protocol}")
+        if factor is not None:
+            from raybench.spec import check_budget_factor
+
+            return {"protocol": protocol, "budget_factor": check_budget_factor(factor)}
         return {"protocol": protocol}
     studies = args.studies if args.studies is not None else given.get("studies", external_tuning.STUDIES)
     trials = args.trials if args.trials is not None else given.get("trials", external_tuning.TRIALS)
@@ -142,6 +153,8 @@ def _build(args: argparse.Namespace) -> Built:
         if args.steps is not None:
             raise UsageError("--steps and --step-budgets both set the budget; give one")
         specs = step_budgets.expand(specs, step_budgets.parse(args.step_budgets))
+    if tuning.get("budget_factor", 1.0) != 1.0:
+        specs = [s.with_(budget_factor=tuning["budget_factor"]) for s in specs]
     return Built(specs, spaces, tuning)
 
 
@@ -256,7 +269,8 @@ def _check(args: argparse.Namespace, prepared: Prepared) -> int:
     todo = [s for s in specs if s.run_id not in prepared.done]
     pairs: dict[tuple[str, str], list[str]] = {}
     for s in todo:
-        pairs.setdefault((s.problem, s.optimizer), []).append(str(s.steps or "default"))
+        budget = str(s.steps or "default") + (f" x {s.budget_factor:g}" if s.budget_factor != 1.0 else "")
+        pairs.setdefault((s.problem, s.optimizer), []).append(budget)
     for (problem, optimizer), steps in pairs.items():
         print(f"{problem}  {optimizer}  {len(steps)} runs  steps {', '.join(sorted(set(steps)))}")
     skipped = f", {len(specs) - len(todo)} already there (--resume)" if len(todo) < len(specs) else ""
