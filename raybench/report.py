@@ -195,8 +195,10 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
     is taken as exact, as a caller that passes none has no evaluation steps to say otherwise).
     (``n_boot`` is unused since the intervals are order-statistic ones; kept for callers.)"""
     runs = in_report_order(runs, baseline=baseline)
-    steps = runs["steps_to_target"].astype(float).fillna(math.inf)
-    runs = runs.assign(_reached_low=steps.to_numpy() if curves is None else evaluation_before(runs, steps, curves))
+    # A run that is not ok never reached the target, whatever it saw before it diverged or failed.
+    steps = runs["steps_to_target"].astype(float).fillna(math.inf).where(runs["status"] == "ok", math.inf)
+    runs = runs.assign(_steps=steps, _reached_low=steps.to_numpy() if curves is None
+                       else evaluation_before(runs, steps, curves))
     rows: list[dict[str, Any]] = []
     for problem, prun in runs.groupby("problem", sort=True):
         name, label, mode = headline(prun)
@@ -207,7 +209,7 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
         na_counts = prun.loc[prun["status"] == "not_applicable", "optimizer"].value_counts()
         order = list(dict.fromkeys(prun["optimizer"]))
         prun = prun[prun["status"] != "not_applicable"]
-        base = prun[prun["optimizer"] == baseline].set_index("seed")[["steps_to_target", "_reached_low"]]
+        base = prun[prun["optimizer"] == baseline].set_index("seed")[["_steps", "_reached_low"]]
         base_ok = prun[(prun["optimizer"] == baseline) & (prun["status"] == "ok")].set_index("seed")
         first = len(rows)
         for opt in order:
@@ -231,11 +233,10 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
             }
             ratios, bounds = [], []
             both_missed = 0
-            for seed, steps, low in orun[["seed", "steps_to_target", "_reached_low"]].itertuples(index=False):
+            for seed, steps, low in orun[["seed", "_steps", "_reached_low"]].itertuples(index=False):
                 if seed in base.index:
-                    b, b_low = (float(x) for x in base.loc[seed, ["steps_to_target", "_reached_low"]])
-                    b, steps = (math.inf if math.isnan(x) else x for x in (b, float(steps)))
-                    r = stats.speed_ratio(b, steps)
+                    b, b_low = (float(x) for x in base.loc[seed, ["_steps", "_reached_low"]])
+                    r = stats.speed_ratio(b, float(steps))
                     bound = stats.speed_ratio_bounds((b_low, b), (float(low), steps))
                     if math.isnan(r) or math.isnan(bound[0]):
                         both_missed += 1

@@ -121,3 +121,8 @@ def test_a_run_that_is_not_ok_counts_as_never_reaching_the_target() -> None:
     runs["run_id"] = runs["optimizer"] + runs["seed"].astype(str)
     bad = report.table(runs, baseline="adam").set_index("optimizer").loc["bad"]
     assert bad["speed_vs_adam"] == 0.0 and bad["paired_seeds"] == 6 and bad["both_missed"] == 0
+    # ... even one that met the target before it diverged
+    early = pd.DataFrame(rows("adam", [40] * 6, [0.8] * 6)
+                         + rows("early", [20] * 6, [math.nan] * 6, ["diverged"] * 6))
+    early["run_id"] = early["optimizer"] + early["seed"].astype(str)
+    assert report.table(early, baseline="adam").set_index("optimizer").loc["early", "speed_vs_adam"] == 0.0
