@@ -219,9 +219,7 @@ def _claim_rows(ends, curves):
                           zip(bvals["value_low"].fillna(0), bvals["value"], vals["value_low"].fillna(0), vals["value"])]
                 ratios = [stats.speed_ratio(b, v) for b, v in zip(bvals["value"], vals["value"])]
                 informative = [(r, bd) for r, bd in zip(ratios, bounds) if not math.isnan(bd[0])]
-                lows, highs = [bd[0] for _, bd in informative], [bd[1] for _, bd in informative]
-                lo, hi = claims._ratio_ci(lows, highs, claims.LEVEL)
-                resolution = (float(np.median(lows)) if lows else math.nan, float(np.median(highs)) if highs else math.nan)
+                lo, hi, *resolution = stats.speed_interval([bd for _, bd in informative], claims.LEVEL)
                 est = float(np.median([r for r, _ in informative])) if informative else math.nan
                 verdict = _better(claims.ratio_verdict(interval, (lo, hi), resolution, len(informative)),
                                   lo, interval, "ratio")

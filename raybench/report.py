@@ -9,7 +9,7 @@ For each problem x optimizer:
   each is the interval from the evaluation before to the one at which the target was met
   (``evaluation_before``, from the curves), and each seed's ratio the interval those allow
   (``stats.speed_ratio_bounds``); the 95% interval runs from the Hettmansperger-Sheather lower
-  end of the seeds' low bounds to the upper end of their high bounds (``speed_interval``; none,
+  end of the seeds' low bounds to the upper end of their high bounds (``stats.speed_interval``; none,
   (-inf, inf), below 6 paired seeds, where no distribution-free 95% interval for a median
   exists). Where the evaluation spacing alone (the medians of the bounds) allows both faster
   and slower than the baseline, the cell says ``unresolved at this evaluation interval``
@@ -176,18 +176,6 @@ UNRESOLVED = "unresolved at this evaluation interval"
 """A speed whose evaluation spacing alone allows both faster and slower than the baseline."""
 
 
-def speed_interval(bounds: list[tuple[float, float]], level: float = 0.95) -> tuple[float, float, float, float]:
-    """From per-seed ratio bounds (``stats.speed_ratio_bounds``): the median ratio's CI (its
-    lower end the Hettmansperger-Sheather lower end of the low bounds, its upper end that of the
-    high bounds, never below 0) and the resolution (the medians of the low and of the high
-    bounds: what the evaluation spacing alone allows). ``nan`` for no bounds."""
-    if not bounds:
-        return math.nan, math.nan, math.nan, math.nan
-    lows, highs = [b[0] for b in bounds], [b[1] for b in bounds]
-    return (max(0.0, stats.median_ci(lows, level=level)[1]), stats.median_ci(highs, level=level)[2],
-            float(np.median(lows)), float(np.median(highs)))
-
-
 def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
           curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per (problem, optimizer); see the module docstring for the columns. ``curves``
@@ -244,7 +232,7 @@ def table(runs: pd.DataFrame, *, baseline: str = BASELINE, n_boot: int = 2000,
                         ratios.append(r)
                         bounds.append(bound)
             med = stats.median_ci(ratios)[0]
-            lo, hi, res_lo, res_hi = speed_interval(bounds)
+            lo, hi, res_lo, res_hi = stats.speed_interval(bounds)
             if len(bounds) < 6:  # no distribution-free 95% interval for a median (stats.median_ci)
                 lo, hi = -math.inf, math.inf
             row.update({f"speed_vs_{baseline}": med, "ci_low": lo, "ci_high": hi,

@@ -220,13 +220,9 @@ def check_folder(out: str, *, resume: bool, specs: Sequence[RunSpec] = ()) -> se
     (so that results are never mixed by accident), and runs of ``specs`` there made by other code
     than now are refused too (one line naming the entries: ``identity.changes``), for a command
     that has no ``--rerun-changed``."""
-    from raybench import identity
-
     runs = check_resume(out, resume=resume)
-    changed = identity.changes(specs, runs) if specs else []
-    if changed:
-        raise UsageError(f"{out} holds runs made by other code than now: {identity.describe(changed)}; "
-                         "choose another --out")
+    if specs:
+        check_code(out, specs, runs, rerun_changed=False, remedy="choose another --out")
     return set(runs["run_id"])
 
 
@@ -255,7 +251,8 @@ def check_resume(out: str, *, resume: bool) -> pd.DataFrame:
     return runs
 
 
-def check_code(out: str, specs: Sequence[RunSpec], runs: pd.DataFrame, *, rerun_changed: bool) -> Resume:
+def check_code(out: str, specs: Sequence[RunSpec], runs: pd.DataFrame, *, rerun_changed: bool,
+               remedy: str = "pass --rerun-changed to redo them, or choose another --out") -> Resume:
     """The folder's runs of ``specs`` (``runs``, from ``check_resume``) made by other code than now
     (``raybench.identity.changes``: raybench's source, a user entry's files, a policy's weights)
     are refused, naming the entries, unless ``rerun_changed``: then they are left out of
@@ -264,8 +261,7 @@ def check_code(out: str, specs: Sequence[RunSpec], runs: pd.DataFrame, *, rerun_
 
     changed = identity.changes(specs, runs)
     if changed and not rerun_changed:
-        raise UsageError(f"{out} holds runs made by other code than now: {identity.describe(changed)}; "
-                         "pass --rerun-changed to redo them, or choose another --out")
+        raise UsageError(f"{out} holds runs made by other code than now: {identity.describe(changed)}; {remedy}")
     state = Resume(set(runs["run_id"]), changed)
     return state._replace(done=state.done - state.redo)
 

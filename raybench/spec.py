@@ -123,6 +123,12 @@ class RunSpec:
         problems.get(f"{self.problem}={self.problem_path}" if self.problem_path else self.problem)
         optimizers.get(f"{self.optimizer}={self.optimizer_path}" if self.optimizer_path else self.optimizer)
 
+    def budget_steps(self, default: int | None) -> int | None:
+        """The run's budget: ``steps`` (else ``default``, the problem's) times ``budget_factor``,
+        rounded, at least 1; ``None`` where neither is known."""
+        base = self.steps if self.steps is not None else default
+        return None if base is None else max(1, round(self.budget_factor * base))
+
     def with_(self, **changes: Any) -> RunSpec:
         """A new spec with ``changes`` (e.g. ``hparams``, ``options``, ``seed``), built anew."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)

@@ -65,6 +65,18 @@ def speed_ratio_bounds(steps_baseline: tuple[float, float], steps_other: tuple[f
     return b_lo / o_hi, (b_hi / o_lo if o_lo > 0 else math.inf)
 
 
+def speed_interval(bounds: Sequence[tuple[float, float]], level: float = 0.95) -> tuple[float, float, float, float]:
+    """From per-seed ratio bounds (``speed_ratio_bounds``): the median ratio's CI (its
+    lower end the Hettmansperger-Sheather lower end of the low bounds, its upper end that of the
+    high bounds, never below 0) and the resolution (the medians of the low and of the high
+    bounds: what the evaluation spacing alone allows). ``nan`` for no bounds."""
+    if not bounds:
+        return math.nan, math.nan, math.nan, math.nan
+    lows, highs = [b[0] for b in bounds], [b[1] for b in bounds]
+    return (max(0.0, median_ci(lows, level=level)[1]), median_ci(highs, level=level)[2],
+            float(np.median(lows)), float(np.median(highs)))
+
+
 def performance_profile(costs: dict[str, Sequence[float]], taus: Sequence[float]) -> dict[str, list[float]]:
     """Dolan-Moré performance profiles.
 

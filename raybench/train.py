@@ -61,7 +61,7 @@ class Run:
         self.modes = dict(problems.get(spec.problem).metrics)
         self.instance = problems.get(spec.problem).instance(self.seed, **self.options).to(device)
         budget = self.instance.budget
-        self.steps = max(1, round(spec.budget_factor * (spec.steps if spec.steps is not None else budget.steps)))
+        self.steps = int(spec.budget_steps(budget.steps))
         self.eval_every = int(spec.eval_every or budget.eval_every)
         self.patience = spec.patience
         self.device = str(device)
@@ -273,9 +273,7 @@ def failed_row(spec: RunSpec, error: str | None, *, budget_steps: int | None = N
     """The run row of a run that failed before a ``Run`` existed (e.g. building it raised);
     every other column is null in the schema."""
     return {**spec_columns(spec), "status": "failed", "error": error,
-            "budget_steps": budget_steps if budget_steps is not None else (
-                spec.steps if spec.steps is None or spec.budget_factor == 1.0
-                else max(1, round(spec.budget_factor * spec.steps))),
+            "budget_steps": budget_steps if budget_steps is not None else spec.budget_steps(None),
             "steps": 0, "grad_evals": 0, "converged": False, "steps_to_target": math.inf,
             "grad_evals_to_target": math.inf, "seconds_to_target": math.inf, **provenance(device)}
 

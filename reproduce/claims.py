@@ -586,14 +586,13 @@ def measure_cell(claim: Claim, rows: pd.DataFrame, *, reason: str | None = None,
                   zip(rows["adam_low"], adam, rows["value_low"], value) if not math.isnan(a)]
         ratios = [stats.speed_ratio(a, v) for a, v in zip(adam, value) if not math.isnan(a)]
         informative = [(r, b) for r, b in zip(ratios, bounds) if not math.isnan(b[0])]
-        lows, highs = [b[0] for _, b in informative], [b[1] for _, b in informative]
-        intervals["ratio"] = lambda level: _ratio_ci(lows, highs, level)
-        lo, hi = intervals["ratio"](LEVEL)
+        kept = [b for _, b in informative]
+        intervals["ratio"] = lambda level: stats.speed_interval(kept, level)[:2]
+        lo, hi, res_lo, res_hi = stats.speed_interval(kept, LEVEL)
         row.update(estimator="median Adam/method steps-to-target (recorded evaluations)",
                    estimate=float(np.median([r for r, _ in informative])) if informative else math.nan,
                    ci_low=lo, ci_high=hi, n=len(informative), paired=len(informative),
-                   resolution_low=float(np.median(lows)) if lows else math.nan,
-                   resolution_high=float(np.median(highs)) if highs else math.nan,
+                   resolution_low=res_lo, resolution_high=res_hi,
                    both_missed=len(ratios) - len(informative),
                    method_missed=sum(r == 0 for r, _ in informative),
                    adam_missed=sum(math.isinf(r) for r, _ in informative))
@@ -651,14 +650,6 @@ def _counted(rows: pd.DataFrame, column: Column) -> pd.DataFrame:
         for side, low in (("value", "value_low"), ("adam", "adam_low")):
             rows[low] = rows[low].astype(float).fillna(0.0).where(~np.isinf(rows[side].astype(float)), math.inf)
     return rows
-
-
-def _ratio_ci(lows: Sequence[float], highs: Sequence[float], level: float) -> tuple[float, float]:
-    """The median ratio's CI from the per-seed resolution bounds: its lower end from the lower
-    bounds, its upper end from the upper bounds (``stats.median_ci``), never below 0."""
-    if not lows:
-        return math.nan, math.nan
-    return max(0.0, stats.median_ci(lows, level=level)[1]), stats.median_ci(highs, level=level)[2]
 
 
 def _at_level(claim: Claim, row: Mapping[str, Any], intervals: Mapping[str, Callable[[float], tuple[float, float]]],

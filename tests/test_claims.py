@@ -280,8 +280,9 @@ def test_dense_evaluations_resolve_the_same_ratio() -> None:
 
 def test_a_ratios_ci_takes_its_ends_from_the_evaluation_bounds() -> None:
     lows, highs = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], [1.5, 1.6, 1.7, 1.8, 1.9, 2.0]
-    lo, hi = claims._ratio_ci(lows, highs, 0.95)
+    lo, hi, res_lo, res_hi = stats.speed_interval(list(zip(lows, highs, strict=True)), 0.95)
     assert (lo, hi) == (stats.median_ci(lows)[1], stats.median_ci(highs)[2])
+    assert (res_lo, res_hi) == (0.75, 1.75)  # the medians of the bounds
     assert stats.speed_ratio_bounds((62.0, 124.0), (124.0, 186.0)) == pytest.approx((62 / 186, 124 / 124))
     assert stats.speed_ratio_bounds((0.0, 62.0), (0.0, 62.0)) == (0.0, INF)
 
